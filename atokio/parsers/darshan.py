@@ -237,6 +237,10 @@ class DarshanParser(LineParser[DarshanRecord]):
     ``modules`` / ``counters`` (optional iterables of lower-case module keys and
     prefix-stripped counter names) keep only those in base records, as
     ``cache_darshan --modules/--counters`` do.
+
+    ``resume_module`` / ``resume_line`` start the parser in the middle of an
+    output, at a cut made by :func:`split_points` (the module of the records
+    there, as printed, and the number of lines before the cut).
     """
 
     def __init__(
@@ -245,12 +249,15 @@ class DarshanParser(LineParser[DarshanRecord]):
         *,
         modules: Iterable[str] | None = None,
         counters: Iterable[str] | None = None,
+        resume_module: str | None = None,
+        resume_line: int = 0,
     ) -> None:
         super().__init__(source)
+        self.line_number = resume_line
         self.modules = frozenset(modules) if modules is not None else None
         self.counters = frozenset(counters) if counters is not None else None
-        self._section = "header"
-        self._module: str | None = None  # banner name, e.g. "MPI-IO"
+        self._section = "header" if resume_module is None else "counters"
+        self._module: str | None = resume_module  # banner name, e.g. "MPI-IO"
         self._run: _Run | None = None
         self._module_keys: dict[str, tuple[str, str]] = {}
         self._last_raw: list[str] = []
@@ -492,9 +499,13 @@ def build_darshan_dict(
     of one :class:`~atokio.connectors.darshan.Darshan` do).  ``metadata`` is
     rebuilt by each pass instead of appended to again, so several passes do not
     repeat it.  A counter seen twice for the same (module, file, rank) raises
-    ``ValueError("Duplicate counter ...")``, as in the reference.
+    ``ValueError("Duplicate counter ...")``, as in the reference.  No records
+    (a log that could not be read) leave the dict as it was: ``{}`` when new.
     """
     result: dict[str, Any] = into if into is not None else {}
+    records = list(records) if not isinstance(records, list) else records
+    if not records:
+        return result
     header: dict[str, Any] = result.setdefault("header", {})
     mounts: dict[str, str] = result.setdefault("mounts", {})
     counters: dict[str, Any] = result.setdefault("counters", {})
@@ -534,3 +545,52 @@ def build_darshan_dict(
             assert isinstance(rec, Mount)
             mounts[rec.mountpoint] = rec.fstype
     return result
+
+
+def split_points(data: bytes, parts: int) -> list[tuple[int, str | None, int]]:
+    """Where ``data`` (darshan-parser text) can be cut into ``parts`` pieces.
+
+    Returns ``(offset, module, line_number)`` for the start of every piece
+    (the first is ``(0, None, 0)``).  A cut lies between two ``--base`` lines
+    of different records, so each piece parses on its own with
+    ``DarshanParser(resume_module=module, resume_line=line_number)`` and the
+    records of the pieces, concatenated in order, are the records of the whole.
+    Pieces that would be empty or where no such cut exists nearby are merged.
+    """
+    size = len(data)
+    cuts: list[tuple[int, str | None, int]] = [(0, None, 0)]
+    for k in range(1, parts):
+        target = size * k // parts
+        if target <= cuts[-1][0]:
+            continue
+        found = _record_boundary_after(data, target)
+        if found is None or found[0] <= cuts[-1][0] or found[0] >= size:
+            continue
+        offset, module = found
+        cuts.append((offset, module, data.count(b"\n", 0, offset)))
+    return cuts
+
+
+def _record_boundary_after(data: bytes, pos: int, max_lines: int = 100_000) -> tuple[int, str] | None:
+    """First offset at or after ``pos`` that starts a base record line whose
+    previous line is a base line of another record."""
+    start = data.find(b"\n", pos)
+    if start < 0:
+        return None
+    start += 1
+    prev_key: tuple[bytes, ...] | None = None
+    for _ in range(max_lines):
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        line = data[start:end]
+        if not line or line[:1] == b"#" or line.startswith(b"total_"):
+            prev_key = None
+        else:
+            fields = line.split(b"\t", 3)
+            key = tuple(fields[:3])
+            if len(fields) == 4 and prev_key is not None and key != prev_key:
+                return start, fields[0].decode("utf-8", errors="replace")
+            prev_key = key if len(fields) == 4 else None
+        start = end + 1
+    return None
