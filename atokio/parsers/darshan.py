@@ -40,6 +40,7 @@ lines), not per line.
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from collections.abc import Iterable
 from itertools import compress
@@ -392,7 +393,6 @@ class DarshanParser(LineParser[DarshanRecord]):
     def _base_columns(self, fields: list[str], nlines: int, out: list[DarshanRecord]) -> None:
         first_line = self.line_number + 1
         self.line_number += nlines
-        mods = fields[0::8]
         ranks = fields[1::8]
         ids = fields[2::8]
         names = fields[3::8]
@@ -412,8 +412,9 @@ class DarshanParser(LineParser[DarshanRecord]):
         if values is None:
             values = [convert_value(v) for v in raw_values]
         if nlines > 1:
+            # A record ends where the rank or record id changes (the module is
+            # the same on every line of a block, see _data_block).
             changed = map(or_, map(ne, ids[1:], ids[:-1]), map(ne, ranks[1:], ranks[:-1]))
-            changed = map(or_, changed, map(ne, mods[1:], mods[:-1]))
             starts = [0, *compress(range(1, nlines), changed), nlines]
         else:
             starts = [0, 1]
@@ -547,7 +548,9 @@ def build_darshan_dict(
     return result
 
 
-def split_points(data: bytes, parts: int) -> list[tuple[int, str | None, int]]:
+def split_points(
+    data: bytes | mmap.mmap, parts: int, *, count_lines: bool = True
+) -> list[tuple[int, str | None, int]]:
     """Where ``data`` (darshan-parser text) can be cut into ``parts`` pieces.
 
     Returns ``(offset, module, line_number)`` for the start of every piece
@@ -556,6 +559,8 @@ def split_points(data: bytes, parts: int) -> list[tuple[int, str | None, int]]:
     ``DarshanParser(resume_module=module, resume_line=line_number)`` and the
     records of the pieces, concatenated in order, are the records of the whole.
     Pieces that would be empty or where no such cut exists nearby are merged.
+    ``data`` may be an ``mmap`` of a file; ``count_lines=False`` leaves the line
+    numbers at 0 (counting them reads everything before each cut).
     """
     size = len(data)
     cuts: list[tuple[int, str | None, int]] = [(0, None, 0)]
@@ -567,11 +572,12 @@ def split_points(data: bytes, parts: int) -> list[tuple[int, str | None, int]]:
         if found is None or found[0] <= cuts[-1][0] or found[0] >= size:
             continue
         offset, module = found
-        cuts.append((offset, module, data.count(b"\n", 0, offset)))
+        lines = data.count(b"\n", 0, offset) if count_lines else 0  # type: ignore[union-attr]
+        cuts.append((offset, module, lines))
     return cuts
 
 
-def _record_boundary_after(data: bytes, pos: int, max_lines: int = 100_000) -> tuple[int, str] | None:
+def _record_boundary_after(data: bytes | mmap.mmap, pos: int, max_lines: int = 100_000) -> tuple[int, str] | None:
     """First offset at or after ``pos`` that starts a base record line whose
     previous line is a base line of another record."""
     start = data.find(b"\n", pos)

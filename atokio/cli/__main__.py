@@ -1,0 +1,70 @@
+"""The ``atokio`` command: ``atokio <tool> [arguments]`` runs one command-line tool.
+
+``atokio --help`` lists the tools; ``atokio <tool> --help`` explains one.
+Tool names may be written with dashes or underscores
+(``atokio index-darshanlogs`` = ``atokio index_darshanlogs``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from atokio.cli import TOOLS
+
+__all__ = ["main"]
+
+
+def _available(tool: str) -> bool:
+    return importlib.util.find_spec(f"atokio.cli.{tool}") is not None
+
+
+def _summary(tool: str) -> str:
+    spec = importlib.util.find_spec(f"atokio.cli.{tool}")
+    if spec is None or spec.origin is None:
+        return "(not available in this version)"
+    import ast
+
+    with open(spec.origin) as handle:
+        doc = ast.get_docstring(ast.parse(handle.read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def usage() -> str:
+    lines = [
+        "usage: atokio <tool> [arguments]   (atokio <tool> --help for a tool's options)",
+        "",
+        "atokio: Total Knowledge of I/O. Tools:",
+    ]
+    for tool in TOOLS:
+        lines.append(f"  {tool.replace('_', '-'):<24} {_summary(tool)}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``atokio <tool> ...`` to ``atokio.cli.<tool>.main``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if args else 2
+    if args[0] == "--version":
+        from atokio import __version__
+
+        print(f"atokio {__version__}")
+        return 0
+    tool = args[0].replace("-", "_")
+    if tool not in TOOLS or not _available(tool):
+        print(usage(), file=sys.stderr)
+        known = tool in TOOLS
+        reason = "is not available in this version" if known else "is not an atokio tool"
+        print(f"\natokio: error: {args[0]!r} {reason}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"atokio.cli.{tool}")
+    sys.argv[0] = tool
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Parse one Darshan log and print it as JSON (``cache_darshan``, CLI.md section 3.6).
+
+The passes run in the order total, perf, base (those asked for; base alone when
+none is), and merge into one object with the keys ``header``, ``mounts`` and
+``counters``.  A log that cannot be read only gives a warning: the output is
+then ``{}`` and the exit status 0.  ``--reader`` (atokio) chooses
+``darshan-parser`` or the direct reader; the default uses ``darshan-parser``
+when it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from atokio.cli._common import run_main, setup_logging, write_json
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cache_darshan",
+        description="Parse a Darshan log (darshan-parser --base/--total/--perf) and print it as JSON.",
+    )
+    parser.add_argument("logfile", metavar="N", type=str, help="Darshan log to process")
+    parser.add_argument("--base", action="store_true", help="include per-record counters (the default)")
+    parser.add_argument("--total", action="store_true", help="include per-module totals")
+    parser.add_argument("--perf", action="store_true", help="include per-module performance estimates")
+    parser.add_argument("--modules", type=str, default=None, help="only these modules (comma list, e.g. posix,lustre); base pass only")
+    parser.add_argument("--counters", type=str, default=None, help="only these counters (comma list, e.g. BYTES_READ); base pass only")
+    parser.add_argument("-o", "--output", type=str, default=None, help="output file (default: stdout)")
+    parser.add_argument(
+        "--reader",
+        choices=("auto", "darshan-parser", "direct"),
+        default="auto",
+        help="how to read the log: darshan-parser, libdarshan-util directly, or auto (darshan-parser if installed)",
+    )
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    from atokio.connectors.darshan import Darshan
+
+    log = Darshan(args.logfile, reader=args.reader)
+    if args.total:
+        log.darshan_parser_total()
+    if args.perf:
+        log.darshan_parser_perf()
+    if args.base or not (args.total or args.perf):
+        modules = args.modules.split(",") if args.modules else None
+        counters = args.counters.split(",") if args.counters else None
+        log.darshan_parser_base(modules=modules, counters=counters)
+    write_json(dict(log), args.output, announce=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Correlate per-file Darshan performance with the Lustre OSTs files were striped over.
+
+``darshan_bad_ost`` (CLI.md section 3.17): for every file with both POSIX and
+Lustre records, the performance is the bytes read and written over all ranks
+divided by the longest per-rank time spent in reads, writes and metadata; each
+file spreads a weight of 1/n over its n OSTs, and the Pearson correlation of
+performance with each OST's column is computed.  A strongly negative
+coefficient with a small p-value points at a slow OST.
+
+Lustre counters are read under both layouts: ``OST_ID_<n>`` (darshan-util up to
+3.4.5) and ``COMP<k>_OST_ID_<n>`` (3.4.6 and later).  Files whose I/O time is
+zero have no performance estimate and are left out (the reference fails on
+them).  Logs without POSIX or Lustre data are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from atokio.cli._common import run_main, setup_logging
+
+__all__ = [
+    "correlate_ost_performance",
+    "darshanlogs_to_ost_dataframe",
+    "estimate_darshan_perf",
+    "main",
+    "summarize_darshan_perf",
+]
+
+logger = logging.getLogger(__name__)
+
+_OST_ID = re.compile(r"^(?:COMP\d+_)?OST_ID_\d+$")
+
+
+def estimate_darshan_perf(ranks_data: Mapping[str, Mapping[str, Any]]) -> float:
+    """Bytes/s of one file: sum of bytes over ranks / the longest per-rank I/O time.
+
+    ``ranks_data`` maps rank (``"-1"`` for a shared record) to POSIX counters.
+    Raises ``ZeroDivisionError`` when no rank spent any time in I/O.
+    """
+    total_bytes = 0
+    max_time = 0.0
+    for counters in ranks_data.values():
+        total_bytes += counters.get("BYTES_READ", 0) + counters.get("BYTES_WRITTEN", 0)
+        io_time = (
+            counters.get("F_READ_TIME", 0.0)
+            + counters.get("F_WRITE_TIME", 0.0)
+            + counters.get("F_META_TIME", 0.0)
+        )
+        max_time = max(max_time, io_time)
+    return total_bytes / max_time
+
+
+def _ost_ids(lustre_ranks: Mapping[str, Mapping[str, Any]]) -> set[int]:
+    osts: set[int] = set()
+    for counters in lustre_ranks.values():
+        for name, value in counters.items():
+            if _OST_ID.match(name) and isinstance(value, int) and value >= 0:
+                osts.add(value)
+    return osts
+
+
+def summarize_darshan_perf(darshan_logs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per-file performance and OSTs: ``{"<log>@<file>": {"performance": B/s, "ost_list": [ids]}}``.
+
+    A key seen twice keeps the higher performance and the union of the OSTs.
+    """
+    from atokio.connectors.darshan import Darshan
+
+    results: dict[str, dict[str, Any]] = {}
+    for log_path in darshan_logs:
+        log = Darshan(log_path)
+        log.darshan_parser_base(modules=["posix", "lustre"])
+        counters = log.get("counters", {})
+        posix, lustre = counters.get("posix"), counters.get("lustre")
+        if not posix or not lustre:
+            logger.warning("%s has no POSIX or no Lustre data; skipped", log_path)
+            continue
+        for file_name, ranks in posix.items():
+            if file_name.startswith("_") or file_name not in lustre:
+                continue
+            try:
+                performance = estimate_darshan_perf(ranks)
+            except ZeroDivisionError:
+                logger.debug("%s@%s: no I/O time, no performance estimate", log_path, file_name)
+                continue
+            osts = _ost_ids(lustre[file_name])
+            if not osts:
+                continue
+            key = f"{log_path}@{file_name}"
+            if key in results:
+                old = results[key]
+                old["performance"] = max(old["performance"], performance)
+                old["ost_list"] = sorted(set(old["ost_list"]) | osts)
+            else:
+                results[key] = {"performance": performance, "ost_list": sorted(osts)}
+    return results
+
+
+def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
+    """DataFrame, one row per file: ``performance`` and one ``OST#<n>`` column per OST.
+
+    An OST column holds the fraction of the file probably striped there
+    (1/n for each of its n OSTs, 0 elsewhere).
+    """
+    import pandas
+
+    summary = summarize_darshan_perf(darshan_logs)
+    all_osts = sorted({ost for item in summary.values() for ost in item["ost_list"]})
+    rows = {}
+    for key, item in summary.items():
+        weight = 1.0 / len(item["ost_list"])
+        row = {f"OST#{ost}": 0.0 for ost in all_osts}
+        for ost in item["ost_list"]:
+            row[f"OST#{ost}"] = weight
+        row["performance"] = item["performance"]
+        rows[key] = row
+    columns = ["performance"] + [f"OST#{ost}" for ost in all_osts]
+    return pandas.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any]]:
+    """Pearson correlation of per-file performance with every OST column.
+
+    Returns ``[{"ost_name": "OST#<n>", "coefficient": r, "p-value": p}, ...]``
+    sorted by coefficient, ascending; empty when all files performed the same.
+    """
+    from scipy import stats
+
+    frame = darshanlogs_to_ost_dataframe(darshan_logs)
+    if frame.empty or frame["performance"].nunique() < 2:
+        return []
+    results = []
+    for column in frame.columns:
+        if column == "performance" or frame[column].nunique() < 2:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coefficient, p_value = stats.pearsonr(frame[column], frame["performance"])
+        results.append(
+            {"ost_name": column, "coefficient": float(coefficient), "p-value": float(p_value)}
+        )
+    results.sort(key=lambda item: item["coefficient"])
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="darshan_bad_ost",
+        description="Find Lustre OSTs whose use correlates with low (or high) per-file I/O performance.",
+    )
+    parser.add_argument("darshanlogs", nargs="*", default=None, type=str, help="Darshan logs with Lustre data (more logs, more observations)")
+    parser.add_argument("-p", "--p-threshold", type=float, default=0.05, help="show only correlations with p-value below this (default 0.05)")
+    parser.add_argument("-c", "--c-threshold", type=float, default=0.0, help="show only correlations with |coefficient| above this (default 0.0)")
+    parser.add_argument("-C", "--c-warning", type=float, default=0.5, help="flag OSTs with |coefficient| above this (default 0.5)")
+    parser.add_argument("-j", "--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    results = [
+        row
+        for row in correlate_ost_performance(args.darshanlogs or [])
+        if row["p-value"] < args.p_threshold and abs(row["coefficient"]) > args.c_threshold
+    ]
+    if args.json:
+        print(json.dumps(results, indent=4, sort_keys=True))
+        return 0
+    print("%-10s %12s %10s" % ("OST Name", "Correlation", "P-Value"))
+    for row in results:
+        line = "%-10s %12.3f %10.4g" % (row["ost_name"], row["coefficient"], row["p-value"])
+        if abs(row["coefficient"]) > args.c_warning:
+            if row["coefficient"] < 0:
+                line += " <-- this OST looks unhealthy"
+            else:
+                line += " <-- this OST is running unusually quickly"
+        print(line)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

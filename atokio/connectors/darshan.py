@@ -1,0 +1,432 @@
+"""Connect to Darshan logs (``tokio.connectors.darshan``).
+
+:class:`Darshan` is a dict holding a Darshan log as
+``{"header": {...}, "mounts": {...}, "counters": {module: {record: {rank: {counter: value}}}}}``
+(FORMATS.md section 1.3): ``header`` keys are the job-header fields (``exe``
+and ``metadata`` are lists); ``counters`` has one key per module (``posix``,
+``mpiio``, ``lustre``, ``stdio``, ...), under it one key per file name, plus the
+pseudo-records ``_total`` (``--total``) and ``_perf`` (``--perf``); ranks are
+strings (``"-1"`` for records shared by all ranks); counter names have their
+module prefix removed.
+
+Two ways to read a log give the same dict:
+
+* ``darshan-parser`` (``--base``, ``--total``, ``--perf``, one clean command per
+  mode), its stdout streamed into :class:`atokio.parsers.darshan.DarshanParser`;
+* the direct reader (:mod:`atokio.collectors.darshanlog`), which reads the binary
+  log through libdarshan-util (the ``darshan`` package) without a subprocess.
+
+``reader="auto"`` (the default) uses ``darshan-parser`` when it is on ``PATH``
+(or named by the ``ATOKIO_DARSHAN_PARSER`` environment variable or the
+``darshan_parser`` config key), else the direct reader.  ``"darshan-parser"``
+and ``"direct"`` choose explicitly.
+
+A log that cannot be read, a non-zero exit of ``darshan-parser`` or output cut
+short is a warning, as in the reference: the records that were read are kept
+(possibly none, leaving the dict empty).  ``silent_errors=True`` logs these at
+debug level instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from atokio import config
+from atokio.collectors.subprocess import run_command
+from atokio.collectors.sync import run_sync
+from atokio.connectors.common import SubprocessOutputDict
+from atokio.parsers.base import ParseError, parse_all
+from atokio.parsers.darshan import (
+    DarshanParser,
+    build_darshan_dict,
+    parse_base_counters,
+    parse_header,
+    parse_mounts,
+    parse_perf_counters,
+    parse_total_counters,
+    split_points,
+)
+from atokio.parsers.darshan_records import DarshanRecord
+
+__all__ = [
+    "MODES",
+    "Darshan",
+    "darshan_parser_executable",
+    "parse_base_counters",
+    "parse_darshan_text_file",
+    "parse_filename_metadata",
+    "parse_header",
+    "parse_mounts",
+    "parse_perf_counters",
+    "parse_total_counters",
+    "read_darshan",
+    "resolve_reader",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The darshan-parser modes the connector knows, in the order of their flags.
+MODES = ("base", "total", "perf")
+
+_FILENAME = re.compile(r"([^_/]+)_([^/]*?)_id(\d+)_(\d+)-(\d+)-(\d+)-(\d+)_(\d+)\.darshan")
+
+
+def darshan_parser_executable() -> str:
+    """The ``darshan-parser`` to run: ``$ATOKIO_DARSHAN_PARSER``, config ``darshan_parser``, or the name."""
+    return (
+        os.environ.get("ATOKIO_DARSHAN_PARSER")
+        or str(config.CONFIG.get("darshan_parser") or "")
+        or "darshan-parser"
+    )
+
+
+def resolve_reader(reader: str | None = "auto") -> str:
+    """``"darshan-parser"`` or ``"direct"`` for a requested reader (``None`` = ``"auto"``)."""
+    reader = reader or "auto"
+    if reader not in ("auto", "darshan-parser", "direct"):
+        raise ValueError(f"unknown Darshan reader {reader!r}: use auto, darshan-parser or direct")
+    if reader != "auto":
+        return reader
+    return "darshan-parser" if shutil.which(darshan_parser_executable()) else "direct"
+
+
+def parse_filename_metadata(filename: str) -> dict[str, Any]:
+    """What a Darshan log's name says (FORMATS.md section 1.4), or ``{}``.
+
+    ``glock_vpicio_uni_id4478544_3-20-7667-18385393005962577517_1.darshan`` ->
+    ``{"username": "glock", "exename": "vpicio_uni", "jobid": "4478544",
+    "start_month": 3, "start_day": 20, "start_second_in_day": 7667,
+    "logmod": 18385393005962577517, "shutdown_secs": 1}``.
+    """
+    match = _FILENAME.search(os.path.basename(filename))
+    if not match:
+        return {}
+    user, exe, jobid, month, day, secs, logmod, shutdown = match.groups()
+    return {
+        "username": user,
+        "exename": exe,
+        "jobid": jobid,
+        "start_month": int(month),
+        "start_day": int(day),
+        "start_second_in_day": int(secs),
+        "logmod": int(logmod),
+        "shutdown_secs": int(shutdown),
+    }
+
+
+async def _parser_records(
+    log_file: str,
+    mode: str,
+    *,
+    modules: Iterable[str] | None,
+    counters: Iterable[str] | None,
+    timeout: float | None,
+    silent_errors: bool,
+) -> list[DarshanRecord]:
+    argv = [darshan_parser_executable(), "--" + mode, log_file]
+    parser = DarshanParser(source=f"darshan-parser --{mode} {log_file}", modules=modules, counters=counters)
+    result = await run_command(argv, parser, timeout=timeout)
+    report = logger.debug if silent_errors else logger.warning
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-2:]
+        report(
+            "%s exited with status %s%s",
+            " ".join(argv),
+            result.returncode,
+            (": " + " / ".join(tail)) if tail else "",
+        )
+    elif result.stderr.strip():
+        logger.debug("%s: %s", " ".join(argv), result.stderr.strip())
+    if result.error is not None:
+        report("%s", result.error)
+    return result.records
+
+
+def _direct_records(
+    log_file: str,
+    modes: Sequence[str],
+    modules: Iterable[str] | None,
+    counters: Iterable[str] | None,
+    silent_errors: bool,
+) -> list[DarshanRecord]:
+    from atokio.collectors.darshanlog import read_darshan_log
+
+    try:
+        return read_darshan_log(log_file, modes=tuple(modes), modules=modules, counters=counters)
+    except Exception as error:  # a bad log is a warning, as with darshan-parser
+        (logger.debug if silent_errors else logger.warning)("%s", error)
+        return []
+
+
+async def read_darshan(
+    log_file: str,
+    modes: Sequence[str] = ("base",),
+    *,
+    reader: str | None = "auto",
+    modules: Iterable[str] | None = None,
+    counters: Iterable[str] | None = None,
+    timeout: float | None = None,
+    silent_errors: bool = False,
+    into: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read one Darshan log into the documented dict (async; for services).
+
+    ``modes`` is any of ``"base"``, ``"total"``, ``"perf"``; with
+    ``darshan-parser`` each mode is one command and they run concurrently.
+    ``modules``/``counters`` filter the base records.  ``into`` merges into an
+    existing dict.
+    """
+    import anyio
+
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ValueError(f"unknown darshan-parser mode(s) {bad}: use base, total or perf")
+    chosen = resolve_reader(reader)
+    result: dict[str, Any] = into if into is not None else {}
+    if chosen == "direct":
+        records = await anyio.to_thread.run_sync(
+            _direct_records, log_file, list(modes), modules, counters, silent_errors
+        )
+        return build_darshan_dict(records, into=result) if records else result
+
+    per_mode: dict[str, list[DarshanRecord]] = {}
+
+    async def one(mode: str) -> None:
+        per_mode[mode] = await _parser_records(
+            log_file,
+            mode,
+            modules=modules,
+            counters=counters,
+            timeout=timeout,
+            silent_errors=silent_errors,
+        )
+
+    async with anyio.create_task_group() as group:
+        for mode in modes:
+            group.start_soon(one, mode)
+    for mode in modes:
+        if per_mode[mode]:
+            build_darshan_dict(per_mode[mode], into=result)
+    return result
+
+
+def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> list[DarshanRecord]:
+    """Parse bytes ``[start, stop)`` of a darshan-parser output file (runs in a worker)."""
+    path, start, stop, module, line = piece
+    parser = DarshanParser(source=path, resume_module=module, resume_line=line)
+    records: list[DarshanRecord] = []
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = stop - start
+        while left > 0:
+            chunk = handle.read(min(1 << 16, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            records += parser.feed(chunk)
+    records += parser.close()
+    return records
+
+
+def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, Any]:
+    """Parse a saved (uncompressed) darshan-parser output file on all cores.
+
+    The file is cut at record boundaries (:func:`~atokio.parsers.darshan.split_points`
+    over an ``mmap`` of it, so nothing is read whole) into one piece per worker;
+    the pieces are parsed in worker processes and their records put back in
+    order, so the result equals a one-core parse.  A gzip file or
+    ``workers=1`` is parsed in this process.  A :class:`ParseError` names the
+    line in the whole file.
+    """
+    from atokio.collectors.files import parse_file
+    from atokio.collectors.workers import default_workers, map_in_workers
+
+    workers = workers or default_workers()
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+        size = os.fstat(handle.fileno()).st_size
+    if gzipped or workers <= 1 or size < (1 << 20):
+        return build_darshan_dict(parse_file(path, DarshanParser(source=path)))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        cuts = split_points(view, workers, count_lines=False)
+    pieces = [
+        (path, offset, cuts[i + 1][0] if i + 1 < len(cuts) else size, module, 0)
+        for i, (offset, module, _line) in enumerate(cuts)
+    ]
+
+    async def run() -> list[list[DarshanRecord]]:
+        done: dict[int, list[DarshanRecord]] = {}
+        async for piece, outcome in map_in_workers(_parse_text_piece, pieces, workers=workers):
+            if isinstance(outcome, ParseError) and outcome.line_number is not None:
+                outcome.line_number += _lines_before(path, piece[1])
+                raise ParseError(
+                    outcome.message, source=path, line_number=outcome.line_number, text=outcome.text
+                )
+            if isinstance(outcome, BaseException):
+                raise outcome
+            done[piece[1]] = outcome
+        return [done[piece[1]] for piece in pieces]
+
+    records: list[DarshanRecord] = []
+    for part in run_sync(run):
+        records += part
+    return build_darshan_dict(records)
+
+
+def _lines_before(path: str, offset: int) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        left = offset
+        while left > 0:
+            chunk = handle.read(min(1 << 20, left))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    return count
+
+
+class Darshan(SubprocessOutputDict):
+    """A Darshan log as a dict (see the module docstring for the shape).
+
+    ``Darshan(log_file)`` is empty until one of :meth:`darshan_parser_base`,
+    :meth:`darshan_parser_total` or :meth:`darshan_parser_perf` runs (each
+    merges its data in); ``Darshan(cache_file=...)`` loads a JSON cache (as
+    written by :meth:`save_cache` or ``cache_darshan``) or saved
+    ``darshan-parser`` text at once; ``from_string=`` parses either form.
+
+    Keyword arguments beyond the reference's: ``reader`` (``"auto"``,
+    ``"darshan-parser"``, ``"direct"``; see the module docstring) and
+    ``timeout`` (seconds per ``darshan-parser`` run).
+    """
+
+    def __init__(
+        self,
+        log_file: str | None = None,
+        *args: Any,
+        reader: str | None = "auto",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.log_file = log_file
+        self.reader = reader
+        self.timeout = timeout
+        self.filename_metadata: dict[str, Any] = (
+            parse_filename_metadata(log_file) if log_file else {}
+        )
+        super().__init__(*args, **kwargs)
+        self.subprocess_cmd = [darshan_parser_executable()]
+        self.load()
+
+    def __repr__(self) -> str:
+        return json.dumps(self)
+
+    # -- loading ----------------------------------------------------------------
+    def load(self, cache_file: str | None = None) -> None:  # type: ignore[override]
+        """Load from the cache file or string given at init (a log is read on demand)."""
+        cache_file = cache_file or self.cache_file
+        if cache_file:
+            self.load_cache(cache_file)
+        elif self.from_string is not None:
+            self.load_str(self.from_string)
+
+    def load_cache(self, cache_file: str | None = None) -> None:  # type: ignore[override]
+        """Load a JSON cache or saved ``darshan-parser`` text (plain or gzip)."""
+        from atokio.collectors.files import open_binary
+
+        path = cache_file or self.cache_file
+        if path is None:
+            raise ValueError("no cache file given")
+        with open_binary(path) as handle:
+            head = handle.read(1)
+            if head.lstrip()[:1] == b"{":
+                data = json.loads(head + handle.read())
+                self.update(data)
+                return
+            parser = DarshanParser(source=str(path))
+            records = parser.feed(head)
+            while chunk := handle.read(1 << 20):
+                records.extend(parser.feed(chunk))
+            records.extend(parser.close())
+        if records:
+            build_darshan_dict(records, into=self)
+
+    def load_str(self, input_str: str | bytes) -> None:  # type: ignore[override]
+        """Load from a JSON cache string or from ``darshan-parser`` output text."""
+        text = input_str.decode() if isinstance(input_str, bytes) else input_str
+        if text.lstrip()[:1] == "{":
+            self.update(json.loads(text))
+            return
+        records = parse_all(DarshanParser(source="<string>"), text.encode())
+        if records:
+            build_darshan_dict(records, into=self)
+
+    def save_cache(self, output_file: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        """Write self as JSON (compact to a file; ``None`` = stdout, indented and sorted)."""
+        if output_file is None:
+            self._save_cache(sys.stdout, indent=4, sort_keys=True, **kwargs)
+            sys.stdout.write("\n")
+        else:
+            with open(output_file, "w") as out:
+                self._save_cache(out, **kwargs)
+
+    def _save_cache(self, output: TextIO, **kwargs: Any) -> None:  # type: ignore[override]
+        output.write(json.dumps(self, **kwargs))
+
+    # -- running darshan-parser ---------------------------------------------------
+    def _darshan_parser(
+        self,
+        modes: Sequence[str] = ("base",),
+        modules: Iterable[str] | None = None,
+        counters: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Read the log in the given modes and merge the result into self."""
+        if not self.log_file:
+            raise ValueError("Darshan object has no log_file to parse")
+        run_sync(
+            read_darshan,
+            self.log_file,
+            tuple(modes),
+            reader=self.reader,
+            modules=modules,
+            counters=counters,
+            timeout=self.timeout,
+            silent_errors=self.silent_errors,
+            into=self,
+        )
+        return self
+
+    def _parse_darshan_parser(self, output_str: str | bytes) -> dict[str, Any]:
+        """Load values from darshan-parser output text into self."""
+        data = output_str.encode() if isinstance(output_str, str) else output_str
+        try:
+            records = parse_all(DarshanParser(source=self.log_file or "<output>"), data)
+        except ParseError as error:
+            logger.warning("%s", error)
+            return self
+        return build_darshan_dict(records, into=self) if records else self
+
+    def darshan_parser_base(
+        self, modules: Iterable[str] | None = None, counters: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Read per-record counters (``darshan-parser --base``) into self; returns self.
+
+        ``modules``/``counters`` keep only those module keys / counter names.
+        """
+        return self._darshan_parser(("base",), modules=modules, counters=counters)
+
+    def darshan_parser_total(self) -> dict[str, Any]:
+        """Read per-module totals (``darshan-parser --total``) into self; returns self."""
+        return self._darshan_parser(("total",))
+
+    def darshan_parser_perf(self) -> dict[str, Any]:
+        """Read per-module performance estimates (``darshan-parser --perf``) into self."""
+        return self._darshan_parser(("perf",))
