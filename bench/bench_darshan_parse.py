@@ -58,7 +58,9 @@ def scaled_target() -> tuple[float, float]:
 
 def make_input(version_tag: str, copies: int, path: Path) -> int:
     """Write the badost records ``copies`` times with distinct names; return counter lines."""
-    text = gzip.decompress((CORPUS / "darshan" / f"sample-badost{version_tag}.base.txt.gz").read_bytes())
+    text = gzip.decompress(
+        (CORPUS / "darshan" / f"sample-badost{version_tag}.base.txt.gz").read_bytes()
+    )
     lines = text.split(b"\n")
     counter_lines = 0
     with open(path, "wb") as out:
@@ -176,8 +178,10 @@ def main() -> int:
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
     scale, target = scaled_target()
-    print(f"machine scale {scale:.2f} (calibrate.py); target here: {target:.0f} MB/s "
-          f"(= {GOAL_RATIO} x reference {REFERENCE_MB_S:.0f} MB/s x {scale:.2f})")
+    print(
+        f"machine scale {scale:.2f} (calibrate.py); target here: {target:.0f} MB/s "
+        f"(= {GOAL_RATIO} x reference {REFERENCE_MB_S:.0f} MB/s x {scale:.2f})"
+    )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for tag, label in ((".v3.1.8", "3.1.8"), ("", "3.5.0")):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from corpus import DARSHAN, need_corpus
 
-SCRIPT = '''#!{python}
+SCRIPT = """#!{python}
 import csv, gzip, hashlib, os, sys
 corpus = {corpus!r}
 tag = {tag!r}
@@ -52,7 +52,7 @@ else:
     data = gzip.open(base + ".txt.gz").read()
 sys.stdout.buffer.write(data)
 sys.exit(rc)
-'''
+"""
 
 TAGS = {"3.5.0": "", "3.4.4": ".v3.4.4", "3.1.8": ".v3.1.8"}
 

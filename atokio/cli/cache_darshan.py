@@ -25,12 +25,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Parse a Darshan log (darshan-parser --base/--total/--perf) and print it as JSON.",
     )
     parser.add_argument("logfile", metavar="N", type=str, help="Darshan log to process")
-    parser.add_argument("--base", action="store_true", help="include per-record counters (the default)")
+    parser.add_argument(
+        "--base", action="store_true", help="include per-record counters (the default)"
+    )
     parser.add_argument("--total", action="store_true", help="include per-module totals")
-    parser.add_argument("--perf", action="store_true", help="include per-module performance estimates")
-    parser.add_argument("--modules", type=str, default=None, help="only these modules (comma list, e.g. posix,lustre); base pass only")
-    parser.add_argument("--counters", type=str, default=None, help="only these counters (comma list, e.g. BYTES_READ); base pass only")
-    parser.add_argument("-o", "--output", type=str, default=None, help="output file (default: stdout)")
+    parser.add_argument(
+        "--perf", action="store_true", help="include per-module performance estimates"
+    )
+    parser.add_argument(
+        "--modules",
+        type=str,
+        default=None,
+        help="only these modules (comma list, e.g. posix,lustre); base pass only",
+    )
+    parser.add_argument(
+        "--counters",
+        type=str,
+        default=None,
+        help="only these counters (comma list, e.g. BYTES_READ); base pass only",
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
     parser.add_argument(
         "--reader",
         choices=("auto", "darshan-parser", "direct"),

@@ -156,10 +156,34 @@ def build_parser() -> argparse.ArgumentParser:
         prog="darshan_bad_ost",
         description="Find Lustre OSTs whose use correlates with low (or high) per-file I/O performance.",
     )
-    parser.add_argument("darshanlogs", nargs="*", default=None, type=str, help="Darshan logs with Lustre data (more logs, more observations)")
-    parser.add_argument("-p", "--p-threshold", type=float, default=0.05, help="show only correlations with p-value below this (default 0.05)")
-    parser.add_argument("-c", "--c-threshold", type=float, default=0.0, help="show only correlations with |coefficient| above this (default 0.0)")
-    parser.add_argument("-C", "--c-warning", type=float, default=0.5, help="flag OSTs with |coefficient| above this (default 0.5)")
+    parser.add_argument(
+        "darshanlogs",
+        nargs="*",
+        default=None,
+        type=str,
+        help="Darshan logs with Lustre data (more logs, more observations)",
+    )
+    parser.add_argument(
+        "-p",
+        "--p-threshold",
+        type=float,
+        default=0.05,
+        help="show only correlations with p-value below this (default 0.05)",
+    )
+    parser.add_argument(
+        "-c",
+        "--c-threshold",
+        type=float,
+        default=0.0,
+        help="show only correlations with |coefficient| above this (default 0.0)",
+    )
+    parser.add_argument(
+        "-C",
+        "--c-warning",
+        type=float,
+        default=0.5,
+        help="flag OSTs with |coefficient| above this (default 0.5)",
+    )
     parser.add_argument("-j", "--json", action="store_true", help="print JSON instead of a table")
     return parser
 

@@ -25,14 +25,36 @@ def build_parser() -> argparse.ArgumentParser:
         prog="find_darshanlogs",
         description="Find Darshan logs in the site's dated log repository.",
     )
-    parser.add_argument("-s", "--start", type=str, default=None, help="first day to search (YYYY-MM-DD)")
-    parser.add_argument("-e", "--end", type=str, default=None, help="last day to search, inclusive (YYYY-MM-DD)")
+    parser.add_argument(
+        "-s", "--start", type=str, default=None, help="first day to search (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "-e", "--end", type=str, default=None, help="last day to search, inclusive (YYYY-MM-DD)"
+    )
     parser.add_argument("-u", "--username", type=str, default=None, help="only logs of this user")
     parser.add_argument("-j", "--jobid", type=str, default=None, help="only logs of this job id")
-    parser.add_argument("-l", "--load", type=str, default=None, help="parse the logs (comma list of base, total, perf) and print JSON")
-    parser.add_argument("--logdir", type=str, default=None, help="log repository base (default: config darshan_log_dirs)")
-    parser.add_argument("--host", type=str, default=None, help="system whose entry of darshan_log_dirs to search")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print debug messages (directories searched) on stderr")
+    parser.add_argument(
+        "-l",
+        "--load",
+        type=str,
+        default=None,
+        help="parse the logs (comma list of base, total, perf) and print JSON",
+    )
+    parser.add_argument(
+        "--logdir",
+        type=str,
+        default=None,
+        help="log repository base (default: config darshan_log_dirs)",
+    )
+    parser.add_argument(
+        "--host", type=str, default=None, help="system whose entry of darshan_log_dirs to search"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print debug messages (directories searched) on stderr",
+    )
     return parser
 
 

@@ -88,7 +88,9 @@ async def follow(
     async def watch_signals(scope: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
-                logger.info("received %s: stopping after the current interval", signal.Signals(signum).name)
+                logger.info(
+                    "received %s: stopping after the current interval", signal.Signals(signum).name
+                )
                 stop.set()
                 scope.cancel()
                 return

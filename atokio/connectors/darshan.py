@@ -39,10 +39,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from atokio import config
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
 from atokio.connectors.common import SubprocessOutputDict
+
+from atokio import config
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
@@ -132,7 +133,9 @@ async def _parser_records(
     silent_errors: bool,
 ) -> list[DarshanRecord]:
     argv = [darshan_parser_executable(), "--" + mode, log_file]
-    parser = DarshanParser(source=f"darshan-parser --{mode} {log_file}", modules=modules, counters=counters)
+    parser = DarshanParser(
+        source=f"darshan-parser --{mode} {log_file}", modules=modules, counters=counters
+    )
     result = await run_command(argv, parser, timeout=timeout)
     report = logger.debug if silent_errors else logger.warning
     if result.returncode != 0:

@@ -437,7 +437,14 @@ class DarshanParser(LineParser[DarshanRecord]):
                 self._emit(pending, out)
                 pending = None
             run = _Run(
-                (fields[j], fields[j + 1], fields[j + 2], fields[j + 5], fields[j + 6], fields[j + 7]),
+                (
+                    fields[j],
+                    fields[j + 1],
+                    fields[j + 2],
+                    fields[j + 5],
+                    fields[j + 6],
+                    fields[j + 7],
+                ),
                 first_line + s,
                 names[s:e],
                 values[s:e],
@@ -577,7 +584,9 @@ def split_points(
     return cuts
 
 
-def _record_boundary_after(data: bytes | mmap.mmap, pos: int, max_lines: int = 100_000) -> tuple[int, str] | None:
+def _record_boundary_after(
+    data: bytes | mmap.mmap, pos: int, max_lines: int = 100_000
+) -> tuple[int, str] | None:
     """First offset at or after ``pos`` that starts a base record line whose
     previous line is a base line of another record."""
     start = data.find(b"\n", pos)

@@ -15,9 +15,8 @@ are strings (``"-1"`` for shared records).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
-Value = Union[int, float, str]
+Value = int | float | str
 
 
 @dataclass(slots=True)
@@ -81,7 +80,7 @@ class Warning_:
     text: str
 
 
-DarshanRecord = Union[Header, Mount, Module, BaseRecord, Total, Perf, Warning_]
+DarshanRecord = Header | Mount | Module | BaseRecord | Total | Perf | Warning_
 
 
 def module_key(banner_name: str) -> str:

@@ -14,11 +14,12 @@ import datetime
 import os
 from typing import Any
 
-from atokio import config
 from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
-from atokio.connectors.darshan import Darshan, read_darshan
 from atokio.tools.common import enumerate_dated_files
+
+from atokio import config
+from atokio.connectors.darshan import Darshan, read_darshan
 
 __all__ = ["find_darshanlogs", "load_darshanlogs"]
 
@@ -91,7 +92,9 @@ def find_darshanlogs(
         datetime_end = datetime_start
     assert datetime_start is not None and datetime_end is not None
     if datetime_start > datetime_end:
-        raise ValueError(f"datetime_start ({datetime_start}) is after datetime_end ({datetime_end})")
+        raise ValueError(
+            f"datetime_start ({datetime_start}) is after datetime_end ({datetime_end})"
+        )
     user = username if username else "*"
     job = str(jobid) if jobid is not None else "*"
     template = _log_templates(log_dir, f"{user}_*_id{job}_%-m-%-d-*.darshan")

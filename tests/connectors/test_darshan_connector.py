@@ -44,7 +44,9 @@ def no_parser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ATOKIO_DARSHAN_PARSER", raising=False)
 
 
-def test_reader_choice(parser_on_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_reader_choice(
+    parser_on_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from atokio.connectors.darshan import resolve_reader
 
     assert resolve_reader("auto") == "darshan-parser"
@@ -89,7 +91,9 @@ def test_modules_and_counters_filters(parser_on_path: Path) -> None:
     darshan = Darshan(str(DARSHAN / "sample.darshan"))
     darshan.darshan_parser_base(modules=["posix"], counters=["BYTES_READ", "BYTES_WRITTEN"])
     vpic = "/scratch2/scratchdirs/glock/tokioabc-s.4478544/vpicio/vpicio.hdf5"
-    assert darshan["counters"] == {"posix": {vpic: {"-1": {"BYTES_READ": 0, "BYTES_WRITTEN": 2199023259968}}}}
+    assert darshan["counters"] == {
+        "posix": {vpic: {"-1": {"BYTES_READ": 0, "BYTES_WRITTEN": 2199023259968}}}
+    }
 
 
 def test_unreadable_log_is_a_warning_and_leaves_the_dict_empty(
@@ -256,7 +260,9 @@ def test_load_darshanlogs(corpus_cwd: Path, parser_on_path: Path) -> None:
         load_darshanlogs(datetime.datetime(2017, 3, 20), which="everything")
 
 
-def test_cache_darshan_cli(parser_on_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_darshan_cli(
+    parser_on_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from atokio.cli import cache_darshan
 
     log = str(DARSHAN / "sample.darshan")
@@ -289,7 +295,9 @@ def test_cache_darshan_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 def test_find_darshanlogs_cli(corpus_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from atokio.cli import find_darshanlogs
 
-    assert find_darshanlogs.main(["-s", "2017-03-20", "--user", "glock", "--host", "testsystem"]) == 0
+    assert (
+        find_darshanlogs.main(["-s", "2017-03-20", "--user", "glock", "--host", "testsystem"]) == 0
+    )
     assert _names(capsys.readouterr().out.split()) == [
         "glock_dbscan_read_id4478544_3-20-7800-15217972833987807816_1.darshan",
         "glock_vpicio_uni_id4478544_3-20-7667-18385393005962577517_1.darshan",
@@ -298,7 +306,9 @@ def test_find_darshanlogs_cli(corpus_cwd: Path, capsys: pytest.CaptureFixture[st
     assert "Either --start/--end or --jobid must be defined" in capsys.readouterr().err
 
 
-def test_find_darshanlogs_cli_load(corpus_cwd: Path, parser_on_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_find_darshanlogs_cli_load(
+    corpus_cwd: Path, parser_on_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from atokio.cli import find_darshanlogs
 
     assert find_darshanlogs.main(["-s", "2017-03-20", "--load", "perf"]) == 0
@@ -326,7 +336,9 @@ def test_darshan_bad_ost_finds_ost_14(tmp_path: Path, capsys: pytest.CaptureFixt
         if name not in parsed["lustre"]:
             continue
         total = sum(c["BYTES_READ"] + c["BYTES_WRITTEN"] for c in ranks.values())
-        slowest = max(c["F_READ_TIME"] + c["F_WRITE_TIME"] + c["F_META_TIME"] for c in ranks.values())
+        slowest = max(
+            c["F_READ_TIME"] + c["F_WRITE_TIME"] + c["F_META_TIME"] for c in ranks.values()
+        )
         osts = {v for k, v in parsed["lustre"][name]["-1"].items() if "OST_ID_" in k}
         perf.append(total / slowest)
         on14.append(1.0 / len(osts) if 14 in osts else 0.0)
@@ -343,7 +355,11 @@ def test_darshan_bad_ost_finds_ost_14(tmp_path: Path, capsys: pytest.CaptureFixt
     assert darshan_bad_ost.main([log]) == 0
     text = capsys.readouterr().out.splitlines()
     assert text[0] == "OST Name    Correlation    P-Value"
-    assert text[1] == "%-10s %12.3f %10.4g <-- this OST looks unhealthy" % ("OST#14", want_r, want_p)
+    assert text[1] == "%-10s %12.3f %10.4g <-- this OST looks unhealthy" % (
+        "OST#14",
+        want_r,
+        want_p,
+    )
 
 
 def test_darshan_bad_ost_without_logs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,69 +24,69 @@ from atokio.parsers.darshan_records import BaseRecord, Header, Module, Mount, Pe
 # A small output in the shape of darshan-parser 3.5 (--base, --total and --perf
 # in one run), made here so that these tests need no corpus.
 SMALL = (
-    "# darshan log version: 3.41\n"
-    "# compression method: ZLIB\n"
-    "# exe: /bin/app -x /data#1 7\n"
-    "# uid: 1000\n"
-    "# jobid: 42\n"
-    "# start_time: 1490000867\n"
-    "# start_time_asci: Mon Mar 20 09:07:47 2017\n"
-    "# end_time: 1490000983\n"
-    "# end_time_asci: Mon Mar 20 09:09:43 2017\n"
-    "# nprocs: 4\n"
-    "# run time: 117.0000\n"
-    "# metadata: lib_ver = 3.4.6\n"
-    "# metadata: h = romio_no_indep_rw=true;cb_nodes=4\n"
-    "\n"
-    "# log file regions\n"
-    "# -------------------------------------------------------\n"
-    "# header: 1328 bytes (uncompressed)\n"
-    "\n"
-    "# mounted file systems (mount point and fs type)\n"
-    "# -------------------------------------------------------\n"
-    "# mount entry:\t/scratch\tlustre\n"
-    "# mount entry:\t/\trootfs\n"
-    "# mount entry:\t/\tdvs\n"
-    "\n"
-    "# *******************************************************\n"
-    "# POSIX module data\n"
-    "# *******************************************************\n"
-    "\n"
-    "#<module>\t<rank>\t<record id>\t<counter>\t<value>\t<file name>\t<mount pt>\t<fs type>\n"
-    "POSIX\t-1\t11\tPOSIX_OPENS\t4\t/scratch/a file\t/scratch\tlustre\n"
-    "POSIX\t-1\t11\tPOSIX_BYTES_READ\t1048576\t/scratch/a file\t/scratch\tlustre\n"
-    "POSIX\t-1\t11\tPOSIX_F_READ_TIME\t1.500000\t/scratch/a file\t/scratch\tlustre\n"
-    "POSIX\t0\t12\tPOSIX_OPENS\t1\t/scratch/b\t/scratch\tlustre\n"
-    "POSIX\t0\t12\tPOSIX_BYTES_READ\t10\t/scratch/b\t/scratch\tlustre\n"
-    "POSIX\t0\t12\tPOSIX_F_READ_TIME\t0.000000\t/scratch/b\t/scratch\tlustre\n"
-    "POSIX\t1\t12\tPOSIX_OPENS\t2\t/scratch/b\t/scratch\tlustre\n"
-    "POSIX\t1\t12\tPOSIX_BYTES_READ\t-1\t/scratch/b\t/scratch\tlustre\n"
-    "POSIX\t1\t12\tPOSIX_F_READ_TIME\t-1.000000\t/scratch/b\t/scratch\tlustre\n"
-    "\n"
-    "total_POSIX_OPENS: 7\n"
-    "total_POSIX_BYTES_READ: 1048585\n"
-    "\n"
-    "# performance\n"
-    "# -----------\n"
-    "# total_bytes: 1048586\n"
-    "#\n"
-    "# unique files: slowest_rank_io_time: 0.250000\n"
-    "# unique files: slowest_rank: 1\n"
-    "# shared files: time_by_slowest: 1.500000\n"
-    "# agg_time_by_slowest: 1.750000 # seconds\n"
-    "# agg_perf_by_slowest: 0.571429 # MiB/s\n"
-    "\n"
-    "# *******************************************************\n"
-    "# LUSTRE module data\n"
-    "# *******************************************************\n"
-    "\n"
-    "LUSTRE\t-1\t11\tLUSTRE_NUM_COMPONENTS\t1\t/scratch/a file\t/scratch\tlustre\n"
-    "LUSTRE\t-1\t11\tLUSTRE_COMP1_STRIPE_COUNT\t2\t/scratch/a file\t/scratch\tlustre\n"
-    "LUSTRE\t-1\t11\tLUSTRE_COMP1_STRIPE_PATTERN\tN/A\t/scratch/a file\t/scratch\tlustre\n"
-    "LUSTRE\t-1\t11\tLUSTRE_COMP1_FLAGS\tinit,prefwr\t/scratch/a file\t/scratch\tlustre\n"
-    "LUSTRE\t-1\t11\tLUSTRE_COMP1_OST_ID_0\t14\t/scratch/a file\t/scratch\tlustre\n"
-    "LUSTRE\t-1\t11\tLUSTRE_COMP1_OST_ID_1\t3\t/scratch/a file\t/scratch\tlustre\n"
-).encode()
+    b"# darshan log version: 3.41\n"
+    b"# compression method: ZLIB\n"
+    b"# exe: /bin/app -x /data#1 7\n"
+    b"# uid: 1000\n"
+    b"# jobid: 42\n"
+    b"# start_time: 1490000867\n"
+    b"# start_time_asci: Mon Mar 20 09:07:47 2017\n"
+    b"# end_time: 1490000983\n"
+    b"# end_time_asci: Mon Mar 20 09:09:43 2017\n"
+    b"# nprocs: 4\n"
+    b"# run time: 117.0000\n"
+    b"# metadata: lib_ver = 3.4.6\n"
+    b"# metadata: h = romio_no_indep_rw=true;cb_nodes=4\n"
+    b"\n"
+    b"# log file regions\n"
+    b"# -------------------------------------------------------\n"
+    b"# header: 1328 bytes (uncompressed)\n"
+    b"\n"
+    b"# mounted file systems (mount point and fs type)\n"
+    b"# -------------------------------------------------------\n"
+    b"# mount entry:\t/scratch\tlustre\n"
+    b"# mount entry:\t/\trootfs\n"
+    b"# mount entry:\t/\tdvs\n"
+    b"\n"
+    b"# *******************************************************\n"
+    b"# POSIX module data\n"
+    b"# *******************************************************\n"
+    b"\n"
+    b"#<module>\t<rank>\t<record id>\t<counter>\t<value>\t<file name>\t<mount pt>\t<fs type>\n"
+    b"POSIX\t-1\t11\tPOSIX_OPENS\t4\t/scratch/a file\t/scratch\tlustre\n"
+    b"POSIX\t-1\t11\tPOSIX_BYTES_READ\t1048576\t/scratch/a file\t/scratch\tlustre\n"
+    b"POSIX\t-1\t11\tPOSIX_F_READ_TIME\t1.500000\t/scratch/a file\t/scratch\tlustre\n"
+    b"POSIX\t0\t12\tPOSIX_OPENS\t1\t/scratch/b\t/scratch\tlustre\n"
+    b"POSIX\t0\t12\tPOSIX_BYTES_READ\t10\t/scratch/b\t/scratch\tlustre\n"
+    b"POSIX\t0\t12\tPOSIX_F_READ_TIME\t0.000000\t/scratch/b\t/scratch\tlustre\n"
+    b"POSIX\t1\t12\tPOSIX_OPENS\t2\t/scratch/b\t/scratch\tlustre\n"
+    b"POSIX\t1\t12\tPOSIX_BYTES_READ\t-1\t/scratch/b\t/scratch\tlustre\n"
+    b"POSIX\t1\t12\tPOSIX_F_READ_TIME\t-1.000000\t/scratch/b\t/scratch\tlustre\n"
+    b"\n"
+    b"total_POSIX_OPENS: 7\n"
+    b"total_POSIX_BYTES_READ: 1048585\n"
+    b"\n"
+    b"# performance\n"
+    b"# -----------\n"
+    b"# total_bytes: 1048586\n"
+    b"#\n"
+    b"# unique files: slowest_rank_io_time: 0.250000\n"
+    b"# unique files: slowest_rank: 1\n"
+    b"# shared files: time_by_slowest: 1.500000\n"
+    b"# agg_time_by_slowest: 1.750000 # seconds\n"
+    b"# agg_perf_by_slowest: 0.571429 # MiB/s\n"
+    b"\n"
+    b"# *******************************************************\n"
+    b"# LUSTRE module data\n"
+    b"# *******************************************************\n"
+    b"\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_NUM_COMPONENTS\t1\t/scratch/a file\t/scratch\tlustre\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_COMP1_STRIPE_COUNT\t2\t/scratch/a file\t/scratch\tlustre\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_COMP1_STRIPE_PATTERN\tN/A\t/scratch/a file\t/scratch\tlustre\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_COMP1_FLAGS\tinit,prefwr\t/scratch/a file\t/scratch\tlustre\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_COMP1_OST_ID_0\t14\t/scratch/a file\t/scratch\tlustre\n"
+    b"LUSTRE\t-1\t11\tLUSTRE_COMP1_OST_ID_1\t3\t/scratch/a file\t/scratch\tlustre\n"
+)
 
 SMALL_DICT = {
     "header": {
@@ -211,7 +211,9 @@ def test_truncated_last_line_raises_with_line_number_and_keeps_records() -> None
 
 
 def test_bad_line_in_the_middle_is_located() -> None:
-    bad = SMALL.replace(b"POSIX\t0\t12\tPOSIX_BYTES_READ\t10\t", b"POSIX\t0\t12\tPOSIX_BYTES_READ 10\t")
+    bad = SMALL.replace(
+        b"POSIX\t0\t12\tPOSIX_BYTES_READ\t10\t", b"POSIX\t0\t12\tPOSIX_BYTES_READ 10\t"
+    )
     with pytest.raises(ParseError) as caught:
         parse(bad)
     assert caught.value.line_number == 34
@@ -290,7 +292,10 @@ def test_line_helpers_never_raise() -> None:
         0.0,
     )
     assert parse_total_counters("# total_bytes: 5") == (None, None)
-    assert parse_perf_counters("# unique files: slowest_rank: 0") == ("slowest_rank_unique_files", 0)
+    assert parse_perf_counters("# unique files: slowest_rank: 0") == (
+        "slowest_rank_unique_files",
+        0,
+    )
     assert parse_perf_counters("# shared files: time_by_cumul_io_only: 39.992327") == (
         "time_by_cumul_io_only_shared_files",
         39.992327,
@@ -374,7 +379,9 @@ def test_sample_total_and_perf(version: str) -> None:
     assert total["posix"]["_total"]["OPENS"] == 2049
     assert total["posix"]["_total"]["BYTES_WRITTEN"] == 2199023259968
     assert total["stdio"]["_total"]["FDOPENS"] == -129
-    assert total["mpiio"]["_total"]["F_CLOSE_START_TIMESTAMP"] == (-1.0 if version == "3.1.8" else 0.0)
+    assert total["mpiio"]["_total"]["F_CLOSE_START_TIMESTAMP"] == (
+        -1.0 if version == "3.1.8" else 0.0
+    )
     perf = corpus_dict("sample", "perf", version)["counters"]["posix"]["_perf"]
     common = {
         "total_bytes": 2199023259968,
@@ -443,7 +450,9 @@ def test_corpus_text_split_anywhere(log: str) -> None:
     pieces = []
     for i, (offset, module, line) in enumerate(cuts):
         stop = cuts[i + 1][0] if i + 1 < len(cuts) else len(data)
-        pieces += parse_all(DarshanParser("x", resume_module=module, resume_line=line), data[offset:stop])
+        pieces += parse_all(
+            DarshanParser("x", resume_module=module, resume_line=line), data[offset:stop]
+        )
     assert pieces == whole
 
 
