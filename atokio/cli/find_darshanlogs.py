@@ -77,10 +77,10 @@ def _body(argv: Sequence[str] | None) -> int:
     )
     logger.debug("searching with %s", criteria)
     if args.load:
-        logs = tools_darshan.load_darshanlogs(which=args.load, **criteria)  # type: ignore[arg-type]
+        logs = tools_darshan.load_darshanlogs(which=args.load, **criteria)
         write_json({path: dict(log) for path, log in logs.items()})
         return 0
-    for path in tools_darshan.find_darshanlogs(**criteria):  # type: ignore[arg-type]
+    for path in tools_darshan.find_darshanlogs(**criteria):
         print(path)
     return 0
 

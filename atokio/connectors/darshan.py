@@ -36,14 +36,14 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TextIO
 
+from atokio import config
+from atokio.collectors.fanout import gather
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
 from atokio.connectors.common import SubprocessOutputDict
-
-from atokio import config
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
@@ -200,10 +200,8 @@ async def read_darshan(
         )
         return build_darshan_dict(records, into=result) if records else result
 
-    per_mode: dict[str, list[DarshanRecord]] = {}
-
-    async def one(mode: str) -> None:
-        per_mode[mode] = await _parser_records(
+    def job(mode: str) -> Callable[[], Awaitable[list[DarshanRecord]]]:
+        return lambda: _parser_records(
             log_file,
             mode,
             modules=modules,
@@ -212,12 +210,11 @@ async def read_darshan(
             silent_errors=silent_errors,
         )
 
-    async with anyio.create_task_group() as group:
-        for mode in modes:
-            group.start_soon(one, mode)
+    outcome = await gather({mode: job(mode) for mode in modes}, limit=len(modes) or 1)
+    outcome.raise_first()
     for mode in modes:
-        if per_mode[mode]:
-            build_darshan_dict(per_mode[mode], into=result)
+        if outcome.results[mode]:
+            build_darshan_dict(outcome.results[mode], into=result)
     return result
 
 
@@ -267,15 +264,20 @@ def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, 
 
     async def run() -> list[list[DarshanRecord]]:
         done: dict[int, list[DarshanRecord]] = {}
-        async for piece, outcome in map_in_workers(_parse_text_piece, pieces, workers=workers):
-            if isinstance(outcome, ParseError) and outcome.line_number is not None:
-                outcome.line_number += _lines_before(path, piece[1])
-                raise ParseError(
-                    outcome.message, source=path, line_number=outcome.line_number, text=outcome.text
-                )
-            if isinstance(outcome, BaseException):
-                raise outcome
-            done[piece[1]] = outcome
+        failure: BaseException | None = None
+        async with map_in_workers(_parse_text_piece, pieces, workers=workers) as results:
+            async for piece, outcome in results:
+                if isinstance(outcome, BaseException):
+                    failure = outcome
+                    if isinstance(outcome, ParseError) and outcome.line_number is not None:
+                        line = outcome.line_number + _lines_before(path, piece[1])
+                        failure = ParseError(
+                            outcome.message, source=path, line_number=line, text=outcome.text
+                        )
+                    break  # raised outside the worker group, as itself
+                done[piece[1]] = outcome
+        if failure is not None:
+            raise failure
         return [done[piece[1]] for piece in pieces]
 
     records: list[DarshanRecord] = []
@@ -333,7 +335,7 @@ class Darshan(SubprocessOutputDict):
         return json.dumps(self)
 
     # -- loading ----------------------------------------------------------------
-    def load(self, cache_file: str | None = None) -> None:  # type: ignore[override]
+    def load(self, cache_file: str | None = None) -> None:
         """Load from the cache file or string given at init (a log is read on demand)."""
         cache_file = cache_file or self.cache_file
         if cache_file:
@@ -341,7 +343,7 @@ class Darshan(SubprocessOutputDict):
         elif self.from_string is not None:
             self.load_str(self.from_string)
 
-    def load_cache(self, cache_file: str | None = None) -> None:  # type: ignore[override]
+    def load_cache(self, cache_file: str | None = None) -> None:
         """Load a JSON cache or saved ``darshan-parser`` text (plain or gzip)."""
         from atokio.collectors.files import open_binary
 
@@ -362,7 +364,7 @@ class Darshan(SubprocessOutputDict):
         if records:
             build_darshan_dict(records, into=self)
 
-    def load_str(self, input_str: str | bytes) -> None:  # type: ignore[override]
+    def load_str(self, input_str: str | bytes) -> None:
         """Load from a JSON cache string or from ``darshan-parser`` output text."""
         text = input_str.decode() if isinstance(input_str, bytes) else input_str
         if text.lstrip()[:1] == "{":
@@ -372,7 +374,7 @@ class Darshan(SubprocessOutputDict):
         if records:
             build_darshan_dict(records, into=self)
 
-    def save_cache(self, output_file: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+    def save_cache(self, output_file: str | None = None, **kwargs: Any) -> None:
         """Write self as JSON (compact to a file; ``None`` = stdout, indented and sorted)."""
         if output_file is None:
             self._save_cache(sys.stdout, indent=4, sort_keys=True, **kwargs)
@@ -381,7 +383,7 @@ class Darshan(SubprocessOutputDict):
             with open(output_file, "w") as out:
                 self._save_cache(out, **kwargs)
 
-    def _save_cache(self, output: TextIO, **kwargs: Any) -> None:  # type: ignore[override]
+    def _save_cache(self, output: TextIO, **kwargs: Any) -> None:
         output.write(json.dumps(self, **kwargs))
 
     # -- running darshan-parser ---------------------------------------------------

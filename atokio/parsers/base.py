@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Generic, Protocol, TypeVar
 
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
 #: Longest excerpt of an offending line quoted in a :class:`ParseError`.
 EXCERPT_CHARS = 80
@@ -73,14 +72,14 @@ def _rebuild_parse_error(
     return ParseError(message, source=source, line_number=line_number, text=text)
 
 
-class Parser(Protocol[R_co]):
+class Parser(Protocol[R]):
     """What every parser offers (see the module docstring)."""
 
     source: str
 
-    def feed(self, data: bytes) -> list[R_co]: ...
+    def feed(self, data: bytes) -> list[R]: ...
 
-    def close(self) -> list[R_co]: ...
+    def close(self) -> list[R]: ...
 
 
 class LineParser(Generic[R]):

@@ -169,10 +169,10 @@ def parse_base_counters(
     fs_type)`` exactly as printed (the counter keeps its module prefix here).
     """
     if line.startswith("#"):
-        return (None,) * 8  # type: ignore[return-value]
+        return (None,) * 8
     fields = line.rstrip("\n").split("\t")
     if len(fields) != 8:
-        return (None,) * 8  # type: ignore[return-value]
+        return (None,) * 8
     module, rank, record_id, counter, value, file_name, mount_pt, fs_type = fields
     return (module, rank, record_id, counter, convert_value(value), file_name, mount_pt, fs_type)
 
@@ -289,10 +289,10 @@ class DarshanParser(LineParser[DarshanRecord]):
             while hash_at > 0 and text[hash_at - 1] != "\n":
                 hash_at = find("#", hash_at + 1)
             stop = hash_at - 1 if hash_at >= 0 else end
-            block = text[pos:stop]
-            data = block.rstrip("\n")
+            run = text[pos:stop]
+            data = run.rstrip("\n")
             self._data_block(data, out)
-            blank_lines = len(block) - len(data)
+            blank_lines = len(run) - len(data)
             if blank_lines:
                 self._flush_run(out)
                 self.line_number += blank_lines

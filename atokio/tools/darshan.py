@@ -14,12 +14,11 @@ import datetime
 import os
 from typing import Any
 
+from atokio import config
 from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
-from atokio.tools.common import enumerate_dated_files
-
-from atokio import config
 from atokio.connectors.darshan import Darshan, read_darshan
+from atokio.tools.common import enumerate_dated_files
 
 __all__ = ["find_darshanlogs", "load_darshanlogs"]
 

@@ -321,7 +321,9 @@ def test_find_darshanlogs_cli_load(
         assert value == expected("sample" if "vpicio" in path else "sample-2", "perf")
 
 
-def test_darshan_bad_ost_finds_ost_14(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_darshan_bad_ost_finds_ost_14(
+    parser_on_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import numpy
     from scipy import stats
 
@@ -339,7 +341,12 @@ def test_darshan_bad_ost_finds_ost_14(tmp_path: Path, capsys: pytest.CaptureFixt
         slowest = max(
             c["F_READ_TIME"] + c["F_WRITE_TIME"] + c["F_META_TIME"] for c in ranks.values()
         )
-        osts = {v for k, v in parsed["lustre"][name]["-1"].items() if "OST_ID_" in k}
+        osts = {
+            value
+            for counters in parsed["lustre"][name].values()
+            for key, value in counters.items()
+            if "OST_ID_" in key
+        }
         perf.append(total / slowest)
         on14.append(1.0 / len(osts) if 14 in osts else 0.0)
     want_r, want_p = stats.pearsonr(numpy.array(on14), numpy.array(perf))
