@@ -1,9 +1,12 @@
 """CPU-bound work on all cores: worker processes driven from the event loop.
 
 Parsing many logs must not serialise on one core, so parse work runs in
-worker processes (anyio's process pool: workers are started once and reused)
-while the event loop keeps subprocess and file I/O going.  Functions and their
-arguments and results must be picklable (top-level functions).
+worker processes while the event loop keeps subprocess and file I/O going.
+The processes form one pool per interpreter, started on first use (through a
+fork server that has atokio's parsers imported already) and kept for later
+calls, also across the event loops that :func:`atokio.collectors.sync.run_sync`
+starts.  Functions and their arguments and results must be picklable
+(top-level functions).
 
 :func:`map_in_workers` is an async context manager::
 
@@ -18,15 +21,18 @@ An item whose function raises yields its exception; the others go on.  With
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["default_workers", "map_in_workers", "run_in_worker"]
+__all__ = ["default_workers", "map_in_workers", "process_pool", "run_in_worker"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -40,11 +46,41 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def process_pool() -> ProcessPoolExecutor:
+    """The interpreter's worker-process pool (one process per usable core)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["atokio.parsers.darshan", "atokio.collectors.files"])
+            _POOL = ProcessPoolExecutor(max_workers=default_workers(), mp_context=context)
+        return _POOL
+
+
 async def run_in_worker(
     fn: Callable[..., T], *args: Any, limiter: anyio.CapacityLimiter | None = None
 ) -> T:
-    """``fn(*args)`` computed in a worker process (cancellable)."""
-    return await anyio.to_process.run_sync(fn, *args, cancellable=True, limiter=limiter)
+    """``fn(*args)`` computed in a worker process (at most ``limiter`` at once).
+
+    On cancellation the call is abandoned: a call not started yet is
+    withdrawn, a running one finishes in its worker and its result is dropped.
+    """
+    if limiter is not None:
+        async with limiter:
+            return await _in_pool(fn, *args)
+    return await _in_pool(fn, *args)
+
+
+async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
+    future = process_pool().submit(fn, *args)
+    try:
+        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+    finally:
+        future.cancel()
 
 
 @asynccontextmanager
@@ -59,12 +95,11 @@ async def map_in_workers(
     workers = workers or default_workers()
     send, receive = anyio.create_memory_object_stream[tuple[I, T | BaseException]](buffer)
     source = iter(items)
-    limiter = anyio.CapacityLimiter(workers)
 
     async def call(item: I) -> T:
         if workers == 1:
             return await anyio.to_thread.run_sync(fn, item, abandon_on_cancel=True)
-        return await anyio.to_process.run_sync(fn, item, cancellable=True, limiter=limiter)
+        return await run_in_worker(fn, item)
 
     async def worker(out: MemoryObjectSendStream[tuple[I, T | BaseException]]) -> None:
         async with out:

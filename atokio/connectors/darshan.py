@@ -48,6 +48,7 @@ from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
     build_darshan_dict,
+    merge_darshan_dicts,
     parse_base_counters,
     parse_header,
     parse_mounts,
@@ -218,8 +219,8 @@ async def read_darshan(
     return result
 
 
-def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> list[DarshanRecord]:
-    """Parse bytes ``[start, stop)`` of a darshan-parser output file (runs in a worker)."""
+def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> dict[str, Any]:
+    """The dict of bytes ``[start, stop)`` of a darshan-parser output file (runs in a worker)."""
     path, start, stop, module, line = piece
     parser = DarshanParser(source=path, resume_module=module, resume_line=line)
     records: list[DarshanRecord] = []
@@ -233,7 +234,7 @@ def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> list[Dars
             left -= len(chunk)
             records += parser.feed(chunk)
     records += parser.close()
-    return records
+    return build_darshan_dict(records)
 
 
 def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, Any]:
@@ -262,8 +263,8 @@ def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, 
         for i, (offset, module, _line) in enumerate(cuts)
     ]
 
-    async def run() -> list[list[DarshanRecord]]:
-        done: dict[int, list[DarshanRecord]] = {}
+    async def run() -> list[dict[str, Any]]:
+        done: dict[int, dict[str, Any]] = {}
         failure: BaseException | None = None
         async with map_in_workers(_parse_text_piece, pieces, workers=workers) as results:
             async for piece, outcome in results:
@@ -280,10 +281,10 @@ def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, 
             raise failure
         return [done[piece[1]] for piece in pieces]
 
-    records: list[DarshanRecord] = []
+    result: dict[str, Any] = {}
     for part in run_sync(run):
-        records += part
-    return build_darshan_dict(records)
+        merge_darshan_dicts(result, part)
+    return result
 
 
 def _lines_before(path: str, offset: int) -> int:

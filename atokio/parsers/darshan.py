@@ -66,6 +66,7 @@ __all__ = [
     "DarshanParser",
     "build_darshan_dict",
     "convert_value",
+    "merge_darshan_dicts",
     "parse_base_counters",
     "parse_header",
     "parse_mounts",
@@ -553,6 +554,39 @@ def build_darshan_dict(
             assert isinstance(rec, Mount)
             mounts[rec.mountpoint] = rec.fstype
     return result
+
+
+def merge_darshan_dicts(into: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Merge the dict of a later piece of the same output into ``into`` (see :func:`split_points`).
+
+    Records of a (module, file, rank) split over two pieces are joined; a
+    counter present in both raises ``ValueError("Duplicate counter ...")``.
+    """
+    if not part:
+        return into
+    into.setdefault("header", {}).update(part.get("header", {}))
+    into.setdefault("mounts", {}).update(part.get("mounts", {}))
+    counters = into.setdefault("counters", {})
+    for module, records in part.get("counters", {}).items():
+        mine = counters.setdefault(module, {})
+        for name, value in records.items():
+            if name not in mine:
+                mine[name] = value
+            elif name in ("_total", "_perf"):
+                mine[name].update(value)
+            else:
+                for rank, values in value.items():
+                    existing = mine[name].get(rank)
+                    if existing is None:
+                        mine[name][rank] = values
+                        continue
+                    clash = existing.keys() & values.keys()
+                    if clash:
+                        raise ValueError(
+                            f"Duplicate counter {sorted(clash)[0]} for {module} {name!r} rank {rank}"
+                        )
+                    existing.update(values)
+    return into
 
 
 def split_points(
