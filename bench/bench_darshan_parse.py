@@ -115,7 +115,7 @@ def all_cores(path: Path, workers: int) -> tuple[float, dict]:
 
 
 STREAM_CHILD = r"""
-import resource, sys
+import sys
 from atokio.parsers.darshan import DarshanParser
 from atokio.parsers.darshan_records import BaseRecord
 parser = DarshanParser(sys.argv[1])
@@ -133,7 +133,9 @@ with open(sys.argv[1], "rb") as handle:
     while chunk := handle.read(1 << 16):
         consume(parser.feed(chunk))
 consume(parser.close())
-print(summaries, read, written, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would report the parent's peak
+hwm_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(summaries, read, written, hwm_kb // 1024)
 """
 
 
