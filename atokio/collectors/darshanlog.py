@@ -36,6 +36,7 @@ from atokio.parsers.darshan_records import (
     DarshanRecord,
     Header,
     Module,
+    ModuleArrays,
     Mount,
     Perf,
     Total,
@@ -45,7 +46,7 @@ from atokio.parsers.darshan_records import (
     module_key,
 )
 
-__all__ = ["DarshanLogError", "read_darshan_log"]
+__all__ = ["DarshanLogError", "read_darshan_arrays", "read_darshan_log"]
 
 #: Compression methods by the byte darshan writes in the log header.
 _COMPRESSION = {0: "ZLIB", 1: "BZIP2", 2: "NONE", 3: "LIBZSTD"}
@@ -170,7 +171,11 @@ def _read(
         key = module_key(banner)
         if banner not in _GENERIC and banner != "LUSTRE":
             continue  # DXT, HEATMAP, APMPI, ...: not part of the documented dict
+        if banner == "LUSTRE" and "base" not in modes:
+            continue  # darshan-parser shows Lustre data with --base only
         out.append(Module(key))
+        if not modes:
+            continue  # header and mount table only
         if module_info[banner].get("partial_flag"):
             out.append(Warning_(key, f"*WARNING*: The {banner} module contains incomplete data!"))
         if banner == "LUSTRE":
@@ -186,12 +191,53 @@ def _read(
 
 
 def _generic_records(backend: Any, log: Any, banner: str) -> list[dict[str, Any]]:
-    records = []
-    while True:
-        record = backend.log_get_record(log, banner, dtype="numpy")
-        if record is None:
-            return records
-        records.append(record)
+    """The module's records as ``{"id", "rank", "counters", "fcounters"}`` dicts."""
+    ids, ranks, ints, floats = _generic_arrays(backend, log, banner)
+    return [
+        {"id": int(ids[i]), "rank": int(ranks[i]), "counters": ints[i], "fcounters": floats[i]}
+        for i in range(len(ids))
+    ]
+
+
+def _generic_arrays(backend: Any, log: Any, banner: str) -> tuple[Any, Any, Any, Any]:
+    """All records of a module as arrays: ids, ranks, integer and float counter matrices.
+
+    The records are copied out of libdarshan-util as raw structs into one
+    buffer and viewed through a numpy record type, instead of building
+    Python objects record by record.
+    """
+    import numpy
+
+    n_int = len(backend.counter_names(banner))
+    n_float = len(backend.fcounter_names(banner))
+    layout = numpy.dtype(
+        [("id", "<u8"), ("rank", "<i8"), ("counters", "<i8", (n_int,)), ("fcounters", "<f8", (n_float,))]
+    )
+    ffi, lib = backend.ffi, backend.libdutil
+    struct = backend._structdefs[banner].replace("*", "").strip()
+    if ffi.sizeof(struct) != layout.itemsize:  # an unexpected layout: go record by record
+        return _generic_arrays_slowly(backend, log, banner, layout)
+    index = backend.log_get_modules(log)[banner]["idx"]
+    buffer = ffi.new("void **")
+    chunks: list[bytes] = []
+    try:
+        while lib.darshan_log_get_record(log["handle"], index, buffer) >= 1:
+            chunks.append(ffi.buffer(buffer[0], layout.itemsize)[:])
+    finally:
+        if buffer[0] != ffi.NULL:
+            lib.darshan_free(buffer[0])
+    table = numpy.frombuffer(b"".join(chunks), dtype=layout)
+    return table["id"], table["rank"], table["counters"], table["fcounters"]
+
+
+def _generic_arrays_slowly(backend: Any, log: Any, banner: str, layout: Any) -> tuple[Any, Any, Any, Any]:
+    import numpy
+
+    rows = []
+    while (record := backend.log_get_record(log, banner, dtype="numpy")) is not None:
+        rows.append((record["id"], record["rank"], record["counters"], record["fcounters"]))
+    table = numpy.array(rows, dtype=layout)
+    return table["id"], table["rank"], table["counters"], table["fcounters"]
 
 
 def _base_records(
@@ -309,3 +355,59 @@ def _accumulated(
             Perf(key, "agg_perf_by_slowest", _printed_float(metrics.agg_perf_by_slowest)),
         ]  # fmt: skip
     return out
+
+
+def read_darshan_arrays(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    modules: Sequence[str] = ("POSIX", "STDIO"),
+) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
+    """Header, mount table and selected counters of a log, as arrays (for summaries).
+
+    ``columns`` are lower-case counter names without the module prefix
+    (``bytes_read``, ``f_open_start_timestamp``); a module that lacks one
+    leaves it out.  Header values are those of :func:`read_darshan_log`.
+    """
+    import numpy
+
+    path = os.fspath(path)
+    version, compression = _check_file(path)
+    backend = _backend()
+    log = backend.log_open(path)
+    if log["handle"] == backend.ffi.NULL:
+        raise DarshanLogError(f"{path}: invalid log file (libdarshan-util could not open it)")
+    try:
+        records = _read(backend, log, path, version, compression, set(), None, None)
+        header: dict[str, Any] = {}
+        mounts: dict[str, str] = {}
+        for record in records:
+            if isinstance(record, Header):
+                if record.key == "metadata":
+                    header.setdefault("metadata", []).append(record.value)
+                else:
+                    header[record.key] = record.value
+            elif isinstance(record, Mount):
+                mounts[record.mountpoint] = record.fstype
+        present = backend.log_get_modules(log)
+        names = backend.log_get_name_records(log)
+        out: list[ModuleArrays] = []
+        for banner in modules:
+            if banner not in present:
+                continue
+            ids, _ranks, ints, floats = _generic_arrays(backend, log, banner)
+            arrays = ModuleArrays(module_key(banner), [names.get(int(i), str(i)) for i in ids.tolist()])
+            if len(ids):
+                prefix = counter_prefix(banner)
+                int_index = {c[len(prefix) :].lower(): i for i, c in enumerate(backend.counter_names(banner))}
+                float_index = {c[len(prefix) :].lower(): i for i, c in enumerate(backend.fcounter_names(banner))}
+                for column in columns:
+                    if column in int_index:
+                        arrays.counters[column] = ints[:, int_index[column]]
+                    elif column in float_index:
+                        # as darshan-parser prints them (%f), exactly
+                        printed = [_printed_float(v) for v in floats[:, float_index[column]].tolist()]
+                        arrays.timestamps[column] = numpy.asarray(printed, dtype=numpy.float64)
+            out.append(arrays)
+        return header, mounts, out
+    finally:
+        backend.log_close(log)

@@ -15,6 +15,7 @@ are strings (``"-1"`` for shared records).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 Value = int | float | str
 
@@ -78,6 +79,21 @@ class Warning_:
 
     module: str | None
     text: str
+
+
+@dataclass(slots=True)
+class ModuleArrays:
+    """Selected counters of one module's base records, one array element per record.
+
+    A compact hand-over for summaries (the index), without a dict per record.
+    ``counters`` and ``timestamps`` are keyed by lower-case column names
+    (``bytes_read``, ``f_open_start_timestamp``), values are numpy arrays.
+    """
+
+    module: str
+    names: list[str]
+    counters: dict[str, Any] = field(default_factory=dict)
+    timestamps: dict[str, Any] = field(default_factory=dict)
 
 
 DarshanRecord = Header | Mount | Module | BaseRecord | Total | Perf | Warning_
