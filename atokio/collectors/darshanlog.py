@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -51,6 +52,9 @@ __all__ = ["DarshanLogError", "read_darshan_arrays", "read_darshan_log"]
 #: Compression methods by the byte darshan writes in the log header.
 _COMPRESSION = {0: "ZLIB", 1: "BZIP2", 2: "NONE", 3: "LIBZSTD"}
 _VERSION = re.compile(rb"^\d+\.\d+")
+#: darshan's log magic number, and the header bytes checked (up to 16 module slots).
+_MAGIC = 6567223
+_HEADER_CHECKED = 24 + 16 + 16 * 16
 #: Modules whose records are the generic counters + fcounters layout.
 _GENERIC = (
     "POSIX",
@@ -76,15 +80,33 @@ def _backend() -> Any:
 
 
 def _check_file(path: str) -> tuple[str, str]:
-    """(version, compression) from the log header; raises DarshanLogError for non-logs."""
+    """(version, compression) from the log header; raises DarshanLogError for non-logs.
+
+    Checks what the header promises before libdarshan-util sees the file: the
+    version string, the magic number, and that every region it maps (name
+    table, the first 16 module slots, which sit at the same place in every
+    log format) lies inside the file.  A truncated log makes the C library
+    misbehave (crash, or try to unlink the file), so it never gets one.
+    """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(17)
+            head = handle.read(_HEADER_CHECKED)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as error:
         raise DarshanLogError(f"{path}: cannot open: {error.strerror}") from error
-    if len(head) < 17 or not _VERSION.match(head):
-        what = "empty file" if not head else "not a Darshan log (no version in its header)"
-        raise DarshanLogError(f"{path}: invalid log file: {what}")
+    if not head:
+        raise DarshanLogError(f"{path}: invalid log file: empty file")
+    if len(head) < _HEADER_CHECKED or not _VERSION.match(head):
+        raise DarshanLogError(f"{path}: invalid log file: not a Darshan log (no version in its header)")
+    order = "<" if struct.unpack("<q", head[8:16])[0] == _MAGIC else ">"
+    if struct.unpack(order + "q", head[8:16])[0] != _MAGIC:
+        raise DarshanLogError(f"{path}: invalid log file: bad magic number")
+    regions = struct.unpack(order + "34Q", head[24:_HEADER_CHECKED])
+    for offset, length in zip(regions[0::2], regions[1::2], strict=True):
+        if length and offset + length > size:
+            raise DarshanLogError(
+                f"{path}: truncated log: a region ends at byte {offset + length}, the file has {size}"
+            )
     version = head[:8].split(b"\0", 1)[0].decode("ascii", errors="replace")
     return version, _COMPRESSION.get(head[16], str(head[16]))
 

@@ -16,7 +16,7 @@ starts.  Functions and their arguments and results must be picklable
 
 An item whose function raises yields its exception; the others go on.  With
 ``workers=1`` the function runs in one worker thread of this process instead
-(no pickling, no process start-up).
+(no pickling, no process start-up), unless ``isolate=True``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -76,28 +77,48 @@ async def run_in_worker(
 
 
 async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
-    future = process_pool().submit(fn, *args)
+    pool = process_pool()
+    future = pool.submit(fn, *args)
     try:
         return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+    except BrokenProcessPool:
+        _discard_pool(pool)  # a worker died (e.g. a C library crashed): start afresh next time
+        raise
     finally:
         future.cancel()
 
 
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is pool:
+            _POOL = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 @asynccontextmanager
 async def map_in_workers(
-    fn: Callable[[I], T], items: Iterable[I], *, workers: int | None = None, buffer: int = 64
+    fn: Callable[[I], T],
+    items: Iterable[I],
+    *,
+    workers: int | None = None,
+    buffer: int = 64,
+    isolate: bool = False,
 ) -> AsyncIterator[MemoryObjectReceiveStream[tuple[I, T | BaseException]]]:
     """Apply ``fn`` to every item on ``workers`` cores; results in completion order.
 
     Results wait in a bounded buffer (``buffer`` items): a slow consumer holds
-    the workers back instead of piling results up in memory.
+    the workers back instead of piling results up in memory.  ``isolate=True``
+    uses a worker process even for one worker, so that a crash inside ``fn``
+    (say, in a C library) cannot take this process down: the item yields a
+    ``BrokenProcessPool`` error and the pool is restarted.
     """
     workers = workers or default_workers()
     send, receive = anyio.create_memory_object_stream[tuple[I, T | BaseException]](buffer)
     source = iter(items)
 
     async def call(item: I) -> T:
-        if workers == 1:
+        if workers == 1 and not isolate:
             return await anyio.to_thread.run_sync(fn, item, abandon_on_cancel=True)
         return await run_in_worker(fn, item)
 
