@@ -79,7 +79,10 @@ def retrieve_tables(
         for table in sorted(LMT_TABLES):
             query, timed = _table_query(lmtdb, table, limit)
             rows = lmtdb.query(
-                query, (ts_min, ts_max) if timed else (), table=table, table_schema=table_schema(table)
+                query,
+                (ts_min, ts_max) if timed else (),
+                table=table,
+                table_schema=table_schema(table),
             )
             counts[table] = len(rows)
         return counts

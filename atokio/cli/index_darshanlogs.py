@@ -131,9 +131,11 @@ def create_headers_table(conn: sqlite3.Connection) -> None:
 
 def create_summaries_table(conn: sqlite3.Connection) -> None:
     """Create the ``summaries`` table if it does not exist."""
-    columns = ",\n".join(
-        f"        {c} INTEGER" for c in (*INT_COUNTERS, "posix_files", "stdio_files")
-    ) + ",\n" + ",\n".join(f"        {c} REAL" for c in (*START_TIMESTAMPS, *END_TIMESTAMPS))
+    columns = (
+        ",\n".join(f"        {c} INTEGER" for c in (*INT_COUNTERS, "posix_files", "stdio_files"))
+        + ",\n"
+        + ",\n".join(f"        {c} REAL" for c in (*START_TIMESTAMPS, *END_TIMESTAMPS))
+    )
     query = f"""CREATE TABLE IF NOT EXISTS summaries (
         log_id INTEGER,
         fs_id INTEGER,
@@ -193,11 +195,10 @@ def process_log_list(conn: sqlite3.Connection, log_list: Sequence[str]) -> list[
 
 def _choose_reader(reader: str) -> str:
     if reader == "auto":
-        try:
-            import darshan.backend.cffi_backend  # noqa: F401
-        except Exception:
-            return "darshan-parser"
-        return "direct"
+        import importlib.util
+
+        # find, not import: the workers import it (this process never needs it)
+        return "direct" if importlib.util.find_spec("darshan") is not None else "darshan-parser"
     return reader
 
 
@@ -220,7 +221,9 @@ def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
     result = run_sync(run_command, argv, DarshanParser(source=darshan_log))
     if result.returncode != 0 or result.error is not None or not result.records:
         detail = result.error or (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ValueError(f"{darshan_log}: darshan-parser exited with status {result.returncode}: {detail}")
+        raise ValueError(
+            f"{darshan_log}: darshan-parser exited with status {result.returncode}: {detail}"
+        )
     return summarize_records(result.records, darshan_log, rules)
 
 
@@ -246,7 +249,14 @@ def _summarize_batch(batch: tuple[list[str], str, Any]) -> list[tuple[str, dict[
             out.append((log, f"{type(error).__name__}: {error}"))
             continue
         out.append(
-            (log, {"headers": summary.headers, "mounts": summary.mounts, "summaries": summary.summaries})
+            (
+                log,
+                {
+                    "headers": summary.headers,
+                    "mounts": summary.mounts,
+                    "summaries": summary.summaries,
+                },
+            )
         )
     return out
 
@@ -266,7 +276,9 @@ def update_mount_table(conn: sqlite3.Connection, mount_points: dict[str, str]) -
     return ids
 
 
-def update_headers_table(conn: sqlite3.Connection, header_data: list[dict[str, Any]]) -> dict[str, int]:
+def update_headers_table(
+    conn: sqlite3.Connection, header_data: list[dict[str, Any]]
+) -> dict[str, int]:
     """Insert header rows (a log already present keeps its row); return ``{filename: log_id}``."""
     placeholders = ", ".join("?" * len(HEADER_COLUMNS))
     query = f"INSERT OR IGNORE INTO headers ({', '.join(HEADER_COLUMNS)}) VALUES ({placeholders})"
@@ -276,7 +288,9 @@ def update_headers_table(conn: sqlite3.Connection, header_data: list[dict[str, A
     conn.executemany(query, rows)
     ids = {}
     for row in header_data:
-        found = conn.execute("SELECT log_id FROM headers WHERE filename = ?", (row["filename"],)).fetchone()
+        found = conn.execute(
+            "SELECT log_id FROM headers WHERE filename = ?", (row["filename"],)
+        ).fetchone()
         ids[row["filename"]] = found[0]
     return ids
 
@@ -293,7 +307,9 @@ def update_summaries_table(conn: sqlite3.Connection, summary_data: list[tuple[An
     conn.executemany(query, summary_data)
 
 
-def _commit_batch(conn: sqlite3.Connection, results: list[dict[str, Any]], mount_ids: dict[str, int]) -> None:
+def _commit_batch(
+    conn: sqlite3.Connection, results: list[dict[str, Any]], mount_ids: dict[str, int]
+) -> None:
     """Write the rows of several logs in one transaction."""
     with conn:
         new_mounts = {}
@@ -357,10 +373,11 @@ def index_darshanlogs(
     """
     from atokio import config
     from atokio.collectors.sync import run_sync
-    from atokio.collectors.workers import default_workers, map_in_workers, run_in_worker
+    from atokio.collectors.workers import default_workers, map_in_workers, run_in_worker, warm_up
 
     reader = _choose_reader(reader)
     workers = default_workers() if threads == 0 else max(1, threads)
+    warm_up(workers)  # start the workers now, while this process prepares the database
     conn = sqlite3.connect(output_file)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -370,7 +387,11 @@ def index_darshanlogs(
             create_headers_table(conn)
             create_summaries_table(conn)
         todo = process_log_list(conn, log_list)
-        skipped = len(log_list) - len(todo) if not (len(log_list) == 1 and os.path.isdir(log_list[0])) else 0
+        skipped = (
+            len(log_list) - len(todo)
+            if not (len(log_list) == 1 and os.path.isdir(log_list[0]))
+            else 0
+        )
         vprint(f"Indexing {len(todo)} logs ({skipped} already indexed) with {workers} worker(s)", 1)
         mount_ids = dict(conn.execute("SELECT mountpt, fs_id FROM mounts").fetchall())
         mapping = config.CONFIG.get("mount_to_fsname")
@@ -410,7 +431,9 @@ def index_darshanlogs(
             crashed: list[str] = []
             # worker processes even for one worker: a log that crashes the C
             # reader takes a worker down, not this run
-            async with map_in_workers(_summarize_batch, calls, workers=workers, isolate=True) as results:
+            async with map_in_workers(
+                _summarize_batch, calls, workers=workers, isolate=True
+            ) as results:
                 async for call, outcome in results:
                     if isinstance(outcome, BrokenProcessPool):
                         crashed += call[0]
@@ -430,7 +453,10 @@ def index_darshanlogs(
             counts["indexed"] += len(pending)
         progress.close()
         elapsed = time.monotonic() - started
-        vprint(f"Indexed {counts['indexed']} logs, {counts['failed']} unreadable, {skipped} already indexed", 1)
+        vprint(
+            f"Indexed {counts['indexed']} logs, {counts['failed']} unreadable, {skipped} already indexed",
+            1,
+        )
         vprint(f"Parsing and writing took {elapsed:.2f} s", 2)
         vprint(f"Updated {output_file}", 1)
         return counts
@@ -444,13 +470,39 @@ def build_parser() -> argparse.ArgumentParser:
         prog="index_darshanlogs",
         description="Index Darshan logs into an SQLite database of per-file-system summaries.",
     )
-    parser.add_argument("darshanlogs", nargs="+", type=str, help="Darshan logs, or one directory of them")
-    parser.add_argument("-t", "--threads", default=1, type=int, help="worker processes (0 = all cores; default 1)")
-    parser.add_argument("-o", "--output", type=str, default="darshanlogs.db", help="SQLite database to create or extend (default darshanlogs.db)")
-    parser.add_argument("-m", "--max-mb", type=float, default=0.0, help="accepted for compatibility; every log is read by streaming code")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="1: counts; 2: timings; 3: table definitions; 4: every insert")
-    parser.add_argument("-q", "--quiet", action="store_true", help="do not warn about unreadable or empty logs")
-    parser.add_argument("--no-bulk-insert", action="store_true", help="commit every log as soon as it is parsed")
+    parser.add_argument(
+        "darshanlogs", nargs="+", type=str, help="Darshan logs, or one directory of them"
+    )
+    parser.add_argument(
+        "-t", "--threads", default=1, type=int, help="worker processes (0 = all cores; default 1)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=str,
+        default="darshanlogs.db",
+        help="SQLite database to create or extend (default darshanlogs.db)",
+    )
+    parser.add_argument(
+        "-m",
+        "--max-mb",
+        type=float,
+        default=0.0,
+        help="accepted for compatibility; every log is read by streaming code",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="1: counts; 2: timings; 3: table definitions; 4: every insert",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="do not warn about unreadable or empty logs"
+    )
+    parser.add_argument(
+        "--no-bulk-insert", action="store_true", help="commit every log as soon as it is parsed"
+    )
     parser.add_argument(
         "--reader",
         choices=("auto", "direct", "darshan-parser"),

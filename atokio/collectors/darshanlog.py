@@ -97,7 +97,9 @@ def _check_file(path: str) -> tuple[str, str]:
     if not head:
         raise DarshanLogError(f"{path}: invalid log file: empty file")
     if len(head) < _HEADER_CHECKED or not _VERSION.match(head):
-        raise DarshanLogError(f"{path}: invalid log file: not a Darshan log (no version in its header)")
+        raise DarshanLogError(
+            f"{path}: invalid log file: not a Darshan log (no version in its header)"
+        )
     order = "<" if struct.unpack("<q", head[8:16])[0] == _MAGIC else ">"
     if struct.unpack(order + "q", head[8:16])[0] != _MAGIC:
         raise DarshanLogError(f"{path}: invalid log file: bad magic number")
@@ -233,7 +235,12 @@ def _generic_arrays(backend: Any, log: Any, banner: str) -> tuple[Any, Any, Any,
     n_int = len(backend.counter_names(banner))
     n_float = len(backend.fcounter_names(banner))
     layout = numpy.dtype(
-        [("id", "<u8"), ("rank", "<i8"), ("counters", "<i8", (n_int,)), ("fcounters", "<f8", (n_float,))]
+        [
+            ("id", "<u8"),
+            ("rank", "<i8"),
+            ("counters", "<i8", (n_int,)),
+            ("fcounters", "<f8", (n_float,)),
+        ]
     )
     ffi, lib = backend.ffi, backend.libdutil
     struct = backend._structdefs[banner].replace("*", "").strip()
@@ -252,7 +259,9 @@ def _generic_arrays(backend: Any, log: Any, banner: str) -> tuple[Any, Any, Any,
     return table["id"], table["rank"], table["counters"], table["fcounters"]
 
 
-def _generic_arrays_slowly(backend: Any, log: Any, banner: str, layout: Any) -> tuple[Any, Any, Any, Any]:
+def _generic_arrays_slowly(
+    backend: Any, log: Any, banner: str, layout: Any
+) -> tuple[Any, Any, Any, Any]:
     import numpy
 
     rows = []
@@ -417,17 +426,26 @@ def read_darshan_arrays(
             if banner not in present:
                 continue
             ids, _ranks, ints, floats = _generic_arrays(backend, log, banner)
-            arrays = ModuleArrays(module_key(banner), [names.get(int(i), str(i)) for i in ids.tolist()])
+            arrays = ModuleArrays(
+                module_key(banner), [names.get(int(i), str(i)) for i in ids.tolist()]
+            )
             if len(ids):
                 prefix = counter_prefix(banner)
-                int_index = {c[len(prefix) :].lower(): i for i, c in enumerate(backend.counter_names(banner))}
-                float_index = {c[len(prefix) :].lower(): i for i, c in enumerate(backend.fcounter_names(banner))}
+                int_index = {
+                    c[len(prefix) :].lower(): i for i, c in enumerate(backend.counter_names(banner))
+                }
+                float_index = {
+                    c[len(prefix) :].lower(): i
+                    for i, c in enumerate(backend.fcounter_names(banner))
+                }
                 for column in columns:
                     if column in int_index:
                         arrays.counters[column] = ints[:, int_index[column]]
                     elif column in float_index:
                         # as darshan-parser prints them (%f), exactly
-                        printed = [_printed_float(v) for v in floats[:, float_index[column]].tolist()]
+                        printed = [
+                            _printed_float(v) for v in floats[:, float_index[column]].tolist()
+                        ]
                         arrays.timestamps[column] = numpy.asarray(printed, dtype=numpy.float64)
             out.append(arrays)
         return header, mounts, out

@@ -669,7 +669,9 @@ def _in_async_context() -> bool:
         return False
 
 
-async def _iterate_native(receive: Any, state: _StreamState) -> AsyncIterator[tuple[int, list[Row]]]:
+async def _iterate_native(
+    receive: Any, state: _StreamState
+) -> AsyncIterator[tuple[int, list[Row]]]:
     async for item in receive:
         yield item
     if state.error is not None:

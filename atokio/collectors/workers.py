@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["default_workers", "map_in_workers", "process_pool", "run_in_worker"]
+__all__ = ["default_workers", "map_in_workers", "process_pool", "run_in_worker", "warm_up"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -47,6 +47,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Modules the worker processes start with (those that are slow to import).
+PRELOAD = [
+    "atokio.parsers.darshan",
+    "atokio.collectors.files",
+    "atokio.collectors.darshanlog",
+    "darshan.backend.cffi_backend",
+    "numpy",
+]
+
 _POOL: ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -57,9 +66,17 @@ def process_pool() -> ProcessPoolExecutor:
     with _POOL_LOCK:
         if _POOL is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["atokio.parsers.darshan", "atokio.collectors.files"])
+            # imported once in the fork server, inherited by every worker
+            context.set_forkserver_preload(PRELOAD)
             _POOL = ProcessPoolExecutor(max_workers=default_workers(), mp_context=context)
         return _POOL
+
+
+def warm_up(workers: int | None = None) -> None:
+    """Start ``workers`` worker processes now, without waiting (they start on demand otherwise)."""
+    pool = process_pool()
+    for _ in range(workers or default_workers()):
+        pool.submit(os.getpid)
 
 
 async def run_in_worker(

@@ -40,11 +40,13 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.request import pathname2url
 
 import anyio
 import numpy as np
@@ -527,10 +529,36 @@ class LmtDb(CachingDb):
         batch_rows: int,
         shape: Callable[[Sequence[Row]], LmtBatch | None],
     ) -> AsyncIterator[LmtBatch]:
-        """Read the pieces one after the other in a worker thread (SQLite blocks)."""
-        cache = self.cache_db
-        if cache is None:
+        """Read the pieces one after the other in worker threads (SQLite blocks).
+
+        Each stream opens its own read-only connection, so several tables
+        can be read at once (SQLite runs without the GIL while it steps).
+        """
+        if self.cache_file is None:
             raise RuntimeError("no cache database is open")
+        path = self.cache_file
+
+        def open_reader() -> sqlite3.Connection:
+            return sqlite3.connect(
+                f"file:{pathname2url(os.path.abspath(path))}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+            )
+
+        cache = await anyio.to_thread.run_sync(open_reader)
+        try:
+            async for batch in self._sqlite_pieces(cache, queries, batch_rows, shape):
+                yield batch
+        finally:
+            cache.close()
+
+    async def _sqlite_pieces(
+        self,
+        cache: sqlite3.Connection,
+        queries: Sequence[tuple[str, tuple[int, int]]],
+        batch_rows: int,
+        shape: Callable[[Sequence[Row]], LmtBatch | None],
+    ) -> AsyncIterator[LmtBatch]:
         for sql, args in queries:
 
             def fetch_first(sql: str = sql, args: tuple[int, int] = args) -> Any:

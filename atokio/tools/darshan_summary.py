@@ -191,7 +191,9 @@ def _empty_row() -> dict[str, Any]:
     return row
 
 
-def arrays_from_records(records: Iterable[DarshanRecord]) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
+def arrays_from_records(
+    records: Iterable[DarshanRecord],
+) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
     """(header, mount table, POSIX/STDIO arrays) from the records of either reader."""
     header: dict[str, Any] = {}
     mounts: dict[str, str] = {}
