@@ -282,16 +282,16 @@ def update_headers_table(
     """Insert header rows (a log already present keeps its row); return ``{filename: log_id}``."""
     placeholders = ", ".join("?" * len(HEADER_COLUMNS))
     query = f"INSERT OR IGNORE INTO headers ({', '.join(HEADER_COLUMNS)}) VALUES ({placeholders})"
-    rows = [tuple(row[c] for c in HEADER_COLUMNS) for row in header_data]
+    rows = [tuple(header[c] for c in HEADER_COLUMNS) for header in header_data]
     for row in rows:
         vprint(f"{query} {row}", 4)
     conn.executemany(query, rows)
     ids = {}
-    for row in header_data:
+    for header in header_data:
         found = conn.execute(
-            "SELECT log_id FROM headers WHERE filename = ?", (row["filename"],)
+            "SELECT log_id FROM headers WHERE filename = ?", (header["filename"],)
         ).fetchone()
-        ids[row["filename"]] = found[0]
+        ids[header["filename"]] = found[0]
     return ids
 
 

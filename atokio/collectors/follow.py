@@ -12,9 +12,11 @@ and no overlap:
   (``retry_initial`` doubling up to ``retry_max`` seconds); the interval is not
   advanced, so when the source comes back the next poll catches up the whole
   missed interval (split into pieces of at most ``max_window`` seconds);
-* it stops cleanly, between polls or by cancelling the one in flight, when
-  ``stop`` is set, on SIGTERM or SIGINT (``handle_signals=True``), or when
-  ``until`` is reached.  It returns the end of the last interval delivered.
+* it stops cleanly when ``stop`` is set, on SIGTERM or SIGINT
+  (``handle_signals=True``), or when ``until`` is reached: a sleep or a
+  retry wait ends at once, a poll in flight is given ``grace`` seconds to
+  finish (a second signal, or the end of the grace period, cancels it).  It
+  returns the end of the last interval delivered.
 
 Times are naive local datetimes, as everywhere in atokio (see
 :mod:`atokio.common`).
@@ -35,6 +37,9 @@ __all__ = ["FollowState", "follow"]
 
 logger = logging.getLogger(__name__)
 
+#: How many delivered windows :attr:`FollowState.windows` keeps (the latest).
+MAX_WINDOWS_KEPT = 1000
+
 Poll = Callable[[datetime.datetime, datetime.datetime], Awaitable[object]]
 
 
@@ -45,6 +50,7 @@ class FollowState:
     next_start: datetime.datetime
     polls: int = 0
     failures: int = 0
+    #: the latest delivered intervals (at most :data:`MAX_WINDOWS_KEPT`)
     windows: list[tuple[datetime.datetime, datetime.datetime]] = field(default_factory=list)
 
 
@@ -67,6 +73,7 @@ async def follow(
     retry_max: float = 300.0,
     stop: anyio.Event | None = None,
     handle_signals: bool = True,
+    grace: float = 30.0,
     now: Callable[[], datetime.datetime] = datetime.datetime.now,
     state: FollowState | None = None,
 ) -> datetime.datetime:
@@ -88,12 +95,20 @@ async def follow(
     async def watch_signals(scope: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
+                if stop.is_set():
+                    logger.info("received %s again: stopping now", signal.Signals(signum).name)
+                    scope.cancel()
+                    return
                 logger.info(
                     "received %s: stopping after the current interval", signal.Signals(signum).name
                 )
                 stop.set()
-                scope.cancel()
-                return
+
+    async def enforce_grace(scope: anyio.CancelScope) -> None:
+        await stop.wait()
+        await anyio.sleep(grace)
+        logger.warning("the poll in flight did not finish within %.0f s: cancelling it", grace)
+        scope.cancel()
 
     async def run(scope: anyio.CancelScope) -> None:
         nonlocal backoff
@@ -121,14 +136,18 @@ async def follow(
                     break
                 state.polls += 1
                 state.windows.append((state.next_start, end))
+                if len(state.windows) > MAX_WINDOWS_KEPT:
+                    del state.windows[: len(state.windows) - MAX_WINDOWS_KEPT]
                 state.next_start = end
                 backoff = retry_initial
             else:
                 if until is not None and state.next_start >= until:
                     stop.set()
                     break
-                # sleep to the next timestep boundary (or until stopped)
-                wake = _floor(now(), timestep) + datetime.timedelta(seconds=timestep + lag)
+                # sleep until the horizon (now - lag, floored) reaches the next boundary
+                step = datetime.timedelta(seconds=timestep)
+                lagged = datetime.timedelta(seconds=lag)
+                wake = _floor(now() - lagged, timestep) + step + lagged
                 delay = max(0.0, (wake - now()).total_seconds())
                 with anyio.move_on_after(delay):
                     await stop.wait()
@@ -137,5 +156,6 @@ async def follow(
     async with anyio.create_task_group() as group:
         if handle_signals:
             group.start_soon(watch_signals, group.cancel_scope)
+        group.start_soon(enforce_grace, group.cancel_scope)
         group.start_soon(run, group.cancel_scope)
     return state.next_start
