@@ -194,15 +194,27 @@ def process_log_list(conn: sqlite3.Connection, log_list: Sequence[str]) -> list[
 
 
 def _choose_reader(reader: str) -> str:
-    if reader == "auto":
-        import importlib.util
+    """``"direct"``, or the full path of the darshan-parser to run (resolved here, where
+    the caller's ``PATH`` is, rather than in the worker processes)."""
+    import importlib.util
+    import shutil
 
+    from atokio.connectors.darshan import darshan_parser_executable
+
+    if reader == "auto":
         # find, not import: the workers import it (this process never needs it)
-        return "direct" if importlib.util.find_spec("darshan") is not None else "darshan-parser"
-    return reader
+        reader = "direct" if importlib.util.find_spec("darshan") is not None else "darshan-parser"
+    if reader == "direct":
+        return reader
+    executable = darshan_parser_executable()
+    found = shutil.which(executable)
+    if found is None:
+        raise FileNotFoundError(f"{executable}: command not found")
+    return found
 
 
 def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
+    """``reader`` is ``"direct"`` or the darshan-parser executable to run."""
     if reader == "direct":
         from atokio.collectors.darshanlog import read_darshan_arrays
 
@@ -214,10 +226,9 @@ def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
         return summarize_arrays(header, mounts, modules, darshan_log, rules)
     from atokio.collectors.subprocess import run_command
     from atokio.collectors.sync import run_sync
-    from atokio.connectors.darshan import darshan_parser_executable
     from atokio.parsers.darshan import DarshanParser
 
-    argv = [darshan_parser_executable(), "--base", darshan_log]
+    argv = [reader, "--base", darshan_log]
     result = run_sync(run_command, argv, DarshanParser(source=darshan_log))
     if result.returncode != 0 or result.error is not None or not result.records:
         detail = result.error or (result.stderr.strip().splitlines() or ["no output"])[-1]

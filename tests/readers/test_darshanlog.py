@@ -21,7 +21,9 @@ from atokio.tools.darshan_summary import (
     summarize_records,
 )
 
-EXAMPLE_LOGS = Path(__import__("darshan.examples.example_logs").examples.example_logs.__file__).parent
+EXAMPLE_LOGS = Path(
+    __import__("darshan.examples.example_logs").examples.example_logs.__file__
+).parent
 
 
 @pytest.fixture
@@ -43,10 +45,14 @@ def test_same_records_as_darshan_parser_3_5(utc: None, log: str, mode: str) -> N
 
 
 def test_all_modes_give_the_merged_dict(utc: None) -> None:
-    direct = build_darshan_dict(read_darshan_log(DARSHAN / "sample-2.darshan", modes=("base", "total", "perf")))
+    direct = build_darshan_dict(
+        read_darshan_log(DARSHAN / "sample-2.darshan", modes=("base", "total", "perf"))
+    )
     expected: dict = {}
     for mode in ("base", "total", "perf"):
-        build_darshan_dict(parse_all(DarshanParser(), darshan_text("sample-2", mode)), into=expected)
+        build_darshan_dict(
+            parse_all(DarshanParser(), darshan_text("sample-2", mode)), into=expected
+        )
     assert direct == expected
 
 
@@ -66,7 +72,10 @@ def test_package_example_log_without_the_corpus() -> None:
     assert result["header"]["jobid"] == "4478544"
     assert result["header"]["nprocs"] == 2048
     assert result["header"]["walltime"] == 117
-    assert result["header"]["metadata"] == ["lib_ver = 3.1.3", "h = romio_no_indep_rw=true;cb_nodes=4"]
+    assert result["header"]["metadata"] == [
+        "lib_ver = 3.1.3",
+        "h = romio_no_indep_rw=true;cb_nodes=4",
+    ]
     vpic = "/scratch2/scratchdirs/glock/tokioabc-s.4478544/vpicio/vpicio.hdf5"
     assert result["counters"]["posix"][vpic]["-1"]["OPENS"] == 2049
     assert result["counters"]["posix"][vpic]["-1"]["BYTES_WRITTEN"] == 2199023259968
@@ -85,7 +94,9 @@ def test_bad_files_are_refused_before_the_c_library(tmp_path: Path) -> None:
     empty = tmp_path / "empty.darshan"
     empty.write_bytes(b"")
     text = tmp_path / "text.darshan"
-    text.write_text("this is not a darshan log at all, but it is long enough to have a header\n" * 10)
+    text.write_text(
+        "this is not a darshan log at all, but it is long enough to have a header\n" * 10
+    )
     truncated = tmp_path / "truncated.darshan"
     truncated.write_bytes((EXAMPLE_LOGS / "example.darshan").read_bytes()[:5000])
     badmagic = tmp_path / "magic.darshan"
@@ -96,7 +107,9 @@ def test_bad_files_are_refused_before_the_c_library(tmp_path: Path) -> None:
         read_darshan_log(empty)
     with pytest.raises(DarshanLogError, match="not a Darshan log"):
         read_darshan_log(text)
-    with pytest.raises(DarshanLogError, match=r"truncated log: a region ends at byte 7811, the file has 5000"):
+    with pytest.raises(
+        DarshanLogError, match=r"truncated log: a region ends at byte 7811, the file has 5000"
+    ):
         read_darshan_log(truncated)
     with pytest.raises(DarshanLogError, match="bad magic number"):
         read_darshan_log(badmagic)
@@ -108,7 +121,9 @@ def test_bad_files_are_refused_before_the_c_library(tmp_path: Path) -> None:
 @pytest.mark.parametrize("log", REAL_LOGS)
 def test_arrays_give_the_same_summaries_as_records(log: str) -> None:
     path = str(DARSHAN / f"{log}.darshan")
-    header, mounts, modules = read_darshan_arrays(path, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS)
+    header, mounts, modules = read_darshan_arrays(
+        path, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS
+    )
     rules: list = []
     assert summarize_arrays(header, mounts, modules, path, rules) == summarize_records(
         read_darshan_log(path), path, rules
