@@ -147,7 +147,7 @@ class CommandStream(Generic[R]):
                 records = self.parser.feed(chunk)
             except ParseError as error:
                 self.error, failed = error, True
-                continue
+                records = error.records  # type: ignore[assignment]  # completed before the bad line
             if records:
                 yield records
         if not failed:
@@ -155,7 +155,7 @@ class CommandStream(Generic[R]):
                 records = self.parser.close()
             except ParseError as error:
                 self.error = error
-                records = []
+                records = error.records  # type: ignore[assignment]
             if records:
                 yield records
         self.returncode = await self.process.wait()

@@ -32,6 +32,9 @@ class ParseError(ValueError):
 
     ``str(error)`` reads ``source:line: message: 'text...'`` so that a user can
     go straight to the line.  The attributes stay available for programs.
+
+    ``records`` holds the records that the failing ``feed()``/``close()`` call
+    had completed before the bad line, so that nothing delivered is lost.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class ParseError(ValueError):
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         self.text = text
+        self.records: list[object] = []
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -145,9 +149,13 @@ class LineParser(Generic[R]):
     def parse_lines(self, lines: list[str]) -> list[R]:
         """Parse a batch of complete lines (without line ends)."""
         out: list[R] = []
-        for line in lines:
-            self.line_number += 1
-            out.extend(self.parse_line(line))
+        try:
+            for line in lines:
+                self.line_number += 1
+                out.extend(self.parse_line(line))
+        except ParseError as error:
+            error.records = [*out, *error.records]
+            raise
         return out
 
     def parse_line(self, line: str) -> list[R]:

@@ -47,7 +47,7 @@ from itertools import compress
 from operator import ne, or_
 from typing import Any
 
-from atokio.parsers.base import LineParser
+from atokio.parsers.base import LineParser, ParseError
 from atokio.parsers.darshan_records import (
     BaseRecord,
     DarshanRecord,
@@ -271,6 +271,14 @@ class DarshanParser(LineParser[DarshanRecord]):
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         out: list[DarshanRecord] = []
+        try:
+            self._parse_text(text, out)
+        except ParseError as error:
+            error.records = [*out, *error.records]
+            raise
+        return out
+
+    def _parse_text(self, text: str, out: list[DarshanRecord]) -> None:
         pos, end = 0, len(text)
         find = text.find
         while pos <= end:
@@ -298,7 +306,6 @@ class DarshanParser(LineParser[DarshanRecord]):
                 self._flush_run(out)
                 self.line_number += blank_lines
             pos = stop + 1
-        return out
 
     def finish(self) -> list[DarshanRecord]:
         out: list[DarshanRecord] = []
@@ -494,8 +501,6 @@ class DarshanParser(LineParser[DarshanRecord]):
         out.append(BaseRecord(mod, rank, file_name, mount_pt, fs_type, counters))
 
     def _error_at(self, line_number: int, message: str, text: str | None) -> Exception:
-        from atokio.parsers.base import ParseError
-
         return ParseError(message, source=self.source, line_number=line_number, text=text)
 
 
