@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from corpus import DARSHAN, REAL_LOGS, darshan_text
+from corpus import DARSHAN, REAL_LOGS, darshan_text, need_corpus
 
 from atokio.collectors.darshanlog import DarshanLogError, read_darshan_arrays, read_darshan_log
 from atokio.parsers.base import parse_all
@@ -29,6 +29,7 @@ EXAMPLE_LOGS = Path(
 @pytest.fixture
 def utc(monkeypatch: pytest.MonkeyPatch):
     """The corpus text was made with TZ=UTC (the *_asci header lines are local time)."""
+    need_corpus()
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
@@ -120,6 +121,7 @@ def test_bad_files_are_refused_before_the_c_library(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("log", REAL_LOGS)
 def test_arrays_give_the_same_summaries_as_records(log: str) -> None:
+    need_corpus()
     path = str(DARSHAN / f"{log}.darshan")
     header, mounts, modules = read_darshan_arrays(
         path, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS
