@@ -1,0 +1,209 @@
+"""The TOKIO Time Series (TTS) HDF5 schema, version 1: reading and committing datasets.
+
+Layout (FORMATS.md section 14): root attributes ``version`` ("1"), ``start``
+and ``end`` (epoch seconds, ``end`` exclusive); one group per kind of
+component (``datatargets``, ``mdtargets``, ``dataservers``, ...) with a 1-D
+int64 ``timestamps`` dataset shared by its 2-D float64 datasets (rows = time,
+columns = components; attributes ``columns``, ``units``, ``version``,
+``updated``).  A cell never written is -0.0.
+
+These functions take an open ``h5py.File``; :class:`atokio.connectors.hdf5.Hdf5`
+and the single writer (:mod:`atokio.archive.writer`) are built on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import h5py
+import numpy
+
+from atokio.archive.timeseries import TimeSeries, sorted_nodenames
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "commit_timeseries",
+    "decode",
+    "get_insert_indices",
+    "missing_values",
+    "read_timeseries",
+    "timestamps_key",
+]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+#: Rows per HDF5 chunk of a new dataset (a chunk holds at most this many rows).
+CHUNK_ROWS = 1024
+
+
+def decode(value: Any) -> Any:
+    """An attribute value with bytes decoded to str (arrays element by element)."""
+    if isinstance(value, bytes | numpy.bytes_):
+        return value.decode("ascii", errors="replace")
+    if isinstance(value, numpy.ndarray) and value.dtype.kind in ("S", "O"):
+        return numpy.array([decode(v) for v in value.tolist()], dtype=object)
+    return value
+
+
+def missing_values(dataset: Any, inverse: bool = False) -> numpy.ndarray:
+    """int8 matrix: 1 where a cell is -0.0 (never written), else 0 (swapped with ``inverse``)."""
+    values = numpy.asarray(dataset)
+    missing = (values == 0.0) & numpy.signbit(values)
+    return (~missing if inverse else missing).astype(numpy.int8)
+
+
+def timestamps_key(h5: h5py.File, dataset_name: str) -> str:
+    """The path of the time stamps of a dataset: its ``timestamps`` attribute, else its group's."""
+    name = "/" + dataset_name.strip("/")
+    if name in h5:
+        attr = h5[name].attrs.get("timestamps")
+        if attr is not None:
+            return str(decode(attr))
+    group = name.rsplit("/", 1)[0] or "/"
+    return f"{group}/timestamps" if group != "/" else "/timestamps"
+
+
+def get_insert_indices(
+    my_timestamps: numpy.ndarray, existing_timestamps: numpy.ndarray
+) -> tuple[int, int]:
+    """``(first, last)`` rows of ``existing_timestamps`` where ``my_timestamps`` go (last exclusive).
+
+    Raises ``IndexError`` unless the new time stamps fall inside the existing
+    ones on the same grid.
+    """
+    existing = numpy.asarray(existing_timestamps)
+    mine = numpy.asarray(my_timestamps)
+    if len(existing) < 2 or not len(mine):
+        raise IndexError("cannot commit dataset that is not a subset of existing data")
+    step = int(existing[1] - existing[0])
+    offset = int(mine[0] - existing[0])
+    if step <= 0 or offset % step:
+        raise IndexError("cannot commit dataset that is not a subset of existing data")
+    first = offset // step
+    last = first + len(mine)
+    if first < 0 or first > len(existing) - 2 or last < 1 or last > len(existing):
+        raise IndexError("cannot commit dataset that is not a subset of existing data")
+    return first, last
+
+
+def _attr_bytes(values: list[str]) -> numpy.ndarray:
+    return numpy.array([v.encode() for v in values], dtype=numpy.bytes_)
+
+
+def commit_timeseries(h5: h5py.File, timeseries: TimeSeries, **kwargs: Any) -> None:
+    """Write a TimeSeries into its dataset of an open TTS file (FORMATS.md section 14.4).
+
+    Creates the dataset (chunked, gzip; ``kwargs`` go to ``create_dataset``)
+    and the group's time stamps when absent; otherwise writes the rows into
+    place, which must lie within the existing time stamps
+    (``IndexError("cannot commit dataset that is not a subset of existing data")``).
+    The root ``start``/``end`` are set by the first commit and must match later
+    ones (``IndexError("Mismatched start or end values")``).  Columns of a new
+    dataset are natural-sorted first.
+    """
+    name = "/" + (timeseries.dataset_name or "").strip("/")
+    if name == "/":
+        raise ValueError("the TimeSeries has no dataset_name")
+    if timeseries.timestep is None or not len(timeseries.timestamps):
+        raise ValueError(f"{name}: the TimeSeries has no time stamps")
+    step = int(timeseries.timestep)
+    start = int(timeseries.timestamps[0])
+    end = int(timeseries.timestamps[-1]) + step
+    if "start" in h5.attrs or "end" in h5.attrs:
+        file_start, file_end = int(h5.attrs.get("start", start)), int(h5.attrs.get("end", end))
+        if (
+            name not in h5
+            and (file_start, file_end) != (start, end)
+            and timestamps_key(h5, name) not in h5
+        ):
+            raise IndexError("Mismatched start or end values")
+    else:
+        h5.attrs["start"] = numpy.int64(start)
+        h5.attrs["end"] = numpy.int64(end)
+
+    if (
+        name not in h5
+        and timeseries.columns
+        and len(timeseries.columns) == timeseries.dataset.shape[1]
+    ):
+        ordered = sorted_nodenames(timeseries.columns, sort_hex=timeseries.sort_hex)
+        if ordered != timeseries.columns:
+            timeseries.rearrange_columns(ordered)
+
+    key = timeseries.timestamp_key or timestamps_key(h5, name)
+    if key not in h5:
+        h5.create_dataset(key, data=numpy.asarray(timeseries.timestamps, dtype=numpy.int64))
+        first, last = 0, len(timeseries.timestamps)
+    else:
+        first, last = get_insert_indices(timeseries.timestamps, h5[key][...])
+
+    if name not in h5:
+        rows = len(h5[key])
+        options: dict[str, Any] = {
+            "chunks": (min(rows, CHUNK_ROWS), max(1, timeseries.dataset.shape[1])),
+            "compression": "gzip",
+            "shuffle": True,
+            "fillvalue": -0.0,
+            "maxshape": (rows, None),
+        }
+        options.update(kwargs)
+        h5.create_dataset(
+            name, shape=(rows, timeseries.dataset.shape[1]), dtype=numpy.float64, **options
+        )
+    dataset = h5[name]
+    if dataset.shape[1] < timeseries.dataset.shape[1]:
+        dataset.resize(timeseries.dataset.shape[1], axis=1)
+    dataset[first:last, : timeseries.dataset.shape[1]] = timeseries.dataset
+
+    if timeseries.columns:
+        dataset.attrs["columns"] = _attr_bytes(timeseries.columns)
+    dataset.attrs["updated"] = numpy.int64(int(time.time()))
+    if timeseries.version is not None:
+        dataset.attrs["version"] = numpy.bytes_(str(timeseries.version))
+    for attr, value in timeseries.dataset_metadata.items():
+        if value is None:
+            logger.warning("%s: metadata %s is None; not written", name, attr)
+            continue
+        dataset.attrs[attr] = numpy.bytes_(value) if isinstance(value, str) else value
+    h5.attrs["version"] = numpy.bytes_(timeseries.global_version or SCHEMA_VERSION)
+    group = dataset.parent
+    for attr, value in timeseries.group_metadata.items():
+        if value is None:
+            continue
+        group.attrs[attr] = numpy.bytes_(value) if isinstance(value, str) else value
+
+
+def read_timeseries(h5: h5py.File, dataset_name: str, light: bool = False) -> TimeSeries | None:
+    """A TimeSeries from a v1 dataset of an open file; ``None`` when it is absent.
+
+    ``light=True`` keeps ``dataset`` and ``timestamps`` as h5py datasets
+    (nothing is read until sliced).
+    """
+    name = "/" + dataset_name.strip("/")
+    if name not in h5:
+        return None
+    dataset = h5[name]
+    key = timestamps_key(h5, name)
+    ts = TimeSeries(dataset_name=name)
+    ts.timestamp_key = key
+    if light:
+        ts.dataset = dataset
+        ts.timestamps = h5[key]
+    else:
+        ts.dataset = dataset[...]
+        ts.timestamps = h5[key][...].astype(numpy.int64)
+    stamps = h5[key]
+    ts.timestep = int(stamps[1] - stamps[0]) if len(stamps) > 1 else None
+    columns = dataset.attrs.get("columns")
+    ts.columns = [str(c) for c in decode(columns)] if columns is not None else []
+    ts.update_column_map()
+    ts.dataset_metadata = {k: decode(v) for k, v in dataset.attrs.items() if k != "columns"}
+    ts.group_metadata = {k: decode(v) for k, v in dataset.parent.attrs.items()}
+    version = dataset.attrs.get("version")
+    ts.version = str(decode(version)) if version is not None else None
+    global_version = h5.attrs.get("version")
+    ts.global_version = str(decode(global_version)) if global_version is not None else None
+    return ts
