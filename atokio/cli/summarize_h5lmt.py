@@ -107,7 +107,7 @@ def bin_datasets(
     return {k: [datum.get(k) for datum in merged] for k in keys}
 
 
-def summarize_reduced_data(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def summarize_reduced_data(data: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     """Totals over every bin (``data`` maps bin start -> bin)."""
     bins = list(data.values())
     rows = sum(b["indexf"] - b["index0"] for b in bins)

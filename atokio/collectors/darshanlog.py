@@ -5,31 +5,57 @@
 :class:`atokio.parsers.darshan.DarshanParser`, without running a subprocess or
 printing and re-parsing text: the job header, the mount table, then per module
 (in module-id order) the base records, the totals and the performance
-estimates asked for.
+estimates asked for.  :func:`read_darshan_arrays` hands over selected counters
+as arrays instead (what the log index needs), without a dict per record.
 
 Equivalences with darshan-parser 3.5 text:
 
-* floating-point counters are rounded as ``%f`` prints them (6 decimals);
+* floating-point counters are rounded as ``%f`` prints them (6 decimals), the
+  run time as ``%.4f`` prints it before it is truncated to whole seconds;
 * a record's mount point is the longest mount-table entry that prefixes its
-  file name (``UNKNOWN`` when none does), as darshan-parser shows it;
+  file name (the first one listed among equally long ones; ``UNKNOWN`` when
+  none does), which is the entry darshan-parser shows for the tables darshan
+  writes (sorted longest first);
 * Lustre records use the component layout of darshan-util 3.4.6+
   (``NUM_COMPONENTS``, ``NUM_STRIPES``, ``COMP<k>_...``); a pattern or flags
   value darshan could not record (-1), and an empty pool name, are ``"N/A"``;
 * totals and performance estimates come from libdarshan-util's accumulator,
   the code darshan-parser itself uses.
 
+Differences, all outside what the corpus logs contain:
+
+* the Lustre ``COMP<k>_STRIPE_PATTERN`` / ``COMP<k>_FLAGS`` values that newer
+  darshan runtimes record (other than -1) are given as the integers stored in
+  the log, where darshan-parser 3.4.6+ prints names such as ``raid0``;
+* only the modules of the documented dict are read (POSIX, MPI-IO, H5F, H5D,
+  PNETCDF_FILE, PNETCDF_VAR, BG/Q, LUSTRE, STDIO, DFS, DAOS); DXT, HEATMAP,
+  MDHIM, APXC and APMPI data is skipped.  The H5D and PNETCDF_VAR records
+  carry the id of their file's record as ``FILE_REC_ID``;
+* a module flagged as incomplete gives a :class:`Warning_` record and its
+  records, where darshan-parser 3.3+ stops unless ``--show-incomplete``.
+
+libdarshan-util is loaded straight from the ``darshan`` wheel (its own cffi
+declarations and its bundled library), which spares each worker process the
+import of pandas that ``import darshan`` brings; where that is not possible the
+package's own ``darshan.backend.cffi_backend`` is used.
+
 Logs that are empty, truncated or not Darshan logs raise
 :class:`DarshanLogError` naming the file (checked before the C library is
-called, so it prints nothing).
+called, so it prints nothing and never sees a truncated file).
 """
 
 from __future__ import annotations
 
+import functools
+import glob
+import importlib.util
+import logging
 import os
 import re
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from atokio.parsers.darshan_records import (
@@ -47,7 +73,16 @@ from atokio.parsers.darshan_records import (
     module_key,
 )
 
-__all__ = ["DarshanLogError", "read_darshan_arrays", "read_darshan_log"]
+__all__ = [
+    "DarshanLogError",
+    "LogHeader",
+    "direct_reader_available",
+    "iter_darshan_log",
+    "read_darshan_arrays",
+    "read_darshan_log",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Compression methods by the byte darshan writes in the log header.
 _COMPRESSION = {0: "ZLIB", 1: "BZIP2", 2: "NONE", 3: "LIBZSTD"}
@@ -55,28 +90,164 @@ _VERSION = re.compile(rb"^\d+\.\d+")
 #: darshan's log magic number, and the header bytes checked (up to 16 module slots).
 _MAGIC = 6567223
 _HEADER_CHECKED = 24 + 16 + 16 * 16
-#: Modules whose records are the generic counters + fcounters layout.
-_GENERIC = (
-    "POSIX",
-    "MPI-IO",
-    "STDIO",
-    "H5F",
-    "H5D",
-    "PNETCDF_FILE",
-    "PNETCDF_VAR",
-    "BG/Q",
-    "MDHIM",
+#: Modules whose records are the generic ``base_rec, counters[], fcounters[]`` layout,
+#: with the cffi struct type of each.
+_GENERIC = {
+    "POSIX": "struct darshan_posix_file",
+    "MPI-IO": "struct darshan_mpiio_file",
+    "H5F": "struct darshan_hdf5_file",
+    "H5D": "struct darshan_hdf5_dataset",
+    "PNETCDF_FILE": "struct darshan_pnetcdf_file",
+    "PNETCDF_VAR": "struct darshan_pnetcdf_var",
+    "BG/Q": "struct darshan_bgq_record",
+    "STDIO": "struct darshan_stdio_file",
+    "DFS": "struct darshan_dfs_file",
+    "DAOS": "struct darshan_daos_object",
+}
+_LUSTRE_COMP_FIELDS = (
+    "STRIPE_SIZE",
+    "STRIPE_COUNT",
+    "STRIPE_PATTERN",
+    "FLAGS",
+    "EXT_START",
+    "EXT_END",
+    "MIRROR_ID",
 )
 
 
 class DarshanLogError(RuntimeError):
-    """A file that cannot be read as a Darshan log."""
+    """A file that cannot be read as a Darshan log (the message names the file)."""
 
 
-def _backend() -> Any:
-    from darshan.backend import cffi_backend
+# -- the library ------------------------------------------------------------------
 
-    return cffi_backend
+
+class _Library:
+    """libdarshan-util through cffi: the ``ffi`` declarations and the loaded ``lib``."""
+
+    def __init__(self, ffi: Any, lib: Any) -> None:
+        self.ffi = ffi
+        self.lib = lib
+        self._names: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._dtypes: dict[str, Any] = {}
+
+    def counter_names(self, module: str, floats: bool = False) -> tuple[str, ...]:
+        """Counter names of a module as the library spells them (``POSIX_OPENS``)."""
+        found = self._names.get((module, floats))
+        if found is None:
+            found = self._names[module, floats] = self._counter_names(module, floats)
+        return found
+
+    def _counter_names(self, module: str, floats: bool) -> tuple[str, ...]:
+        stem = module.replace("-", "").replace("/", "")
+        f = "f_" if floats else ""
+        end = f"{stem.upper()}_{f.upper()}NUM_INDICES"
+        try:
+            table = getattr(self.lib, f"{stem.lower()}_{f}counter_names")
+        except AttributeError:
+            return ()
+        names: list[str] = []
+        while True:
+            name = self.ffi.string(table[len(names)]).decode()
+            if name == end:
+                return tuple(names)
+            names.append(name)
+
+    def record_dtype(self, module: str) -> Any:
+        """A numpy record type viewing the module's C struct (id, rank, counters, fcounters)."""
+        found = self._dtypes.get(module)
+        if found is None:
+            found = self._dtypes[module] = self._record_dtype(module)
+        return found
+
+    def _record_dtype(self, module: str) -> Any:
+        import numpy
+
+        ctype = self.ffi.typeof(_GENERIC[module])
+        fields = dict(ctype.fields)
+        names = ["id", "rank"]
+        formats: list[Any] = ["<u8", "<i8"]
+        offsets = [0, 8]
+        for field, fmt in (("file_rec_id", "<u8"), ("counters", "<i8"), ("fcounters", "<f8")):
+            if field not in fields:
+                continue
+            names.append(field)
+            offsets.append(fields[field].offset)
+            length = getattr(fields[field].type, "length", None)
+            formats.append(fmt if length is None else (fmt, (length,)))
+            if length is not None:
+                expected = len(self.counter_names(module, floats=field == "fcounters"))
+                if expected != length:
+                    raise DarshanLogError(
+                        f"libdarshan-util declares {length} {field} for {module} "
+                        f"but names {expected}"
+                    )
+        return numpy.dtype(
+            {
+                "names": names,
+                "formats": formats,
+                "offsets": offsets,
+                "itemsize": self.ffi.sizeof(ctype),
+            }
+        )
+
+
+@functools.cache
+def _library() -> _Library:
+    """libdarshan-util, loaded once per process (see the module docstring)."""
+    try:
+        return _load_from_wheel()
+    except Exception as error:  # any surprise: use the package's own loader
+        logger.debug("loading libdarshan-util from the darshan wheel failed: %s", error)
+    try:
+        from darshan.backend import cffi_backend
+    except ImportError as error:
+        raise DarshanLogError(
+            f"the direct Darshan reader needs the 'darshan' package: {error}"
+        ) from error
+    return _Library(cffi_backend.ffi, cffi_backend.libdutil)
+
+
+def _load_from_wheel() -> _Library:
+    import cffi
+
+    spec = importlib.util.find_spec("darshan")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("no 'darshan' package")
+    package = list(spec.submodule_search_locations)[0]
+    libraries = glob.glob(
+        os.path.join(os.path.dirname(package), "darshan.libs", "libdarshan-util*.so*")
+    )
+    if not libraries:
+        raise ImportError("the darshan package bundles no libdarshan-util")
+    api_spec = importlib.util.spec_from_file_location(
+        "atokio_darshan_api_def_c", os.path.join(package, "backend", "api_def_c.py")
+    )
+    if api_spec is None or api_spec.loader is None:
+        raise ImportError("darshan/backend/api_def_c.py not found")
+    api = importlib.util.module_from_spec(api_spec)
+    api_spec.loader.exec_module(api)
+    ffi = cffi.FFI()
+    ffi.cdef(api.load_darshan_header())
+    lib = ffi.dlopen(libraries[0])
+    with open(os.path.join(package, "__init__.py")) as handle:
+        wanted = re.search(r"__darshanutil_version__\s*=\s*['\"]([^'\"]+)", handle.read())
+    found = ffi.string(lib.darshan_log_get_lib_version()).decode()
+    if wanted is None or wanted.group(1).split(".")[:3] != found.split(".")[:3]:
+        raise ImportError(f"libdarshan-util {found} does not match the package's declarations")
+    return _Library(ffi, lib)
+
+
+def direct_reader_available() -> bool:
+    """Whether libdarshan-util can be loaded in this process."""
+    try:
+        _library()
+    except DarshanLogError:
+        return False
+    return True
+
+
+# -- opening a log ------------------------------------------------------------------
 
 
 def _check_file(path: str) -> tuple[str, str]:
@@ -113,17 +284,270 @@ def _check_file(path: str) -> tuple[str, str]:
     return version, _COMPRESSION.get(head[16], str(head[16]))
 
 
-def _mount_of(name: str, mounts: list[tuple[str, str]]) -> tuple[str, str]:
-    """darshan-parser's mount for a file: the longest mount path prefixing it."""
-    best: tuple[str, str] | None = None
-    for path, fstype in mounts:
-        if name.startswith(path) and (best is None or len(path) > len(best[0])):
-            best = (path, fstype)
-    return best if best is not None else ("UNKNOWN", "UNKNOWN")
+class _Log:
+    """An open log: a handle and what has been read of it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.version, self.compression = _check_file(path)
+        self.library = _library()
+        self.handle = self.library.lib.darshan_log_open(os.fsencode(path))
+        if self.handle == self.library.ffi.NULL:
+            raise DarshanLogError(f"{path}: invalid log file (libdarshan-util could not open it)")
+        self._modules: dict[str, tuple[int, bool]] | None = None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.library.lib.darshan_log_close(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> _Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def header(self) -> LogHeader:
+        ffi, lib = self.library.ffi, self.library.lib
+        job = ffi.new("struct darshan_job *")
+        if lib.darshan_log_get_job(self.handle, job) < 0:
+            raise DarshanLogError(f"{self.path}: invalid log file: cannot read the job record")
+        runtime = ffi.new("double *")
+        lib.darshan_log_get_job_runtime(self.handle, job[0], runtime)
+        exe = ffi.new("char[]", 4096)
+        lib.darshan_log_get_exe(self.handle, exe)
+        metadata = []
+        for line in ffi.string(job.metadata).decode(errors="replace").split("\n"):
+            key, sep, value = line.partition("=")  # only the first '=' separates
+            if sep:
+                metadata.append(f"{key} = {value}")
+        return LogHeader(
+            version=self.version,
+            compression=self.compression,
+            exe=ffi.string(exe).decode(errors="replace").split(),
+            uid=int(job.uid),
+            jobid=str(job.jobid),
+            start_time=int(job.start_time_sec),
+            end_time=int(job.end_time_sec),
+            nprocs=int(job.nprocs),
+            walltime=int(float("%.4f" % runtime[0])),
+            metadata=metadata,
+        )
+
+    def mounts(self) -> list[tuple[str, str]]:
+        """The mount table in log order: ``(mount point, fs type)``."""
+        ffi, lib = self.library.ffi, self.library.lib
+        table = ffi.new("struct darshan_mnt_info **")
+        count = ffi.new("int *")
+        if lib.darshan_log_get_mounts(self.handle, table, count) < 0:
+            raise DarshanLogError(f"{self.path}: invalid log file: cannot read the mount table")
+        entry = ffi.sizeof("struct darshan_mnt_info")
+        type_at = ffi.offsetof("struct darshan_mnt_info", "mnt_type")
+        path_at = ffi.offsetof("struct darshan_mnt_info", "mnt_path")
+        try:
+            raw = ffi.buffer(table[0], count[0] * entry)[:] if count[0] else b""
+        finally:
+            if table[0] != ffi.NULL:
+                lib.darshan_free(table[0])
+        out = []
+        for start in range(0, len(raw), entry):
+            fstype = raw[start + type_at : start + entry].split(b"\0", 1)[0]
+            path = raw[start + path_at : start + entry].split(b"\0", 1)[0]
+            out.append((path.decode(errors="replace"), fstype.decode(errors="replace")))
+        return out
+
+    def modules(self) -> dict[str, tuple[int, bool]]:
+        """``{module name: (module id, incomplete)}`` of the modules with data, in id order."""
+        if self._modules is None:
+            ffi, lib = self.library.ffi, self.library.lib
+            table = ffi.new("struct darshan_mod_info **")
+            count = ffi.new("int *")
+            lib.darshan_log_get_modules(self.handle, table, count)
+            found = []
+            for i in range(count[0]):
+                entry = table[0][i]
+                found.append(
+                    (int(entry.idx), ffi.string(entry.name).decode(), bool(entry.partial_flag))
+                )
+            if table[0] != ffi.NULL:
+                lib.darshan_free(table[0])
+            self._modules = {name: (idx, partial) for idx, name, partial in sorted(found)}
+        return self._modules
+
+    def names(self, ids: Iterable[int] | None = None) -> dict[int, str]:
+        """Record id -> name, for ``ids`` (all records when None)."""
+        ffi, lib = self.library.ffi, self.library.lib
+        table = ffi.new("struct darshan_name_record **")
+        count = ffi.new("int *")
+        if ids is None:
+            lib.darshan_log_get_name_records(self.handle, table, count)
+        else:
+            wanted = ffi.new("darshan_record_id[]", list(ids))
+            if not len(wanted):
+                return {}
+            lib.darshan_log_get_filtered_name_records(
+                self.handle, table, count, wanted, len(wanted)
+            )
+        out: dict[int, str] = {}
+        string, free = ffi.string, lib.darshan_free
+        records = table[0]
+        for i in range(count[0]):
+            record = records[i]
+            out[record.id] = string(record.name).decode(errors="replace")
+            free(record.name)
+        if records != ffi.NULL:
+            free(records)
+        return out
+
+    def generic_records(self, module: str) -> Any:
+        """All records of a generic module, as a numpy array of the module's record type."""
+        import numpy
+
+        dtype = self.library.record_dtype(module)
+        ffi, lib = self.library.ffi, self.library.lib
+        index = self.modules()[module][0]
+        buffer = ffi.new("void **")
+        size = dtype.itemsize
+        chunks: list[bytes] = []
+        try:
+            while lib.darshan_log_get_record(self.handle, index, buffer) >= 1:
+                chunks.append(ffi.buffer(buffer[0], size)[:])
+        finally:
+            if buffer[0] != ffi.NULL:
+                lib.darshan_free(buffer[0])
+        return numpy.frombuffer(b"".join(chunks), dtype=dtype)
+
+    def lustre_records(
+        self,
+    ) -> Iterator[tuple[int, int, int, list[tuple[list[int], str, list[int]]]]]:
+        """``(id, rank, stripes, components)``; a component is ``(counters, pool, OST ids)``."""
+        ffi, lib = self.library.ffi, self.library.lib
+        index = self.modules()["LUSTRE"][0]
+        buffer = ffi.new("void **")
+        try:
+            while lib.darshan_log_get_record(self.handle, index, buffer) >= 1:
+                record = ffi.cast("struct darshan_lustre_record *", buffer[0])
+                stripes = int(record.num_stripes)
+                osts = ffi.unpack(record.ost_ids, stripes) if stripes > 0 else []
+                components = []
+                taken = 0
+                for k in range(int(record.num_comps)):
+                    comp = record.comps[k]
+                    counters = list(ffi.unpack(comp.counters, len(_LUSTRE_COMP_FIELDS)))
+                    count = max(0, min(int(counters[1]), len(osts) - taken))
+                    components.append(
+                        (
+                            counters,
+                            ffi.string(comp.pool_name).decode(errors="replace"),
+                            list(osts[taken : taken + count]),
+                        )
+                    )
+                    taken += count
+                yield int(record.base_rec.id), int(record.base_rec.rank), stripes, components
+        finally:
+            if buffer[0] != ffi.NULL:
+                lib.darshan_free(buffer[0])
+
+    def accumulate(self, module: str, table: Any, nprocs: int) -> tuple[Any, Any] | None:
+        """(derived metrics, summary record) from libdarshan-util's accumulator, or None
+        when the module has none (darshan-parser prints no totals or perf then)."""
+        import numpy
+
+        ffi, lib = self.library.ffi, self.library.lib
+        index = self.modules()[module][0]
+        accumulator = ffi.new("darshan_accumulator *")
+        if lib.darshan_accumulator_create(index, nprocs, accumulator) != 0:
+            return None
+        try:
+            records = numpy.ascontiguousarray(table)
+            if len(records) and (
+                lib.darshan_accumulator_inject(
+                    accumulator[0], ffi.from_buffer(records), len(records)
+                )
+                != 0
+            ):
+                return None
+            metrics = ffi.new("struct darshan_derived_metrics *")
+            summary = ffi.new(_GENERIC[module] + " *")
+            if lib.darshan_accumulator_emit(accumulator[0], metrics, summary) != 0:
+                return None
+        finally:
+            lib.darshan_accumulator_destroy(accumulator[0])
+        dtype = self.library.record_dtype(module)
+        row = numpy.frombuffer(ffi.buffer(summary, dtype.itemsize)[:], dtype=dtype)[0]
+        return metrics, row
 
 
-def _printed_float(value: float) -> float:
+@dataclass
+class LogHeader:
+    """The job header of a log under the documented keys (FORMATS.md section 1.1)."""
+
+    version: str
+    compression: str
+    exe: list[str]
+    uid: int
+    jobid: str
+    start_time: int
+    end_time: int
+    nprocs: int
+    walltime: int
+    metadata: list[str]
+
+    def records(self) -> list[DarshanRecord]:
+        """As :class:`Header` records, in darshan-parser's order."""
+        out: list[DarshanRecord] = [
+            Header("version", self.version),
+            Header("compression", self.compression),
+            Header("exe", list(self.exe)),
+            Header("uid", self.uid),
+            Header("jobid", self.jobid),
+            Header("start_time", self.start_time),
+            Header("start_time_string", time.ctime(self.start_time)),
+            Header("end_time", self.end_time),
+            Header("end_time_string", time.ctime(self.end_time)),
+            Header("nprocs", self.nprocs),
+            Header("walltime", self.walltime),
+        ]
+        out += [Header("metadata", item) for item in self.metadata]
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """As the ``header`` part of the documented dict."""
+        out: dict[str, Any] = {}
+        for record in self.records():
+            assert isinstance(record, Header)
+            if record.key == "metadata":
+                out.setdefault("metadata", []).append(record.value)
+            else:
+                out[record.key] = record.value
+        return out
+
+
+def _mount_finder(mounts: list[tuple[str, str]]) -> Any:
+    """``name -> (mount point, fs type)`` as darshan-parser shows it (cached per name)."""
+    ordered = sorted(mounts, key=lambda m: -len(m[0]))  # stable: table order among equals
+    cache: dict[str, tuple[str, str]] = {}
+
+    def find(name: str) -> tuple[str, str]:
+        found = cache.get(name)
+        if found is None:
+            found = ("UNKNOWN", "UNKNOWN")
+            for path, fstype in ordered:
+                if name.startswith(path):
+                    found = (path, fstype)
+                    break
+            cache[name] = found
+        return found
+
+    return find
+
+
+def _printed(value: float) -> float:
+    """``value`` as darshan-parser prints a double (``%f``) and a parser reads it back."""
     return float("%f" % value)
+
+
+# -- records ----------------------------------------------------------------------
 
 
 def read_darshan_log(
@@ -135,257 +559,175 @@ def read_darshan_log(
 ) -> list[DarshanRecord]:
     """The records of a Darshan log for the given modes (``base``, ``total``, ``perf``).
 
-    ``modules``/``counters`` keep only those module keys / counter names in
-    base records, as :class:`~atokio.parsers.darshan.DarshanParser` does.
+    Same records, in the same order, as ``darshan-parser --<mode>`` output
+    parsed by :class:`~atokio.parsers.darshan.DarshanParser`; ``modules`` /
+    ``counters`` keep only those module keys / counter names in base records,
+    as that parser does.  No modes gives the header and the mount table and
+    the module banners.  Raises :class:`DarshanLogError` for a file that is not
+    a readable Darshan log.
     """
+    return list(iter_darshan_log(path, modes=modes, modules=modules, counters=counters))
+
+
+def iter_darshan_log(
+    path: str | os.PathLike[str],
+    *,
+    modes: Sequence[str] = ("base",),
+    modules: Iterable[str] | None = None,
+    counters: Iterable[str] | None = None,
+) -> Iterator[DarshanRecord]:
+    """:func:`read_darshan_log`, one module at a time (the log stays open until exhausted)."""
     path = os.fspath(path)
-    version, compression = _check_file(path)
-    backend = _backend()
-    log = backend.log_open(path)
-    if log["handle"] == backend.ffi.NULL:
-        raise DarshanLogError(f"{path}: invalid log file (libdarshan-util could not open it)")
-    try:
-        return _read(backend, log, path, version, compression, set(modes), modules, counters)
-    finally:
-        backend.log_close(log)
-
-
-def _read(
-    backend: Any,
-    log: Any,
-    path: str,
-    version: str,
-    compression: str,
-    modes: set[str],
-    modules: Iterable[str] | None,
-    counters: Iterable[str] | None,
-) -> list[DarshanRecord]:
+    wanted = set(modes)
+    unknown = wanted - {"base", "total", "perf"}
+    if unknown:
+        raise ValueError(f"unknown Darshan modes {sorted(unknown)}: use base, total or perf")
     keep_modules = frozenset(modules) if modules is not None else None
     keep_counters = frozenset(counters) if counters is not None else None
-    job = backend.log_get_job(log)
-    exe = backend.log_get_exe(log)
-    out: list[DarshanRecord] = [
-        Header("version", version),
-        Header("compression", compression),
-        Header("exe", exe.split()),
-        Header("uid", int(job["uid"])),
-        Header("jobid", str(job["jobid"])),
-        Header("start_time", int(job["start_time_sec"])),
-        Header("start_time_string", time.ctime(job["start_time_sec"])),
-        Header("end_time", int(job["end_time_sec"])),
-        Header("end_time_string", time.ctime(job["end_time_sec"])),
-        Header("nprocs", int(job["nprocs"])),
-        Header("walltime", int(job["run_time"])),
-    ]
-    out += [Header("metadata", f"{key} = {value}") for key, value in job["metadata"].items()]
-    mounts = [(str(m), str(t)) for m, t in backend.log_get_mounts(log)]
-    out += [Mount(m, t) for m, t in mounts]
-    names = backend.log_get_name_records(log)
-    nprocs = int(job["nprocs"])
-    mount_cache: dict[str, tuple[str, str]] = {}
-
-    def mount(name: str) -> tuple[str, str]:
-        found = mount_cache.get(name)
-        if found is None:
-            found = mount_cache[name] = _mount_of(name, mounts)
-        return found
-
-    module_info = backend.log_get_modules(log)
-    for banner in sorted(module_info, key=lambda m: module_info[m]["idx"]):
-        key = module_key(banner)
-        if banner not in _GENERIC and banner != "LUSTRE":
-            continue  # DXT, HEATMAP, APMPI, ...: not part of the documented dict
-        if banner == "LUSTRE" and "base" not in modes:
-            continue  # darshan-parser shows Lustre data with --base only
-        out.append(Module(key))
-        if not modes:
-            continue  # header and mount table only
-        if module_info[banner].get("partial_flag"):
-            out.append(Warning_(key, f"*WARNING*: The {banner} module contains incomplete data!"))
-        if banner == "LUSTRE":
-            if "base" in modes:
-                out += _lustre_records(backend, log, names, mount, keep_modules, keep_counters)
-            continue
-        raw = _generic_records(backend, log, banner)
-        if "base" in modes and (keep_modules is None or key in keep_modules):
-            out += _base_records(backend, banner, raw, names, mount, keep_counters)
-        if raw and ("total" in modes or "perf" in modes):
-            out += _accumulated(backend, banner, raw, nprocs, modes)
-    return out
-
-
-def _generic_records(backend: Any, log: Any, banner: str) -> list[dict[str, Any]]:
-    """The module's records as ``{"id", "rank", "counters", "fcounters"}`` dicts."""
-    ids, ranks, ints, floats = _generic_arrays(backend, log, banner)
-    return [
-        {"id": int(ids[i]), "rank": int(ranks[i]), "counters": ints[i], "fcounters": floats[i]}
-        for i in range(len(ids))
-    ]
-
-
-def _generic_arrays(backend: Any, log: Any, banner: str) -> tuple[Any, Any, Any, Any]:
-    """All records of a module as arrays: ids, ranks, integer and float counter matrices.
-
-    The records are copied out of libdarshan-util as raw structs into one
-    buffer and viewed through a numpy record type, instead of building
-    Python objects record by record.
-    """
-    import numpy
-
-    n_int = len(backend.counter_names(banner))
-    n_float = len(backend.fcounter_names(banner))
-    layout = numpy.dtype(
-        [
-            ("id", "<u8"),
-            ("rank", "<i8"),
-            ("counters", "<i8", (n_int,)),
-            ("fcounters", "<f8", (n_float,)),
-        ]
-    )
-    ffi, lib = backend.ffi, backend.libdutil
-    struct = backend._structdefs[banner].replace("*", "").strip()
-    if ffi.sizeof(struct) != layout.itemsize:  # an unexpected layout: go record by record
-        return _generic_arrays_slowly(backend, log, banner, layout)
-    index = backend.log_get_modules(log)[banner]["idx"]
-    buffer = ffi.new("void **")
-    chunks: list[bytes] = []
-    try:
-        while lib.darshan_log_get_record(log["handle"], index, buffer) >= 1:
-            chunks.append(ffi.buffer(buffer[0], layout.itemsize)[:])
-    finally:
-        if buffer[0] != ffi.NULL:
-            lib.darshan_free(buffer[0])
-    table = numpy.frombuffer(b"".join(chunks), dtype=layout)
-    return table["id"], table["rank"], table["counters"], table["fcounters"]
-
-
-def _generic_arrays_slowly(
-    backend: Any, log: Any, banner: str, layout: Any
-) -> tuple[Any, Any, Any, Any]:
-    import numpy
-
-    rows = []
-    while (record := backend.log_get_record(log, banner, dtype="numpy")) is not None:
-        rows.append((record["id"], record["rank"], record["counters"], record["fcounters"]))
-    table = numpy.array(rows, dtype=layout)
-    return table["id"], table["rank"], table["counters"], table["fcounters"]
+    with _Log(path) as log:
+        header = log.header()
+        yield from header.records()
+        mounts = log.mounts()
+        yield from (Mount(m, t) for m, t in mounts)
+        present = log.modules()
+        mount = _mount_finder(mounts)
+        names: dict[int, str] | None = None
+        for banner, (_index, partial) in present.items():
+            if banner not in _GENERIC and banner != "LUSTRE":
+                continue  # DXT, HEATMAP, APXC, APMPI: not part of the documented dict
+            if banner == "LUSTRE" and "base" not in wanted and wanted:
+                continue  # darshan-parser shows Lustre data with --base only
+            key = module_key(banner)
+            yield Module(key)
+            if not wanted:
+                continue  # header, mount table and banners only
+            if partial:
+                yield Warning_(key, f"*WARNING*: The {banner} module contains incomplete data!")
+            base = "base" in wanted and (keep_modules is None or key in keep_modules)
+            if base and names is None:
+                names = log.names()
+            if banner == "LUSTRE":
+                if base:
+                    assert names is not None
+                    yield from _lustre_records(log, names, mount, keep_counters)
+                continue
+            table = log.generic_records(banner)
+            if base:
+                assert names is not None
+                yield from _base_records(log, banner, table, names, mount, keep_counters)
+            if len(table) and ("total" in wanted or "perf" in wanted):
+                yield from _accumulated(log, banner, table, header.nprocs, wanted)
 
 
 def _base_records(
-    backend: Any,
+    log: _Log,
     banner: str,
-    raw: list[dict[str, Any]],
+    table: Any,
     names: dict[int, str],
     mount: Any,
     keep_counters: frozenset[str] | None,
-) -> list[DarshanRecord]:
+) -> Iterator[DarshanRecord]:
     prefix = counter_prefix(banner)
     strip = len(prefix)
-    int_names = [c[strip:] if c.startswith(prefix) else c for c in backend.counter_names(banner)]
-    float_names = [c[strip:] if c.startswith(prefix) else c for c in backend.fcounter_names(banner)]
+    library = log.library
+    int_names = [c[strip:] if c.startswith(prefix) else c for c in library.counter_names(banner)]
+    float_names = [
+        c[strip:] if c.startswith(prefix) else c for c in library.counter_names(banner, floats=True)
+    ]
+    if keep_counters is not None:
+        int_keep = [i for i, c in enumerate(int_names) if c in keep_counters]
+        float_keep = [i for i, c in enumerate(float_names) if c in keep_counters]
+        int_names = [int_names[i] for i in int_keep]
+        float_names = [float_names[i] for i in float_keep]
+        ints = table["counters"][:, int_keep].tolist()
+        floats = table["fcounters"][:, float_keep].tolist()
+    else:
+        ints = table["counters"].tolist()
+        floats = table["fcounters"].tolist()
+    file_ids = None
+    if "file_rec_id" in (table.dtype.names or ()) and (
+        keep_counters is None or "FILE_REC_ID" in keep_counters
+    ):
+        file_ids = table["file_rec_id"].tolist()
     key = module_key(banner)
-    out: list[DarshanRecord] = []
-    for record in raw:
-        name = names.get(record["id"], str(record["id"]))
+    for n, (record_id, rank, int_values, float_values) in enumerate(
+        zip(table["id"].tolist(), table["rank"].tolist(), ints, floats, strict=True)
+    ):
+        name = names.get(record_id, str(record_id))
         mount_pt, fs_type = mount(name)
-        values: dict[str, Value] = dict(zip(int_names, record["counters"].tolist(), strict=True))
-        values.update(
-            zip(float_names, map(_printed_float, record["fcounters"].tolist()), strict=True)
-        )
-        if keep_counters is not None:
-            values = {k: v for k, v in values.items() if k in keep_counters}
-        out.append(BaseRecord(key, str(record["rank"]), name, mount_pt, fs_type, values))
-    return out
+        values: dict[str, Value] = dict(zip(int_names, int_values, strict=True))
+        values.update(zip(float_names, map(_printed, float_values), strict=True))
+        if file_ids is not None:
+            values["FILE_REC_ID"] = file_ids[n]
+        yield BaseRecord(key, str(rank), name, mount_pt, fs_type, values)
 
 
 def _lustre_records(
-    backend: Any,
-    log: Any,
+    log: _Log,
     names: dict[int, str],
     mount: Any,
-    keep_modules: frozenset[str] | None,
     keep_counters: frozenset[str] | None,
-) -> list[DarshanRecord]:
-    out: list[DarshanRecord] = []
-    while True:
-        record = backend.log_get_record(log, "LUSTRE", dtype="dict")
-        if record is None:
-            return out
-        if keep_modules is not None and "lustre" not in keep_modules:
-            continue
-        name = names.get(record["id"], str(record["id"]))
+) -> Iterator[DarshanRecord]:
+    for record_id, rank, stripes, components in log.lustre_records():
+        name = names.get(record_id, str(record_id))
         mount_pt, fs_type = mount(name)
-        components = record.get("components", [])
-        values: dict[str, Value] = {
-            "NUM_COMPONENTS": len(components),
-            "NUM_STRIPES": sum(len(c.get("ost_ids", [])) for c in components),
-        }
-        for k, component in enumerate(components, start=1):
-            comp = {n.replace("LUSTRE_COMP_", ""): int(v) for n, v in component["counters"].items()}
+        values: dict[str, Value] = {"NUM_COMPONENTS": len(components), "NUM_STRIPES": stripes}
+        for k, (counters, pool, osts) in enumerate(components, start=1):
+            comp = dict(zip(_LUSTRE_COMP_FIELDS, counters, strict=True))
             values[f"COMP{k}_STRIPE_SIZE"] = comp["STRIPE_SIZE"]
             values[f"COMP{k}_STRIPE_COUNT"] = comp["STRIPE_COUNT"]
-            values[f"COMP{k}_STRIPE_PATTERN"] = (
-                "N/A" if comp["STRIPE_PATTERN"] == -1 else comp["STRIPE_PATTERN"]
-            )
+            pattern = comp["STRIPE_PATTERN"]
+            values[f"COMP{k}_STRIPE_PATTERN"] = "N/A" if pattern == -1 else pattern
             values[f"COMP{k}_FLAGS"] = "N/A" if comp["FLAGS"] == -1 else comp["FLAGS"]
             values[f"COMP{k}_EXT_START"] = comp["EXT_START"]
             values[f"COMP{k}_EXT_END"] = comp["EXT_END"]
             values[f"COMP{k}_MIRROR_ID"] = comp["MIRROR_ID"]
-            values[f"COMP{k}_POOL_NAME"] = component.get("pool_name") or "N/A"
-            for i, ost in enumerate(component.get("ost_ids", [])):
+            values[f"COMP{k}_POOL_NAME"] = pool or "N/A"
+            for i, ost in enumerate(osts):
                 values[f"COMP{k}_OST_ID_{i}"] = int(ost)
         if keep_counters is not None:
             values = {k: v for k, v in values.items() if k in keep_counters}
-        out.append(BaseRecord("lustre", str(record["rank"]), name, mount_pt, fs_type, values))
+        yield BaseRecord("lustre", str(rank), name, mount_pt, fs_type, values)
 
 
 def _accumulated(
-    backend: Any, banner: str, raw: list[dict[str, Any]], nprocs: int, modes: set[str]
+    log: _Log, banner: str, table: Any, nprocs: int, modes: set[str]
 ) -> list[DarshanRecord]:
     """Totals and performance estimates through libdarshan-util's accumulator."""
-    import numpy
-    import pandas
-
-    ids = [r["id"] for r in raw]
-    ranks = [r["rank"] for r in raw]
-    int_frame = pandas.DataFrame(
-        numpy.vstack([r["counters"] for r in raw]), columns=backend.counter_names(banner)
-    )
-    float_frame = pandas.DataFrame(
-        numpy.vstack([r["fcounters"] for r in raw]), columns=backend.fcounter_names(banner)
-    )
-    for frame in (int_frame, float_frame):
-        frame.insert(0, "rank", ranks)
-        frame.insert(0, "id", ids)
-    try:
-        accumulated = backend.accumulate_records(
-            {"counters": int_frame, "fcounters": float_frame}, banner, nprocs
-        )
-    except RuntimeError:
-        return []  # the module has no accumulator: darshan-parser prints no totals either
+    result = log.accumulate(banner, table, nprocs)
+    if result is None:
+        return []
+    metrics, summary = result
     key = module_key(banner)
     prefix = counter_prefix(banner)
+    strip = len(prefix)
     out: list[DarshanRecord] = []
     if "total" in modes:
-        summary = accumulated.summary_record
-        for frame, convert in ((summary["counters"], int), (summary["fcounters"], _printed_float)):
-            for column in frame.columns:
-                if column in ("id", "rank"):
-                    continue
-                counter = column[len(prefix) :] if column.startswith(prefix) else column
-                out.append(Total(key, counter, convert(frame[column].iloc[0])))
+        library = log.library
+        for counter, int_value in zip(
+            library.counter_names(banner), summary["counters"].tolist(), strict=True
+        ):
+            name = counter[strip:] if counter.startswith(prefix) else counter
+            out.append(Total(key, name, int_value))
+        for counter, float_value in zip(
+            library.counter_names(banner, floats=True), summary["fcounters"].tolist(), strict=True
+        ):
+            name = counter[strip:] if counter.startswith(prefix) else counter
+            out.append(Total(key, name, _printed(float_value)))
     if "perf" in modes:
-        metrics = accumulated.derived_metrics
         out += [
             Perf(key, "total_bytes", int(metrics.total_bytes)),
-            Perf(key, "slowest_rank_io_time_unique_files", _printed_float(metrics.unique_io_total_time_by_slowest)),
-            Perf(key, "slowest_rank_meta_only_time_unique_files", _printed_float(metrics.unique_md_only_time_by_slowest)),
-            Perf(key, "slowest_rank_rw_only_time_unique_files", _printed_float(metrics.unique_rw_only_time_by_slowest)),
+            Perf(key, "slowest_rank_io_time_unique_files", _printed(metrics.unique_io_total_time_by_slowest)),
+            Perf(key, "slowest_rank_meta_only_time_unique_files", _printed(metrics.unique_md_only_time_by_slowest)),
+            Perf(key, "slowest_rank_rw_only_time_unique_files", _printed(metrics.unique_rw_only_time_by_slowest)),
             Perf(key, "slowest_rank_unique_files", int(metrics.unique_io_slowest_rank)),
-            Perf(key, "time_by_slowest_shared_files", _printed_float(metrics.shared_io_total_time_by_slowest)),
-            Perf(key, "agg_perf_by_slowest", _printed_float(metrics.agg_perf_by_slowest)),
+            Perf(key, "time_by_slowest_shared_files", _printed(metrics.shared_io_total_time_by_slowest)),
+            Perf(key, "agg_perf_by_slowest", _printed(metrics.agg_perf_by_slowest)),
         ]  # fmt: skip
     return out
+
+
+# -- arrays (for summaries) -----------------------------------------------------------
 
 
 def read_darshan_arrays(
@@ -397,57 +739,46 @@ def read_darshan_arrays(
 
     ``columns`` are lower-case counter names without the module prefix
     (``bytes_read``, ``f_open_start_timestamp``); a module that lacks one
-    leaves it out.  Header values are those of :func:`read_darshan_log`.
+    leaves it out.  Integer counters go to ``ModuleArrays.counters`` (int64),
+    floating-point ones to ``ModuleArrays.timestamps`` (float64) **as stored
+    in the log**, not rounded as darshan-parser prints them (``%f``): a
+    reduction such as min or max gives the printed value when its result is
+    rounded, because rounding preserves order.  ``ModuleArrays.names`` holds
+    each record's file name.  The header is the documented ``header`` dict;
+    the mount table is ``{mount point: fs type}`` (a repeated mount point keeps
+    its last fs type, as in the documented dict).
     """
-    import numpy
-
     path = os.fspath(path)
-    version, compression = _check_file(path)
-    backend = _backend()
-    log = backend.log_open(path)
-    if log["handle"] == backend.ffi.NULL:
-        raise DarshanLogError(f"{path}: invalid log file (libdarshan-util could not open it)")
-    try:
-        records = _read(backend, log, path, version, compression, set(), None, None)
-        header: dict[str, Any] = {}
-        mounts: dict[str, str] = {}
-        for record in records:
-            if isinstance(record, Header):
-                if record.key == "metadata":
-                    header.setdefault("metadata", []).append(record.value)
-                else:
-                    header[record.key] = record.value
-            elif isinstance(record, Mount):
-                mounts[record.mountpoint] = record.fstype
-        present = backend.log_get_modules(log)
-        names = backend.log_get_name_records(log)
-        out: list[ModuleArrays] = []
+    with _Log(path) as log:
+        header = log.header().as_dict()
+        mounts = dict(log.mounts())
+        present = log.modules()
+        library = log.library
+        tables = []
         for banner in modules:
-            if banner not in present:
-                continue
-            ids, _ranks, ints, floats = _generic_arrays(backend, log, banner)
-            arrays = ModuleArrays(
-                module_key(banner), [names.get(int(i), str(i)) for i in ids.tolist()]
-            )
-            if len(ids):
-                prefix = counter_prefix(banner)
-                int_index = {
-                    c[len(prefix) :].lower(): i for i, c in enumerate(backend.counter_names(banner))
+            if banner in present and banner in _GENERIC:
+                tables.append((banner, log.generic_records(banner)))
+        ids: set[int] = set()
+        for _banner, table in tables:
+            ids.update(table["id"].tolist())
+        names = log.names(ids) if ids else {}
+        out: list[ModuleArrays] = []
+        for banner, table in tables:
+            record_ids = table["id"].tolist()
+            arrays = ModuleArrays(module_key(banner), [names.get(i, str(i)) for i in record_ids])
+            if record_ids:
+                strip = len(counter_prefix(banner))
+                ints = {c[strip:].lower(): i for i, c in enumerate(library.counter_names(banner))}
+                floats = {
+                    c[strip:].lower(): i
+                    for i, c in enumerate(library.counter_names(banner, floats=True))
                 }
-                float_index = {
-                    c[len(prefix) :].lower(): i
-                    for i, c in enumerate(backend.fcounter_names(banner))
-                }
+                int_matrix = table["counters"]
+                float_matrix = table["fcounters"]
                 for column in columns:
-                    if column in int_index:
-                        arrays.counters[column] = ints[:, int_index[column]]
-                    elif column in float_index:
-                        # as darshan-parser prints them (%f), exactly
-                        printed = [
-                            _printed_float(v) for v in floats[:, float_index[column]].tolist()
-                        ]
-                        arrays.timestamps[column] = numpy.asarray(printed, dtype=numpy.float64)
+                    if column in ints:
+                        arrays.counters[column] = int_matrix[:, ints[column]]
+                    elif column in floats:
+                        arrays.timestamps[column] = float_matrix[:, floats[column]]
             out.append(arrays)
         return header, mounts, out
-    finally:
-        backend.log_close(log)
