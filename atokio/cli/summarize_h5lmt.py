@@ -235,10 +235,10 @@ def _body(argv: Sequence[str] | None) -> int:
     bins: dict[int, dict[str, Any]] = {}
     for path in files:
         with Hdf5(path) as h5:
-            for datum in bin_datasets(
-                h5, list(DATASETS.values()), orient="index", num_bins=args.bins
-            ):  # type: ignore[union-attr]
-                bins.setdefault(datum["tstart"], {}).update(datum)
+            binned = bin_datasets(h5, list(DATASETS.values()), orient="index", num_bins=args.bins)
+            assert isinstance(binned, list)
+            for datum in binned:
+                bins.setdefault(int(datum["tstart"]), {}).update(datum)
     ordered = dict(sorted(bins.items()))
     if args.json:
         out: dict[str, Any] = {"bins": {str(k): v for k, v in ordered.items()}}
