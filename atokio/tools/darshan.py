@@ -17,7 +17,8 @@ from typing import Any
 from atokio import config
 from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
-from atokio.connectors.darshan import Darshan, read_darshan
+from atokio.collectors.workers import map_in_workers
+from atokio.connectors.darshan import Darshan, read_darshan, resolve_reader
 from atokio.tools.common import enumerate_dated_files
 
 __all__ = ["find_darshanlogs", "load_darshanlogs"]
@@ -107,6 +108,15 @@ def find_darshanlogs(
     )
 
 
+def _read_direct(item: tuple[str, tuple[str, ...], bool]) -> dict[str, Any]:
+    """Worker entry point: one log read directly into the documented dict."""
+    from atokio.connectors.darshan import _direct_records
+    from atokio.parsers.darshan import build_darshan_dict
+
+    path, modes, silent = item
+    return build_darshan_dict(_direct_records(path, modes, None, None, silent))
+
+
 def _parse_which(which: str | None) -> tuple[str, ...]:
     if which is None:
         return ("base",)
@@ -138,6 +148,15 @@ def load_darshanlogs(
     logs = {path: Darshan(path, **kwargs) for path in paths}
 
     async def load_all() -> None:
+        direct = [log for log in logs.values() if resolve_reader(log.reader) == "direct"]
+        if len(direct) > 1:
+            # CPU-bound decoding: spread it over worker processes
+            items = [(log.log_file or "", modes, log.silent_errors) for log in direct]
+            async with map_in_workers(_read_direct, items, isolate=True) as results:
+                async for item, loaded in results:
+                    if isinstance(loaded, BaseException):
+                        raise loaded
+                    logs[item[0]].update(loaded)
         jobs = {
             path: (
                 lambda log=log: read_darshan(
@@ -150,6 +169,7 @@ def load_darshanlogs(
                 )
             )
             for path, log in logs.items()
+            if len(direct) <= 1 or log not in direct
         }
         outcome = await gather(jobs, limit=CONCURRENT_LOGS)
         outcome.raise_first()
