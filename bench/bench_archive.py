@@ -39,7 +39,12 @@ STEP = 5
 def scale() -> float:
     if not CALIBRATE.exists():
         return 1.0
-    out = subprocess.run([sys.executable, str(CALIBRATE), "--json", "--repeats", "3"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(CALIBRATE), "--json", "--repeats", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(json.loads(out.stdout)["scale"])
 
 
@@ -55,8 +60,12 @@ async def write_day(template: str, day: datetime.date) -> int:
         for first in range(0, 86400 // STEP, rows_per_batch):
             rows = numpy.arange(first, first + rows_per_batch)
             epochs = numpy.repeat(start + STEP * rows, COLUMNS)
-            values = numpy.repeat(rows, COLUMNS) * 1e3 + numpy.tile(numpy.arange(COLUMNS), rows_per_batch)
-            await send.send(Batch("datatargets/readbytes", epochs, numpy.tile(names, rows_per_batch), values))
+            values = numpy.repeat(rows, COLUMNS) * 1e3 + numpy.tile(
+                numpy.arange(COLUMNS), rows_per_batch
+            )
+            await send.send(
+                Batch("datatargets/readbytes", epochs, numpy.tile(names, rows_per_batch), values)
+            )
             cells += len(values)
     return cells
 
@@ -71,17 +80,25 @@ def main() -> int:
         template = str(Path(tmp) / "%Y-%m-%d" / "snx11025.hdf5")
         rss = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]
         elapsed = []
-        for day in (datetime.date(2019, 1, 5), datetime.date(2019, 1, 6), datetime.date(2019, 1, 7)):
+        for day in (
+            datetime.date(2019, 1, 5),
+            datetime.date(2019, 1, 6),
+            datetime.date(2019, 1, 7),
+        ):
             begin = time.perf_counter()
             cells = anyio.run(write_day, template, day)
             elapsed.append(time.perf_counter() - begin)
             rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         best = min(elapsed)
-        print(f"write: {cells:,} cells (1 day x {COLUMNS} columns at {STEP} s) in {best:.2f} s = "
-              f"{cells / best:,.0f} cells/s (target >= 500,000 cells/s)")
-        print(f"writer peak RSS before / after day 1, 2, 3: {rss} MB: flat after the first slab, i.e. bounded "
-              f"by batch, channel and slab sizes, not by the run (one day of this dataset is "
-              f"{cells * 8 / 2**20:.0f} MB uncompressed)")
+        print(
+            f"write: {cells:,} cells (1 day x {COLUMNS} columns at {STEP} s) in {best:.2f} s = "
+            f"{cells / best:,.0f} cells/s (target >= 500,000 cells/s)"
+        )
+        print(
+            f"writer peak RSS before / after day 1, 2, 3: {rss} MB: flat after the first slab, i.e. bounded "
+            f"by batch, channel and slab sizes, not by the run (one day of this dataset is "
+            f"{cells * 8 / 2**20:.0f} MB uncompressed)"
+        )
         path = datetime.datetime(2019, 1, 6).strftime(template)
         reads = []
         for _ in range(3):
@@ -98,17 +115,23 @@ def main() -> int:
             reads.append(time.perf_counter() - begin)
         assert series is not None
         rate = series.dataset.size / min(reads) / 1e6
-        print(f"read one day into a TimeSeries: {rate:.1f} M cells/s (reference here ~{41 * here:.1f} M cells/s; "
-              f"target: match or beat it)")
+        print(
+            f"read one day into a TimeSeries: {rate:.1f} M cells/s (reference here ~{41 * here:.1f} M cells/s; "
+            f"target: match or beat it)"
+        )
         config.CONFIG["hdf5_files"] = {"snx11025": template}
         window = (datetime.datetime(2019, 1, 5, 23), datetime.datetime(2019, 1, 6, 1))
         begin = time.perf_counter()
         pieces = tools_hdf5.get_files_and_indices("snx11025", "datatargets/readbytes", *window)
-        frame = tools_hdf5.get_dataframe_from_time_range("snx11025", "datatargets/readbytes", *window)
+        frame = tools_hdf5.get_dataframe_from_time_range(
+            "snx11025", "datatargets/readbytes", *window
+        )
         took = time.perf_counter() - begin
         rows_read = sum(last - first for _path, first, last in pieces)
-        print(f"3-day archive, 2-hour window across midnight: {rows_read} rows read of {3 * 86400 // STEP} "
-              f"({frame.shape if frame is not None else None}) in {took:.2f} s")
+        print(
+            f"3-day archive, 2-hour window across midnight: {rows_read} rows read of {3 * 86400 // STEP} "
+            f"({frame.shape if frame is not None else None}) in {took:.2f} s"
+        )
     return 0
 
 

@@ -47,27 +47,46 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import os
 import re
+import shutil
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import anyio
+import h5py
 import numpy as np
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.archive import tts
+from atokio.archive.timeseries import TimeSeries
+from atokio.archive.tts import CHUNK_ROWS, decode
+from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli.cache_lmtdb import connect_lmtdb
+from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.sync import backend, run_sync
 from atokio.common import to_epoch
+from atokio.connectors.hdf5 import Hdf5
 from atokio.connectors.lmtdb import LmtBatch, LmtDb, TimestampTable
 
 __all__ = [
     "CONFIG",
     "DatasetConfig",
     "DatasetDict",
+    "archive_lmtdb",
+    "commit_datasets",
     "counter_deltas",
+    "day_template",
+    "follow_lmtdb",
+    "init_hdf5_file",
     "main",
     "natural_sorted",
+    "read_window",
+    "write_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -176,12 +195,14 @@ def counter_deltas(matrix: np.ndarray) -> np.ndarray:
 
 
 class DatasetDict(dict):
-    """The datasets of one archive window, filled from LMT (``name -> matrix``).
+    """The TimeSeries of one archive window, filled from LMT (``name -> TimeSeries``).
 
-    ``query_start``/``query_end`` bound the rows written; the matrices hold
-    one row more (the sample at ``query_end``) until :meth:`finalize`.
-    Columns are the component names of the ``*_INFO`` tables in natural
-    order (hex digit runs with ``sort_hex``).
+    ``query_start``/``query_end`` bound the rows written; until
+    :meth:`finalize` every TimeSeries holds one row more (the sample at
+    ``query_end``), which the counter deltas need.  Columns are the
+    component names of the ``*_INFO`` tables in natural order (hex digit
+    runs with ``sort_hex``, as LMT names them).  Rows are scattered in as
+    numpy batches: a value stamped *t* lands in row ``(t - start) // timestep``.
     """
 
     def __init__(
@@ -200,83 +221,103 @@ class DatasetDict(dict):
         self.query_end = query_end
         self.timestep = int(timestep)
         self.sort_hex = sort_hex
+        self.config = CONFIG
         self.start_epoch = int(to_epoch(query_start))
         span = int(to_epoch(query_end)) - self.start_epoch
-        self.num_rows = -(-span // self.timestep)  # rows written
-        self.columns: dict[str, list[str]] = {}
-        self.config = CONFIG
+        self.num_rows = max(0, -(-span // self.timestep))  # rows written
         self.finalized = False
         self._lookup: dict[str, np.ndarray] = {}
         self._op_ids: dict[str, int] = {}
 
+    @property
+    def read_end(self) -> datetime.datetime:
+        """End (exclusive) of the range read: one timestep past the last row written."""
+        return self.query_start + datetime.timedelta(seconds=(self.num_rows + 1) * self.timestep)
+
     # -- setup ---------------------------------------------------------------------------
 
     def init_datasets(self, dataset_names: Sequence[str], columns: Sequence[str]) -> None:
-        """Create empty (−0.0) matrices for ``dataset_names`` with these columns."""
-        ordered = natural_sorted(list(columns), sort_hex=self.sort_hex)
+        """Create empty (−0.0) TimeSeries for ``dataset_names`` with these columns."""
+        ordered = natural_sorted(list(dict.fromkeys(columns)), sort_hex=self.sort_hex)
         for name in dataset_names:
-            self[name] = np.full((self.num_rows + 1, len(ordered)), -0.0)
-            self.columns[name] = list(ordered)
+            series = TimeSeries(
+                dataset_name=name,
+                start=self.query_start,
+                end=self.read_end,
+                timestep=self.timestep,
+                num_columns=len(ordered),
+                column_names=ordered,
+                sort_hex=self.sort_hex,
+            )
+            self[name] = series
+        self.set_timeseries_metadata(dataset_names)
 
-    def _id_lookup(self, table: str, id_map: dict[int, str], names: Sequence[str]) -> np.ndarray:
+    def set_timeseries_metadata(self, dataset_names: Sequence[str]) -> None:
+        """Set ``version`` and ``units`` on the datasets and ``source`` on their groups."""
+        for name in dataset_names:
+            series = self[name]
+            series.version = SCHEMA_VERSION
+            series.global_version = SCHEMA_VERSION
+            series.dataset_metadata.update(
+                {"version": SCHEMA_VERSION, "units": self.config[name].units}
+            )
+            series.group_metadata.update({"source": SOURCE})
+
+    def _id_lookup(self, table: str, id_map: dict[int, str], names: Sequence[str]) -> None:
         """Component id -> column index (−1 for unknown ids)."""
         position = {name: i for i, name in enumerate(names)}
-        size = max(id_map, default=0) + 1
-        lookup = np.full(size, -1, dtype=np.int64)
+        lookup = np.full(max(id_map, default=0) + 1, -1, dtype=np.int64)
         for key, name in id_map.items():
             if key >= 0 and name in position:
                 lookup[key] = position[name]
         self._lookup[table] = lookup
-        return lookup
 
     # -- filling ---------------------------------------------------------------------------
 
-    def _rows_cols(self, table: str, batch: LmtBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(keep mask, row, column) of a batch's rows inside the window and known."""
-        rows = (batch.epochs - self.start_epoch) // self.timestep
-        lookup = self._lookup[table]
-        ids = batch.ids
-        known = (ids >= 0) & (ids < lookup.size)
-        cols = np.full(ids.shape, -1, dtype=np.int64)
-        cols[known] = lookup[ids[known]]
-        keep = (rows >= 0) & (rows <= self.num_rows) & (cols >= 0)
-        if not keep.all():
-            dropped = int((~keep).sum())
-            logger.debug("%s: %d rows outside the window or of unknown components", table, dropped)
-        return keep, rows[keep], cols[keep]
-
     def add_batch(self, table: str, batch: LmtBatch, value_columns: Sequence[str]) -> int:
         """Scatter one batch of ``table`` into its datasets; return the rows used."""
-        keep, rows, cols = self._rows_cols(table, batch)
+        rows = (batch.epochs - self.start_epoch) // self.timestep
+        lookup = self._lookup[table]
+        known = (batch.ids >= 0) & (batch.ids < lookup.size)
+        cols = np.full(batch.ids.shape, -1, dtype=np.int64)
+        cols[known] = lookup[batch.ids[known]]
+        keep = (rows >= 0) & (rows <= self.num_rows) & (cols >= 0)
+        if not keep.all():
+            logger.debug(
+                "%s: %d rows outside the window or of unknown components", table, (~keep).sum()
+            )
+            rows, cols = rows[keep], cols[keep]
+            values = batch.values[keep]
+            ops = batch.extra[keep] if batch.extra is not None else None
+        else:
+            values = batch.values
+            ops = batch.extra
         if rows.size == 0:
             return 0
-        values = batch.values[keep]
         index = {column: i for i, column in enumerate(value_columns)}
-        ops = batch.extra[keep] if batch.extra is not None else None
         for name, config in self.config.items():
             if config.table != table or name not in self:
                 continue
             if config.operation is not None:
-                if ops is None:
-                    continue
                 wanted = self._op_ids.get(config.operation)
-                if wanted is None:
+                if ops is None or wanted is None:
                     continue
                 select = ops == wanted
                 if not select.any():
                     continue
                 r, c = rows[select], cols[select]
-                v = values[select][:, index[config.columns[0]]]
+                v = values[select, index[config.columns[0]]]
             else:
                 r, c = rows, cols
                 v = values[:, index[config.columns[0]]]
                 for extra in config.columns[1:]:
                     v = v + values[:, index[extra]]
+            matrix = self[name].dataset
             good = ~np.isnan(v)
             if good.all():
-                self[name][r, c] = v
+                matrix[r, c] = v
             else:
-                self[name][r[good], c[good]] = v[good]
+                matrix[r[good], c[good]] = v[good]
         return int(rows.size)
 
     async def archive_table(
@@ -297,24 +338,22 @@ class DatasetDict(dict):
             id_map, all_names = lmtdb.oss_id_map, lmtdb.oss_names
         else:
             id_map, all_names = lmtdb.mds_id_map, lmtdb.mds_names
-        unique = list(dict.fromkeys(all_names))
-        self.init_datasets(names, unique)
-        self._id_lookup(table, id_map, self.columns[names[0]])
+        self.init_datasets(names, all_names)
+        self._id_lookup(table, id_map, self[names[0]].columns)
         value_columns = sorted({c for n in names for c in self.config[n].columns})
-        extra_column = extra_values = None
+        extra_column: str | None = None
+        extra_values: list[int] | None = None
         if table == "MDS_OPS_DATA":
-            wanted_ops = [self.config[n].operation or "" for n in names]
-            self._op_ids = lmtdb.operation_ids(wanted_ops)
+            self._op_ids = lmtdb.operation_ids([self.config[n].operation or "" for n in names])
             extra_column = "OPERATION_ID"
             extra_values = sorted(self._op_ids.values())
-        end = self.query_start + datetime.timedelta(seconds=(self.num_rows + 1) * self.timestep)
         used = 0
         async with lmtdb.stream_batches(
             table,
             TABLE_IDS[table],
             value_columns,
             self.query_start,
-            end,
+            self.read_end,
             timechunk=timechunk,
             extra_column=extra_column,
             extra_values=extra_values,
@@ -324,6 +363,45 @@ class DatasetDict(dict):
                 used += self.add_batch(table, batch, value_columns)
         return used
 
+    async def archive_all(
+        self, lmtdb: LmtDb, *, timechunk: datetime.timedelta = datetime.timedelta(hours=1)
+    ) -> None:
+        """Read every LMT data table into its datasets.
+
+        From MySQL the four tables are read at once (their chunks share the
+        connection pool, so the server works while rows are converted); from
+        SQLite one after the other (threads would only contend for the GIL).
+        """
+        stamps = await lmtdb.timestamp_table(self.query_start, self.read_end)
+        tables = ("OST_DATA", "OSS_DATA", "MDS_DATA", "MDS_OPS_DATA")
+        if lmtdb.cache_db is not None:
+            for table in tables:
+                await self.archive_table(lmtdb, table, timestamps=stamps, timechunk=timechunk)
+            return
+        async with anyio.create_task_group() as group:
+            for table in tables:
+                group.start_soon(
+                    partial(
+                        self.archive_table, lmtdb, table, timestamps=stamps, timechunk=timechunk
+                    )
+                )
+
+    def archive_mds_data(self, lmtdb: LmtDb) -> None:
+        """Fill ``mdservers/cpuload`` from ``MDS_DATA``."""
+        run_sync(self.archive_table, lmtdb, "MDS_DATA")
+
+    def archive_mds_ops_data(self, lmtdb: LmtDb) -> None:
+        """Fill ``mdtargets/<op>s`` from ``MDS_OPS_DATA``, split by ``OPERATION_ID`` (no JOIN)."""
+        run_sync(self.archive_table, lmtdb, "MDS_OPS_DATA")
+
+    def archive_oss_data(self, lmtdb: LmtDb) -> None:
+        """Fill ``dataservers/cpuload`` and ``memused`` from ``OSS_DATA``."""
+        run_sync(self.archive_table, lmtdb, "OSS_DATA")
+
+    def archive_ost_data(self, lmtdb: LmtDb) -> None:
+        """Fill ``datatargets/*bytes`` and ``fullness/*`` from ``OST_DATA``."""
+        run_sync(self.archive_table, lmtdb, "OST_DATA")
+
     # -- finishing -------------------------------------------------------------------------
 
     def convert_deltas(self, dataset_names: Sequence[str]) -> None:
@@ -331,24 +409,19 @@ class DatasetDict(dict):
         for name in dataset_names:
             if name not in self:
                 continue
+            series = self[name]
             if self.config[name].delta:
-                self[name] = counter_deltas(self[name])
+                series.dataset = counter_deltas(series.dataset)
+                series.timestamps = series.timestamps[:-1]
             else:
-                self[name] = self[name][:-1]
+                series.trim_rows(1)
 
     def finalize(self) -> None:
-        """Deltas (or trimming) for every dataset; afterwards each has ``num_rows`` rows."""
+        """Deltas (or trimming) and metadata for every dataset, once."""
         if not self.finalized:
             self.convert_deltas(list(self))
+            self.set_timeseries_metadata(list(self))
             self.finalized = True
-
-    def timestamps(self) -> np.ndarray:
-        """Epoch seconds of the rows written (left edges)."""
-        return self.start_epoch + self.timestep * np.arange(self.num_rows, dtype=np.int64)
-
-    def metadata(self, name: str) -> dict[str, Any]:
-        """The dataset attributes: ``units`` and ``version``."""
-        return {"units": self.config[name].units, "version": SCHEMA_VERSION}
 
 
 async def read_window(
@@ -359,26 +432,280 @@ async def read_window(
     *,
     timechunk: datetime.timedelta = datetime.timedelta(hours=1),
 ) -> DatasetDict:
-    """All LMT datasets over ``[query_start, query_end)``, finalized."""
+    """Every LMT dataset over ``[query_start, query_end)``, finalized."""
     datasets = DatasetDict(query_start, query_end, timestep)
-    end = query_start + datetime.timedelta(seconds=(datasets.num_rows + 1) * timestep)
-    stamps = await lmtdb.timestamp_table(query_start, end)
-    tables = ("OST_DATA", "OSS_DATA", "MDS_DATA", "MDS_OPS_DATA")
-    if lmtdb.cache_db is not None:
-        # SQLite: one table at a time (threads would only contend for the GIL)
-        for table in tables:
-            await datasets.archive_table(lmtdb, table, timestamps=stamps, timechunk=timechunk)
-    else:
-        # MySQL: all tables at once over the pool, so the server works while we convert
-        async with anyio.create_task_group() as group:
-            for table in tables:
-                group.start_soon(
-                    partial(
-                        datasets.archive_table, lmtdb, table, timestamps=stamps, timechunk=timechunk
-                    )
-                )
+    await datasets.archive_all(lmtdb, timechunk=timechunk)
     datasets.finalize()
     return datasets
+
+
+# -- writing one file (the documented one-shot mode) -------------------------------------
+
+
+def init_hdf5_file(
+    datasets: DatasetDict,
+    init_start: datetime.datetime,
+    init_end: datetime.datetime,
+    hdf5_file: Hdf5 | h5py.File,
+) -> list[str]:
+    """Create every dataset of ``datasets`` missing from the file, full size and missing.
+
+    A new dataset covers ``[init_start, init_end)``: its rows are never
+    written (HDF5 fills them with −0.0), only its group's time stamps, its
+    attributes and, on a new file, the root ``version``/``start``/``end``.
+    In a file whose ``start``/``end`` differ from the init range this raises
+    ``IndexError("Mismatched start or end values")``.  Returns the names
+    created and prints ``Initialized <dataset> in / with size (rows, columns)``
+    for each.
+    """
+    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
+    step = datasets.timestep
+    stamps = np.arange(start, end, step, dtype=np.int64)
+    created = []
+    for name, series in datasets.items():
+        if "/" + name.strip("/") in hdf5_file:
+            continue
+        if "start" in hdf5_file.attrs and (
+            int(hdf5_file.attrs["start"]),
+            int(hdf5_file.attrs["end"]),
+        ) != (start, end):
+            raise IndexError("Mismatched start or end values")
+        hdf5_file.attrs["start"] = np.int64(start)
+        hdf5_file.attrs["end"] = np.int64(end)
+        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+        group_name = name.strip("/").split("/")[0]
+        group = hdf5_file.require_group(group_name)
+        key = series.timestamp_key or f"/{group_name}/timestamps"
+        if key not in hdf5_file:
+            hdf5_file.create_dataset(key, data=stamps)
+        rows = len(hdf5_file[key])
+        width = max(1, len(series.columns))
+        dataset = hdf5_file.create_dataset(
+            name,
+            shape=(rows, width),
+            maxshape=(rows, None),
+            dtype=np.float64,
+            chunks=(min(rows, CHUNK_ROWS), width),
+            compression="gzip",
+            shuffle=True,
+            fillvalue=-0.0,
+        )
+        dataset.attrs["columns"] = np.array([c.encode() for c in series.columns])
+        dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
+        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+        dataset.attrs["updated"] = np.int64(int(time.time()))
+        group.attrs["source"] = np.bytes_(SOURCE)
+        print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
+        created.append(name)
+    return created
+
+
+def _align_to_file(series: TimeSeries, dataset: Any, first: int, last: int) -> None:
+    """Reorder ``series`` to the file's columns; keep the file's values of columns it lacks."""
+    existing = [str(c) for c in decode(dataset.attrs.get("columns", np.array([])))]
+    if not existing or existing == series.columns:
+        return
+    mine = set(series.columns)
+    order = [c for c in existing if c in mine] + [
+        c for c in series.columns if c not in set(existing)
+    ]
+    foreign = [c for c in existing if c not in mine]
+    series.rearrange_columns(order)
+    if foreign:
+        kept = dataset[first:last, :]
+        extra = np.column_stack([kept[:, existing.index(c)] for c in foreign])
+        series.dataset = np.hstack([series.dataset, extra])
+        series.columns = order + foreign
+        series.update_column_map()
+        # the file's own order first, then the new columns
+        series.rearrange_columns(existing + [c for c in order if c not in set(existing)])
+
+
+def commit_datasets(datasets: DatasetDict, hdf5_file: Hdf5) -> None:
+    """Commit every TimeSeries into the file, printing ``Writing out /<dataset>``."""
+    for name, series in datasets.items():
+        path = "/" + name.strip("/")
+        print(f"Writing out {path}")
+        if path in hdf5_file and series.timestamps.size:
+            key = tts.timestamps_key(hdf5_file, path)
+            first, last = tts.get_insert_indices(series.timestamps, hdf5_file[key][...])
+            _align_to_file(series, hdf5_file[path], first, last)
+        hdf5_file.commit_timeseries(series)
+
+
+def archive_lmtdb(
+    lmtdb: LmtDb,
+    init_start: datetime.datetime,
+    init_end: datetime.datetime,
+    timestep: int,
+    output_file: str,
+    query_start: datetime.datetime,
+    query_end: datetime.datetime,
+) -> DatasetDict:
+    """Archive ``[query_start, query_end)`` of an LMT database into a TTS file.
+
+    A new file (or missing datasets) gets the range ``[init_start, init_end)``.
+    """
+    if query_start >= query_end or init_start >= init_end:
+        raise ValueError("query_start >= query_end")
+    if timestep < 1:
+        raise ValueError(f"timestep must be at least 1, not {timestep}")
+    datasets = run_sync(read_window, lmtdb, query_start, query_end, timestep)
+    write_file(datasets, init_start, init_end, output_file)
+    return datasets
+
+
+def write_file(
+    datasets: DatasetDict, init_start: datetime.datetime, init_end: datetime.datetime, path: str
+) -> None:
+    """Initialise (if needed) and commit ``datasets`` into the TTS file at ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with Hdf5(path, "a", ignore_version=True) as hdf5_file:
+        init_hdf5_file(datasets, init_start, init_end, hdf5_file)
+        commit_datasets(datasets, hdf5_file)
+
+
+# -- --follow: day files through the single writer ---------------------------------------
+
+
+def day_template(output: str) -> str:
+    """The strftime template of the day files (``%Y-%m-%d`` added when ``output`` has no code)."""
+    if "%" in output:
+        return output
+    stem, suffix = os.path.splitext(output)
+    return f"{stem}-%Y-%m-%d{suffix or '.hdf5'}"
+
+
+def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    midnight = datetime.datetime.combine(day, datetime.time())
+    return midnight, midnight + datetime.timedelta(days=1)
+
+
+def _init_day_file(path: str, datasets: DatasetDict, day: datetime.date) -> None:
+    """Make sure a day file holds every dataset (columns in LMT order), atomically."""
+    if os.path.exists(path):
+        with h5py.File(path, "r") as existing:
+            if all("/" + name in existing for name in datasets):
+                return
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    scratch = path + ".init"
+    if os.path.exists(path):
+        shutil.copyfile(path, scratch)
+    elif os.path.exists(scratch):
+        os.unlink(scratch)
+    start, end = _day_bounds(day)
+    with Hdf5(scratch, "a", ignore_version=True) as hdf5_file:
+        init_hdf5_file(datasets, start, end, hdf5_file)
+    with open(scratch, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(scratch, path)
+
+
+def _cells(series: TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(epochs, column names, values) of the cells of ``series`` that hold data."""
+    matrix = series.dataset
+    present = ~((matrix == 0) & np.signbit(matrix))
+    rows, cols = np.nonzero(present)
+    names = np.array(series.columns, dtype=object)
+    return series.timestamps[rows], names[cols], matrix[rows, cols]
+
+
+async def follow_lmtdb(
+    connect: Callable[[], LmtDb],
+    template: str,
+    timestep: int,
+    *,
+    start: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+    lag: float | None = None,
+    now: Callable[[], datetime.datetime] = datetime.datetime.now,
+    retry_initial: float = 1.0,
+    retry_max: float = 300.0,
+    handle_signals: bool = True,
+    stop: anyio.Event | None = None,
+    state: FollowState | None = None,
+    flush_seconds: float = 60.0,
+) -> datetime.datetime:
+    """Archive LMT continuously into day files until stopped; return where it stopped.
+
+    ``connect()`` makes the LmtDb (again after a failure, so an outage at
+    start-up is retried too).  Every ``timestep`` seconds the interval since
+    the last poll (up to ``now - lag``, default two timesteps) is read — with
+    the row before it, whose counter delta may have lacked its second sample
+    — and its non-missing cells are sent to the single writer
+    (:func:`atokio.archive.writer.open_writer`), which commits them into the
+    file of their local day (``template`` formatted with the day).  A day
+    file is first initialised over its whole day, columns in LMT order.
+    Failures are retried with backoff and the missed interval is caught up
+    (:func:`atokio.collectors.follow.follow`); SIGTERM/SIGINT stop it after
+    the poll in flight, and everything sent is committed before returning.
+    """
+    step = datetime.timedelta(seconds=timestep)
+    holder: dict[str, Any] = {}
+    ready_days: set[datetime.date] = set()
+    specs = {
+        name: DatasetSpec(units=config.units, version=SCHEMA_VERSION, source=SOURCE)
+        for name, config in CONFIG.items()
+    }
+
+    async with open_writer(template, timestep, specs, flush_seconds=flush_seconds) as send:
+
+        async def poll(begin: datetime.datetime, end: datetime.datetime) -> None:
+            lmtdb = holder.get("lmtdb")
+            if lmtdb is None:
+                lmtdb = holder["lmtdb"] = await anyio.to_thread.run_sync(connect)
+            try:
+                datasets = await read_window(lmtdb, begin - step, end, timestep)
+            except Exception:
+                holder.pop("lmtdb", None)
+                await anyio.to_thread.run_sync(_close_quietly, lmtdb)
+                raise
+            first = datasets.query_start.date()
+            last = (end - datetime.timedelta(microseconds=1)).date()
+            day = first
+            while day <= last:
+                if day not in ready_days:
+                    path = datetime.datetime.combine(day, datetime.time()).strftime(template)
+                    await anyio.to_thread.run_sync(_init_day_file, path, datasets, day)
+                    ready_days.add(day)
+                day += datetime.timedelta(days=1)
+            for name, series in datasets.items():
+                epochs, names, values = _cells(series)
+                if values.size:
+                    await send.send(Batch(name, epochs, names, values))
+            logger.info("archived %s - %s", begin, end)
+
+        try:
+            return await follow(
+                poll,
+                timestep=timestep,
+                start=start,
+                until=until,
+                lag=2 * timestep if lag is None else lag,
+                now=now,
+                retry_initial=retry_initial,
+                retry_max=retry_max,
+                handle_signals=handle_signals,
+                stop=stop,
+                state=state,
+            )
+        finally:
+            lmtdb = holder.pop("lmtdb", None)
+            if lmtdb is not None:
+                _close_quietly(lmtdb)
+
+
+def _close_quietly(lmtdb: LmtDb) -> None:
+    try:
+        lmtdb.close()
+        lmtdb.close_cache()
+    except Exception as error:  # pragma: no cover - best effort at shutdown
+        logger.debug("closing the LMT database: %s", error)
+
+
+# -- command line ------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -429,7 +756,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--follow",
         action="store_true",
-        help="keep archiving every timestep into day files (-o is a strftime template)",
+        help="keep archiving every timestep into day files (-o is then a strftime template; "
+        "query_start/query_end, optional, say where to start and stop)",
     )
     return parser
 
@@ -440,7 +768,44 @@ def _body(argv: Sequence[str] | None) -> int:
     if not args.follow and (args.query_start is None or args.query_end is None):
         parser.error("the following arguments are required: query_start, query_end")
     setup_logging(2 if args.debug else 0)
-    raise NotImplementedError
+    query_start = parse_datetime(args.query_start) if args.query_start else None
+    query_end = parse_datetime(args.query_end) if args.query_end else None
+    if args.timestep < 1:
+        raise ValueError(f"timestep must be at least 1, not {args.timestep}")
+    if query_start is not None and query_end is not None and query_start >= query_end:
+        raise ValueError("query_start >= query_end")
+
+    def connect() -> LmtDb:
+        return connect_lmtdb(args.input, args.host, args.user, args.password, args.database)
+
+    if args.follow:
+        if args.input is not None and not os.path.isfile(args.input):
+            raise FileNotFoundError(f"input file {args.input!r} does not exist")
+        template = day_template(args.output)
+        stopped = anyio.run(
+            partial(
+                follow_lmtdb, connect, template, args.timestep, start=query_start, until=query_end
+            ),
+            backend=backend(),
+        )
+        logger.debug("stopped at %s", stopped)
+        return 0
+
+    assert query_start is not None and query_end is not None
+    init_start = parse_datetime(args.init_start) if args.init_start else query_start
+    init_end = parse_datetime(args.init_end) if args.init_end else query_end
+    if init_start >= init_end:
+        raise ValueError("query_start >= query_end")
+    lmtdb = connect()
+    try:
+        archive_lmtdb(
+            lmtdb, init_start, init_end, args.timestep, args.output, query_start, query_end
+        )
+    finally:
+        _close_quietly(lmtdb)
+    if args.debug:
+        print(f"Wrote output to {args.output}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

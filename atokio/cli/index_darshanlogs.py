@@ -8,20 +8,30 @@ One ``headers`` row per log, one ``mounts`` row per mount point and one
 How it runs (CLI.md section 3.20, plus what a long indexing run needs):
 
 * incremental and resumable: logs whose basename already has summary rows are
-  skipped, and every log's rows are committed together, so a killed run
-  resumes where it stopped;
-* streaming: summaries are written in batches of :data:`BATCH_LOGS` logs (one
-  transaction each), never all held in memory;
-* unreadable logs (empty, truncated, not Darshan logs) are reported on stderr
-  (unless ``-q``) and skipped; the others are indexed;
-* ``-t/--threads N`` parses on N worker processes (``0`` = all cores;
-  default 1); a log that crashes the reader is reported, not fatal;
-* ``--reader`` reads logs directly through libdarshan-util (``direct``) or
-  with ``darshan-parser --base`` (``darshan-parser``); ``auto`` (default)
-  prefers the direct reader when the ``darshan`` package is installed;
+  skipped, and every log's rows (header and summaries) are committed together,
+  so a killed run resumes where it stopped, without duplicates;
+* streaming: results are written in batches of :data:`BATCH_LOGS` logs, one
+  transaction each (``--no-bulk-insert``: one log per transaction), and never
+  all held in memory; the worker processes are held back when the writer
+  falls behind;
+* unreadable logs (empty, truncated, not Darshan logs) and logs without POSIX
+  or STDIO activity are reported as warnings on stderr (unless ``-q``) and
+  skipped; the others are indexed.  A second log with the basename of one
+  indexed in the same run is reported and skipped (pytokio fails there);
+* ``-t/--threads N`` parses on N worker processes (default 1, as in pytokio;
+  ``0`` = one per usable core); each worker call handles
+  :data:`LOGS_PER_CALL` logs and returns only their small summary rows.
+  Logs are read in worker processes even with one worker, so that a log that
+  crashes the C library is reported instead of ending the run;
+* ``--reader direct`` reads logs through libdarshan-util (the ``darshan``
+  package), ``--reader darshan-parser`` runs ``darshan-parser --base`` (found
+  on ``PATH``, or ``$ATOKIO_DARSHAN_PARSER``); ``auto`` (default) uses the
+  direct reader when the ``darshan`` package works, else darshan-parser.  Both
+  give the same rows;
 * a progress line on stderr when stderr is a terminal;
-* ``-m/--max-mb`` is accepted for compatibility: every log is read by the
-  same streaming code, whatever its size.
+* ``-m/--max-mb`` is accepted for compatibility and changes nothing: every
+  log, whatever its size, is read by the same code, which streams its records
+  and fills ``posix_files``/``stdio_files`` for all of them.
 """
 
 from __future__ import annotations
@@ -33,7 +43,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from atokio.cli._common import run_main, setup_logging
@@ -41,8 +50,11 @@ from atokio.tools.darshan_summary import (
     END_TIMESTAMPS,
     INT_COUNTERS,
     START_TIMESTAMPS,
+    SUMMARY_COLUMNS,
     LogSummary,
     compile_mount_to_fsname,
+    fsname_of,
+    mount_of,
     summarize_arrays,
     summarize_records,
 )
@@ -70,6 +82,8 @@ logger = logging.getLogger(__name__)
 BATCH_LOGS = 256
 #: Logs handed to a worker process per call (amortises the call overhead).
 LOGS_PER_CALL = 16
+#: The readers ``--reader`` accepts.
+READERS = ("auto", "direct", "darshan-parser")
 
 VERBOSITY = 0
 
@@ -86,11 +100,10 @@ HEADER_COLUMNS = (
     "version",
     "walltime",
 )
-SUMMARY_COLUMNS = (*INT_COUNTERS, "posix_files", "stdio_files", *START_TIMESTAMPS, *END_TIMESTAMPS)
 
 
 def vprint(string: str, level: int) -> None:
-    """Print ``string`` when the verbosity is at least ``level``."""
+    """Print ``string`` on stdout when the verbosity (``-v`` count) is at least ``level``."""
     if VERBOSITY >= level:
         print(string)
 
@@ -131,10 +144,8 @@ def create_headers_table(conn: sqlite3.Connection) -> None:
 
 def create_summaries_table(conn: sqlite3.Connection) -> None:
     """Create the ``summaries`` table if it does not exist."""
-    columns = (
-        ",\n".join(f"        {c} INTEGER" for c in (*INT_COUNTERS, "posix_files", "stdio_files"))
-        + ",\n"
-        + ",\n".join(f"        {c} REAL" for c in (*START_TIMESTAMPS, *END_TIMESTAMPS))
+    columns = ",\n".join(
+        f"        {c} {'REAL' if c.endswith('_timestamp') else 'INTEGER'}" for c in SUMMARY_COLUMNS
     )
     query = f"""CREATE TABLE IF NOT EXISTS summaries (
         log_id INTEGER,
@@ -158,7 +169,7 @@ def get_existing_logs(conn: sqlite3.Connection) -> list[str]:
 
 
 def init_mount_to_fsname() -> list[Any]:
-    """The ``mount_to_fsname`` config as compiled (regex, name) rules."""
+    """The ``mount_to_fsname`` config as compiled ``(regex, name)`` rules, in order."""
     from atokio import config
 
     return compile_mount_to_fsname(config.CONFIG.get("mount_to_fsname"))
@@ -166,70 +177,101 @@ def init_mount_to_fsname() -> list[Any]:
 
 def get_file_mount(filename: str, mount_list: Iterable[str]) -> tuple[str, str] | None:
     """``(mount point, file system name)`` of the longest mount prefixing ``filename``, or None."""
-    from atokio.tools.darshan_summary import fsname_of
-
-    best = None
-    for mount in mount_list:
-        if filename.startswith(mount) and (best is None or len(mount) > len(best)):
-            best = mount
-    if best is None:
+    mountpt = mount_of(filename, mount_list)
+    if mountpt is None:
         return None
-    return best, fsname_of(best, init_mount_to_fsname())
+    return mountpt, fsname_of(mountpt, init_mount_to_fsname())
+
+
+def _expand(log_list: Sequence[str]) -> list[str]:
+    """A single directory argument stands for the regular files directly inside it."""
+    if len(log_list) == 1 and os.path.isdir(log_list[0]):
+        directory = log_list[0]
+        with os.scandir(directory) as entries:
+            return sorted(
+                os.path.join(directory, entry.name) for entry in entries if entry.is_file()
+            )
+    return list(log_list)
 
 
 def process_log_list(conn: sqlite3.Connection, log_list: Sequence[str]) -> list[str]:
     """The logs to index: a single directory expands to the files in it; indexed ones are dropped."""
-    if len(log_list) == 1 and os.path.isdir(log_list[0]):
-        directory = log_list[0]
-        log_list = sorted(
-            os.path.join(directory, name)
-            for name in os.listdir(directory)
-            if os.path.isfile(os.path.join(directory, name))
-        )
     existing = set(get_existing_logs(conn))
-    return [log for log in log_list if os.path.basename(log) not in existing]
+    return [log for log in _expand(log_list) if os.path.basename(log) not in existing]
 
 
 # -- reading logs --------------------------------------------------------------
 
 
 def _choose_reader(reader: str) -> str:
-    """``"direct"``, or the full path of the darshan-parser to run (resolved here, where
-    the caller's ``PATH`` is, rather than in the worker processes)."""
+    """``"direct"``, or the full path of the darshan-parser to run.
+
+    ``auto`` picks ``direct`` when the ``darshan`` package is installed (the
+    caller then checks that it works, see :func:`_verified_reader`).  The
+    darshan-parser executable is resolved here, where the caller's ``PATH``
+    is, rather than in the worker processes.
+    """
     import importlib.util
+
+    if reader not in READERS:
+        raise ValueError(f"unknown reader {reader!r}: use one of {', '.join(READERS)}")
+    if reader == "auto" and importlib.util.find_spec("darshan") is not None:
+        return "direct"
+    if reader == "direct":
+        return reader
+    found = _darshan_parser()
+    if found is None:
+        from atokio.connectors.darshan import darshan_parser_executable
+
+        raise FileNotFoundError(f"{darshan_parser_executable()}: command not found")
+    return found
+
+
+def _darshan_parser() -> str | None:
     import shutil
 
     from atokio.connectors.darshan import darshan_parser_executable
 
-    if reader == "auto":
-        # find, not import: the workers import it (this process never needs it)
-        reader = "direct" if importlib.util.find_spec("darshan") is not None else "darshan-parser"
-    if reader == "direct":
-        return reader
-    executable = darshan_parser_executable()
-    found = shutil.which(executable)
+    return shutil.which(darshan_parser_executable())
+
+
+def _reader_works(reader: str) -> bool:
+    """Worker-side check that the direct reader can load libdarshan-util."""
+    if reader != "direct":
+        return True
+    from atokio.collectors.darshanlog import direct_reader_available
+
+    return direct_reader_available()
+
+
+def _fallback_reader(asked: str) -> str:
+    """The reader to use when the direct reader does not work (auto only)."""
+    found = _darshan_parser() if asked == "auto" else None
     if found is None:
-        raise FileNotFoundError(f"{executable}: command not found")
+        raise RuntimeError(
+            "cannot read Darshan logs: the 'darshan' package cannot load libdarshan-util"
+            + (" and darshan-parser is not on PATH" if asked == "auto" else "")
+        )
+    logger.info("the darshan package does not work here; using %s", found)
     return found
 
 
 def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
-    """``reader`` is ``"direct"`` or the darshan-parser executable to run."""
+    """Summary of one log; ``reader`` is ``"direct"`` or the darshan-parser to run."""
     if reader == "direct":
         from atokio.collectors.darshanlog import read_darshan_arrays
 
         header, mounts, modules = read_darshan_arrays(
             darshan_log, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS
         )
-        if not header:
-            raise ValueError(f"{darshan_log}: no job header")
         return summarize_arrays(header, mounts, modules, darshan_log, rules)
     from atokio.collectors.subprocess import run_command
     from atokio.collectors.sync import run_sync
     from atokio.parsers.darshan import DarshanParser
 
     argv = [reader, "--base", darshan_log]
-    result = run_sync(run_command, argv, DarshanParser(source=darshan_log))
+    parser = DarshanParser(source=darshan_log, modules=("posix", "stdio"))
+    result = run_sync(run_command, argv, parser)
     if result.returncode != 0 or result.error is not None or not result.records:
         detail = result.error or (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ValueError(
@@ -239,25 +281,37 @@ def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
 
 
 def summarize_by_fs(darshan_log: str, max_mb: float = 0.0, reader: str = "auto") -> dict[str, Any]:
-    """A log reduced per file system: ``{"headers": row, "mounts": {mountpt: fsname}, "summaries": {mountpt: row}}``.
+    """A log reduced per file system.
 
+    Returns ``{"headers": row, "mounts": {mountpt: fsname}, "summaries":
+    {mountpt: row}}`` (the rows of the three tables, keyed by mount point).
     Raises for a log that cannot be read.  ``max_mb`` is accepted for
-    compatibility (every log is read by streaming code).
+    compatibility (every log is read the same way).
     """
-    summary = _summarize(darshan_log, _choose_reader(reader), init_mount_to_fsname())
+    chosen = _choose_reader(reader)
+    if not _reader_works(chosen):
+        chosen = _fallback_reader(reader)
+    summary = _summarize(darshan_log, chosen, init_mount_to_fsname())
     return {"headers": summary.headers, "mounts": summary.mounts, "summaries": summary.summaries}
 
 
-def _summarize_batch(batch: tuple[list[str], str, Any]) -> list[tuple[str, dict[str, Any] | str]]:
-    """Worker entry point: summaries (or error texts) of several logs."""
+#: What a worker hands back per log: its summary as plain data, or an error text.
+Outcome = dict[str, Any] | str
+
+
+def _summarize_batch(batch: tuple[list[str], str, Any]) -> list[tuple[str, Outcome]]:
+    """Worker entry point: ``(logs, reader, mount_to_fsname config)`` -> outcome per log."""
     logs, reader, mount_to_fsname = batch
     rules = compile_mount_to_fsname(mount_to_fsname)
-    out: list[tuple[str, dict[str, Any] | str]] = []
+    out: list[tuple[str, Outcome]] = []
     for log in logs:
         try:
             summary = _summarize(log, reader, rules)
         except Exception as error:
-            out.append((log, f"{type(error).__name__}: {error}"))
+            text = str(error)
+            if log not in text:
+                text = f"{log}: {text}"
+            out.append((log, f"{text} ({type(error).__name__})"))
             continue
         out.append(
             (
@@ -277,13 +331,15 @@ def _summarize_batch(batch: tuple[list[str], str, Any]) -> list[tuple[str, dict[
 
 def update_mount_table(conn: sqlite3.Connection, mount_points: dict[str, str]) -> dict[str, int]:
     """Insert new mount points (``{mountpt: fsname}``); return ``{mountpt: fs_id}``."""
-    conn.executemany(
-        "INSERT OR IGNORE INTO mounts (mountpt, fsname) VALUES (?, ?)", list(mount_points.items())
-    )
+    query = "INSERT OR IGNORE INTO mounts (mountpt, fsname) VALUES (?, ?)"
+    rows = list(mount_points.items())
+    for row in rows:
+        vprint(f"{query} {row}", 4)
+    conn.executemany(query, rows)
     ids = {}
     for mountpt in mount_points:
-        row = conn.execute("SELECT fs_id FROM mounts WHERE mountpt = ?", (mountpt,)).fetchone()
-        ids[mountpt] = row[0]
+        found = conn.execute("SELECT fs_id FROM mounts WHERE mountpt = ?", (mountpt,)).fetchone()
+        ids[mountpt] = found[0]
     return ids
 
 
@@ -357,14 +413,18 @@ class _Progress:
         if self.enabled and (now - self.last > 0.2 or self.done == self.total):
             self.last = now
             rate = self.done / max(now - self.start, 1e-9)
+            width = 30
+            filled = width * self.done // max(self.total, 1)
             sys.stderr.write(
-                f"\rindexed {self.done}/{self.total} logs ({rate:.0f} logs/s), {self.failed} unreadable"
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} logs, "
+                f"{rate:.0f} logs/s, {self.failed} skipped "
             )
             sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.done:
             sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def index_darshanlogs(
@@ -373,22 +433,29 @@ def index_darshanlogs(
     threads: int = 1,
     max_mb: float = 0.0,
     bulk_insert: bool = True,
+    *,
     reader: str = "auto",
     quiet: bool = False,
 ) -> dict[str, int]:
-    """Index logs into ``output_file``; return counts ``{"indexed", "skipped", "failed"}``.
+    """Index logs into ``output_file``; return ``{"indexed": n, "skipped": n, "failed": n}``.
 
-    ``threads`` worker processes parse the logs (0 = all cores).  With
-    ``bulk_insert`` rows are committed every :data:`BATCH_LOGS` logs, else after
-    every log.  See the module docstring.
+    ``skipped`` counts logs indexed before (by basename); ``failed`` the logs
+    that could not be read or had no POSIX/STDIO activity (each reported as a
+    warning unless ``quiet``).  ``threads`` worker processes parse the logs
+    (0 = all cores).  With ``bulk_insert`` rows are committed every
+    :data:`BATCH_LOGS` logs, else after every log.  ``max_mb`` is accepted for
+    compatibility.  See the module docstring.
     """
     from atokio import config
     from atokio.collectors.sync import run_sync
-    from atokio.collectors.workers import default_workers, map_in_workers, run_in_worker, warm_up
+    from atokio.collectors.workers import default_workers, warm_up
 
-    reader = _choose_reader(reader)
-    workers = default_workers() if threads == 0 else max(1, threads)
-    warm_up(workers)  # start the workers now, while this process prepares the database
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (all cores) or more, not {threads}")
+    asked = reader
+    chosen = _choose_reader(reader)
+    workers = default_workers() if threads == 0 else threads
+    warm_up(workers)  # the workers start (and load their reader) while the database opens
     conn = sqlite3.connect(output_file)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -397,27 +464,40 @@ def index_darshanlogs(
             create_mount_table(conn)
             create_headers_table(conn)
             create_summaries_table(conn)
-        todo = process_log_list(conn, log_list)
-        skipped = (
-            len(log_list) - len(todo)
-            if not (len(log_list) == 1 and os.path.isdir(log_list[0]))
-            else 0
-        )
+        expanded = _expand(log_list)
+        existing = set(get_existing_logs(conn))
+        todo: list[str] = []
+        names: set[str] = set()
+        skipped = duplicates = 0
+        for log in expanded:
+            name = os.path.basename(log)
+            if name in existing:
+                skipped += 1
+            elif name in names:
+                duplicates += 1
+                if not quiet:
+                    logger.warning(
+                        "skipping %s: another log named %s is indexed in this run", log, name
+                    )
+            else:
+                names.add(name)
+                todo.append(log)
+        del existing, names
         vprint(f"Indexing {len(todo)} logs ({skipped} already indexed) with {workers} worker(s)", 1)
         mount_ids = dict(conn.execute("SELECT mountpt, fs_id FROM mounts").fetchall())
         mapping = config.CONFIG.get("mount_to_fsname")
         batch_size = BATCH_LOGS if bulk_insert else 1
         progress = _Progress(len(todo))
-        counts = {"indexed": 0, "skipped": skipped, "failed": 0}
+        counts = {"indexed": 0, "skipped": skipped, "failed": duplicates}
         pending: list[dict[str, Any]] = []
 
-        def take(results: list[tuple[str, dict[str, Any] | str]]) -> None:
+        def take(results: list[tuple[str, Outcome]]) -> None:
             failed = 0
             for log, outcome in results:
                 if isinstance(outcome, str):
                     failed += 1
                     if not quiet:
-                        logger.warning("skipped: %s", outcome)
+                        logger.warning("skipping unreadable log: %s", outcome)
                     continue
                 if not outcome["summaries"]:
                     failed += 1
@@ -433,50 +513,70 @@ def index_darshanlogs(
             progress.update(len(results), failed)
 
         started = time.monotonic()
-        calls = [
-            (todo[start : start + LOGS_PER_CALL], reader, mapping)
-            for start in range(0, len(todo), LOGS_PER_CALL)
-        ]
-
-        async def run() -> None:
-            crashed: list[str] = []
-            # worker processes even for one worker: a log that crashes the C
-            # reader takes a worker down, not this run
-            async with map_in_workers(
-                _summarize_batch, calls, workers=workers, isolate=True
-            ) as results:
-                async for call, outcome in results:
-                    if isinstance(outcome, BrokenProcessPool):
-                        crashed += call[0]
-                    elif isinstance(outcome, BaseException):
-                        take([(log, f"{type(outcome).__name__}: {outcome}") for log in call[0]])
-                    else:
-                        take(outcome)
-            for log in crashed:  # one by one, to find the culprit(s)
-                try:
-                    take(await run_in_worker(_summarize_batch, ([log], reader, mapping)))
-                except BrokenProcessPool:
-                    take([(log, f"{log}: the Darshan reader crashed on this log")])
-
-        run_sync(run)
-        if pending:
-            _commit_batch(conn, pending, mount_ids)
-            counts["indexed"] += len(pending)
-        progress.close()
+        try:
+            run_sync(_run_workers, todo, chosen, asked, mapping, workers, take)
+            if pending:
+                _commit_batch(conn, pending, mount_ids)
+                counts["indexed"] += len(pending)
+                pending.clear()
+        finally:
+            progress.close()
         elapsed = time.monotonic() - started
         vprint(
-            f"Indexed {counts['indexed']} logs, {counts['failed']} unreadable, {skipped} already indexed",
+            f"Indexed {counts['indexed']} logs, {counts['failed']} skipped as unreadable or "
+            f"empty, {skipped} already indexed",
             1,
         )
-        vprint(f"Parsing and writing took {elapsed:.2f} s", 2)
+        vprint(
+            f"Reading and writing took {elapsed:.2f} s "
+            f"({len(todo) / max(elapsed, 1e-9):.0f} logs/s)",
+            2,
+        )
         vprint(f"Updated {output_file}", 1)
         return counts
     finally:
-        conn.execute("PRAGMA journal_mode=DELETE")  # leave one self-contained file
-        conn.close()
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")  # leave one self-contained file
+        finally:
+            conn.close()
+
+
+async def _run_workers(
+    todo: list[str], reader: str, asked: str, mapping: Any, workers: int, take: Any
+) -> None:
+    """Summarise ``todo`` on the worker processes, handing each call's outcomes to ``take``."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from atokio.collectors.workers import map_in_workers, run_in_worker
+
+    if not todo:
+        return
+    if reader == "direct" and not await run_in_worker(_reader_works, reader):
+        reader = _fallback_reader(asked)
+    calls = (
+        (todo[start : start + LOGS_PER_CALL], reader, mapping)
+        for start in range(0, len(todo), LOGS_PER_CALL)
+    )
+    crashed: list[str] = []
+    # worker processes even for one worker: a log that crashes the C reader
+    # takes a worker down, not this run
+    async with map_in_workers(_summarize_batch, calls, workers=workers, isolate=True) as results:
+        async for call, outcome in results:
+            if isinstance(outcome, BrokenProcessPool):
+                crashed += call[0]
+            elif isinstance(outcome, BaseException):
+                take([(log, f"{log}: {type(outcome).__name__}: {outcome}") for log in call[0]])
+            else:
+                take(outcome)
+    for log in crashed:  # one by one, to find the culprit(s)
+        try:
+            take(await run_in_worker(_summarize_batch, ([log], reader, mapping)))
+        except BrokenProcessPool:
+            take([(log, f"{log}: the Darshan reader crashed on this log")])
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``index_darshanlogs`` (CLI.md section 3.20)."""
     parser = argparse.ArgumentParser(
         prog="index_darshanlogs",
         description="Index Darshan logs into an SQLite database of per-file-system summaries.",
@@ -485,7 +585,11 @@ def build_parser() -> argparse.ArgumentParser:
         "darshanlogs", nargs="+", type=str, help="Darshan logs, or one directory of them"
     )
     parser.add_argument(
-        "-t", "--threads", default=1, type=int, help="worker processes (0 = all cores; default 1)"
+        "-t",
+        "--threads",
+        default=1,
+        type=int,
+        help="number of logs read at once, on worker processes (0 = one per core; default 1)",
     )
     parser.add_argument(
         "-o",
@@ -499,26 +603,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-mb",
         type=float,
         default=0.0,
-        help="accepted for compatibility; every log is read by streaming code",
+        help="accepted for compatibility; every log is read the same way, whatever its size",
     )
     parser.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=0,
-        help="1: counts; 2: timings; 3: table definitions; 4: every insert",
+        help="1: counts; 2: timings; 3: table definitions; 4: every insert (on stdout)",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="do not warn about unreadable or empty logs"
     )
     parser.add_argument(
-        "--no-bulk-insert", action="store_true", help="commit every log as soon as it is parsed"
+        "--no-bulk-insert",
+        action="store_true",
+        help="commit every log on its own instead of in batches",
     )
     parser.add_argument(
         "--reader",
-        choices=("auto", "direct", "darshan-parser"),
+        choices=READERS,
         default="auto",
-        help="read logs with libdarshan-util directly, or with darshan-parser (auto: direct when available)",
+        help="read logs with libdarshan-util (direct) or darshan-parser; "
+        "auto (default): direct when the darshan package works",
     )
     return parser
 

@@ -350,9 +350,12 @@ class _Log:
             if table[0] != ffi.NULL:
                 lib.darshan_free(table[0])
         out = []
+        find = raw.find
         for start in range(0, len(raw), entry):
-            fstype = raw[start + type_at : start + entry].split(b"\0", 1)[0]
-            path = raw[start + path_at : start + entry].split(b"\0", 1)[0]
+            at, stop = start + type_at, start + entry
+            fstype = raw[at : find(b"\0", at, stop) % (stop + 1)]
+            at = start + path_at
+            path = raw[at : find(b"\0", at, stop) % (stop + 1)]
             out.append((path.decode(errors="replace"), fstype.decode(errors="replace")))
         return out
 

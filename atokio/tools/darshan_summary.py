@@ -1,6 +1,7 @@
 """Per-file-system summaries of Darshan logs, as ``index_darshanlogs`` stores them.
 
-Pure computation (no I/O).  A log is reduced to one header row and one row per
+Pure computation (no I/O), shared by ``index_darshanlogs`` and
+``summarize_darshanlogs``.  A log is reduced to one header row and one row per
 mount point (FORMATS.md section 1.6):
 
 * integer counters are summed over every POSIX and STDIO record on the mount
@@ -8,7 +9,8 @@ mount point (FORMATS.md section 1.6):
   the records;
 * ``f_*_start_timestamp`` take the minimum and ``f_*_end_timestamp`` the
   maximum over those records, keeping Darshan's ``-1`` / ``0.0`` "not
-  recorded" values as they are;
+  recorded" values as they are; the result is the value as darshan-parser
+  prints it (``%f``), whichever reader gave the counters;
 * a record's mount is the longest mount-table entry that is a string prefix of
   its file name; ``<STDOUT>``-style names and names without ``/`` (obfuscated
   logs) go to the pseudo-mount ``UNKNOWN``;
@@ -19,31 +21,36 @@ mount point (FORMATS.md section 1.6):
   mount point itself.
 
 Both Darshan read paths feed it: :func:`summarize_records` takes the records
-of either reader, :func:`summarize_arrays` the counter arrays the direct
-reader hands over without building per-record dicts.
+of either reader (the ``darshan-parser`` text path), :func:`summarize_arrays`
+the counter arrays the direct reader hands over without building a dict per
+record.  Both give equal rows for the same log.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy
 
 from atokio.parsers.darshan_records import BaseRecord, DarshanRecord, Header, ModuleArrays, Mount
 
 __all__ = [
+    "ACTIVITY",
     "END_TIMESTAMPS",
+    "FILE_COUNTS",
     "INT_COUNTERS",
     "START_TIMESTAMPS",
+    "SUMMARY_COLUMNS",
+    "UNKNOWN",
     "LogSummary",
     "ModuleArrays",
+    "arrays_from_records",
     "compile_mount_to_fsname",
     "fsname_of",
     "header_row",
+    "mount_of",
     "summarize_arrays",
     "summarize_records",
 ]
@@ -70,9 +77,18 @@ INT_COUNTERS = (
 )
 START_TIMESTAMPS = tuple(f"f_{op}_start_timestamp" for op in ("open", "read", "write", "close"))
 END_TIMESTAMPS = tuple(f"f_{op}_end_timestamp" for op in ("open", "read", "write", "close"))
+#: The record-count column of each summarised module.
 FILE_COUNTS = {"posix": "posix_files", "stdio": "stdio_files"}
+#: Columns whose sum tells an active mount from an idle one.
 ACTIVITY = ("bytes_read", "bytes_written", "reads", "writes", "opens", "stats")
+#: Every column of a summary row, in the order the index writes them.
+SUMMARY_COLUMNS = (*INT_COUNTERS, "posix_files", "stdio_files", *START_TIMESTAMPS, *END_TIMESTAMPS)
+#: The pseudo-mount of records that are on no mount (``<STDOUT>``, obfuscated names).
 UNKNOWN = "UNKNOWN"
+
+#: A log's file name (FORMATS.md section 1.4); group 1 is the user name.
+_LOG_NAME = re.compile(r"([^_/]+)_([^/]*?)_id(\d+)_(\d+)-(\d+)-(\d+)-(\d+)_(\d+)\.darshan")
+_ACTIVITY_AT = [SUMMARY_COLUMNS.index(c) for c in ACTIVITY]
 
 
 @dataclass
@@ -89,7 +105,7 @@ def compile_mount_to_fsname(mapping: Mapping[str, str] | None) -> list[tuple[re.
     return [(re.compile(pattern), name) for pattern, name in (mapping or {}).items()]
 
 
-def fsname_of(mountpt: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+def fsname_of(mountpt: str, rules: Sequence[tuple[re.Pattern[str], str]]) -> str:
     """The logical file system of a mount point: the last matching rule, else the mount point."""
     name = mountpt
     for pattern, fsname in rules:
@@ -98,12 +114,19 @@ def fsname_of(mountpt: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
     return name
 
 
-def header_row(header: Mapping[str, Any], log_path: str) -> dict[str, Any]:
-    """The ``headers`` table row of a log."""
-    from atokio.connectors.darshan import parse_filename_metadata
+def mount_of(file_name: str, mountpts: Iterable[str]) -> str | None:
+    """The longest mount point that is a string prefix of ``file_name``, or None."""
+    best: str | None = None
+    for mountpt in mountpts:
+        if file_name.startswith(mountpt) and (best is None or len(mountpt) > len(best)):
+            best = mountpt
+    return best
 
+
+def header_row(header: Mapping[str, Any], log_path: str) -> dict[str, Any]:
+    """The ``headers`` table row of a log (``username`` comes from the log's file name)."""
     exe = header.get("exe") or [""]
-    meta = parse_filename_metadata(log_path)
+    match = _LOG_NAME.search(os.path.basename(log_path))
     return {
         "filename": os.path.basename(log_path),
         "end_time": header.get("end_time"),
@@ -113,29 +136,40 @@ def header_row(header: Mapping[str, Any], log_path: str) -> dict[str, Any]:
         "nprocs": header.get("nprocs"),
         "start_time": header.get("start_time"),
         "uid": header.get("uid"),
-        "username": meta.get("username"),
+        "username": match.group(1) if match else None,
         "version": header.get("version"),
         "walltime": header.get("walltime"),
     }
 
 
-def _mount_index(names: list[str], mountpts: list[str]) -> numpy.ndarray:
-    """For each file name, the index of its mount in ``mountpts`` (longest prefix), or -1."""
-    by_length = sorted(range(len(mountpts)), key=lambda i: -len(mountpts[i]))
-    cache: dict[str, int] = {}
-    out = numpy.empty(len(names), dtype=numpy.int64)
-    for n, name in enumerate(names):
-        found = cache.get(name)
-        if found is None:
-            found = -1
-            if "/" in name and not name.startswith("<"):
-                for i in by_length:
-                    if name.startswith(mountpts[i]):
-                        found = i
-                        break
-            cache[name] = found
-        out[n] = found
-    return out
+def _printed(value: float) -> float:
+    """A double as darshan-parser prints it (``%f``) and a parser reads it back."""
+    return float("%f" % value)
+
+
+def _mount_groups(names: list[str], mountpts: list[str]) -> dict[str, list[int] | None]:
+    """Record positions by mount point (longest prefix; ``UNKNOWN`` for the rest).
+
+    ``None`` stands for all the records (the usual case: one mount).
+    """
+    ordered = sorted(mountpts, key=len, reverse=True)
+    where: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        mountpt = UNKNOWN
+        if "/" in name and not name.startswith("<"):
+            for candidate in ordered:
+                if name.startswith(candidate):
+                    mountpt = candidate
+                    break
+        where[name] = mountpt
+    if len(set(where.values())) == 1:
+        return {next(iter(where.values())): None}
+    groups: dict[str, list[int] | None] = {}
+    for position, name in enumerate(names):
+        positions = groups.setdefault(where[name], [])
+        assert positions is not None
+        positions.append(position)
+    return groups
 
 
 def summarize_arrays(
@@ -143,58 +177,83 @@ def summarize_arrays(
     mount_table: Mapping[str, str],
     modules: Iterable[ModuleArrays],
     log_path: str,
-    mount_to_fsname: list[tuple[re.Pattern[str], str]],
+    mount_to_fsname: Sequence[tuple[re.Pattern[str], str]],
 ) -> LogSummary:
-    """Summarise a log from per-module counter arrays (see the module docstring)."""
+    """Summarise a log from per-module counter arrays (see the module docstring).
+
+    ``modules`` are POSIX and STDIO :class:`ModuleArrays` (others are
+    ignored): per-record file names, integer counters and timestamps keyed by
+    lower-case column name.
+    """
+    import numpy
+
     mountpts = list(mount_table)
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, list[Any]] = {}
     for arrays in modules:
-        if not arrays.names:
+        files_column = FILE_COUNTS.get(arrays.module)
+        if files_column is None or not arrays.names:
             continue
-        where = _mount_index(arrays.names, mountpts)
-        for index in numpy.unique(where):
-            mountpt = mountpts[index] if index >= 0 else UNKNOWN
-            mask = where == index
+        files_at = SUMMARY_COLUMNS.index(files_column)
+        int_columns = [c for c in INT_COUNTERS if c in arrays.counters]
+        int_at = [SUMMARY_COLUMNS.index(c) for c in int_columns]
+        ints = (
+            numpy.stack([arrays.counters[c] for c in int_columns], axis=1) if int_columns else None
+        )
+        stamp_columns = [c for c in START_TIMESTAMPS + END_TIMESTAMPS if c in arrays.timestamps]
+        stamp_at = [SUMMARY_COLUMNS.index(c) for c in stamp_columns]
+        is_start = [c in START_TIMESTAMPS for c in stamp_columns]
+        stamps = (
+            numpy.stack([arrays.timestamps[c] for c in stamp_columns], axis=1)
+            if stamp_columns
+            else None
+        )
+        for mountpt, positions in _mount_groups(arrays.names, mountpts).items():
             row = rows.get(mountpt)
             if row is None:
                 row = rows[mountpt] = _empty_row()
-            for column in INT_COUNTERS:
-                values = arrays.counters.get(column)
-                if values is not None:
-                    row[column] += int(values[mask].sum())
-            row[FILE_COUNTS[arrays.module]] += int(mask.sum())
-            for column in START_TIMESTAMPS + END_TIMESTAMPS:
-                values = arrays.timestamps.get(column)
-                if values is None:
-                    continue
-                picked = values[mask]
-                value = float(picked.min() if column in START_TIMESTAMPS else picked.max())
-                current = row[column]
-                if current is None:
-                    row[column] = value
-                elif column in START_TIMESTAMPS:
-                    row[column] = min(current, value)
-                else:
-                    row[column] = max(current, value)
-    active = {m: r for m, r in rows.items() if sum(r[c] for c in ACTIVITY) != 0}
+            if ints is not None:
+                part = ints if positions is None else ints[positions]
+                for at, total in zip(int_at, part.sum(axis=0).tolist(), strict=True):
+                    row[at] += total
+            row[files_at] += len(arrays.names) if positions is None else len(positions)
+            if stamps is not None:
+                part = stamps if positions is None else stamps[positions]
+                lows = part.min(axis=0).tolist()
+                highs = part.max(axis=0).tolist()
+                for at, start, low, high in zip(stamp_at, is_start, lows, highs, strict=True):
+                    value = low if start else high
+                    current = row[at]
+                    if current is None:
+                        row[at] = value
+                    elif start:
+                        row[at] = min(current, value)
+                    else:
+                        row[at] = max(current, value)
+    summaries: dict[str, dict[str, Any]] = {}
+    for mountpt, row in rows.items():
+        if sum(row[at] for at in _ACTIVITY_AT) == 0:
+            continue
+        for at in range(len(INT_COUNTERS) + 2, len(SUMMARY_COLUMNS)):
+            if row[at] is not None:
+                row[at] = _printed(row[at])  # min/max commute with this rounding
+        summaries[mountpt] = dict(zip(SUMMARY_COLUMNS, row, strict=True))
     return LogSummary(
         headers=header_row(header, log_path),
-        summaries=active,
-        mounts={m: fsname_of(m, mount_to_fsname) for m in active},
+        summaries=summaries,
+        mounts={m: fsname_of(m, mount_to_fsname) for m in summaries},
     )
 
 
-def _empty_row() -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(INT_COUNTERS, 0)
-    row.update(posix_files=0, stdio_files=0)
-    row.update(dict.fromkeys(START_TIMESTAMPS + END_TIMESTAMPS))
-    return row
+def _empty_row() -> list[Any]:
+    return [0] * (len(INT_COUNTERS) + 2) + [None] * (len(START_TIMESTAMPS) + len(END_TIMESTAMPS))
 
 
 def arrays_from_records(
     records: Iterable[DarshanRecord],
 ) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
     """(header, mount table, POSIX/STDIO arrays) from the records of either reader."""
+    import numpy
+
     header: dict[str, Any] = {}
     mounts: dict[str, str] = {}
     columns: dict[str, dict[str, list[Any]]] = {"posix": {}, "stdio": {}}
@@ -210,7 +269,10 @@ def arrays_from_records(
                 if counter in record.counters:
                     table.setdefault(column, []).append(record.counters[counter])
         elif isinstance(record, Header):
-            header[record.key] = record.value
+            if record.key == "metadata":
+                header.setdefault("metadata", []).append(record.value)
+            else:
+                header[record.key] = record.value
         elif isinstance(record, Mount):
             mounts[record.mountpoint] = record.fstype
     modules = []
@@ -230,7 +292,7 @@ def arrays_from_records(
 def summarize_records(
     records: Iterable[DarshanRecord],
     log_path: str,
-    mount_to_fsname: list[tuple[re.Pattern[str], str]],
+    mount_to_fsname: Sequence[tuple[re.Pattern[str], str]],
 ) -> LogSummary:
     """Summarise a log from its records (either reader)."""
     header, mounts, modules = arrays_from_records(records)
