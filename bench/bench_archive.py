@@ -19,9 +19,7 @@
 from __future__ import annotations
 
 import datetime
-import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,23 +27,11 @@ from pathlib import Path
 
 import anyio
 import numpy
+from _targets import machine_scale
 
 ROOT = Path(__file__).resolve().parents[1]
-CALIBRATE = ROOT.parent / "shared" / "bench" / "calibrate.py"
 COLUMNS = 1000
 STEP = 5
-
-
-def scale() -> float:
-    if not CALIBRATE.exists():
-        return 1.0
-    out = subprocess.run(
-        [sys.executable, str(CALIBRATE), "--json", "--repeats", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(json.loads(out.stdout)["scale"])
 
 
 async def write_day(template: str, day: datetime.date) -> int:
@@ -75,7 +61,7 @@ def main() -> int:
     from atokio.connectors.hdf5 import Hdf5
     from atokio.tools import hdf5 as tools_hdf5
 
-    here = scale()
+    here = machine_scale()
     with tempfile.TemporaryDirectory() as tmp:
         template = str(Path(tmp) / "%Y-%m-%d" / "snx11025.hdf5")
         rss = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import resource
 import subprocess
@@ -34,26 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _targets import scaled_target
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
-CALIBRATE = ROOT.parent / "shared" / "bench" / "calibrate.py"
 REFERENCE_MB_S = 48.0
 GOAL_RATIO = 5
 CHUNK = 1 << 16
-
-
-def scaled_target() -> tuple[float, float]:
-    """(scale of this machine, target MB/s here) from calibrate.py, or (1, 240)."""
-    if not CALIBRATE.exists():
-        return 1.0, REFERENCE_MB_S * GOAL_RATIO
-    out = subprocess.run(
-        [sys.executable, str(CALIBRATE), "--json", "--repeats", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scale = json.loads(out.stdout)["scale"]
-    return scale, REFERENCE_MB_S * GOAL_RATIO * scale
 
 
 def make_input(version_tag: str, copies: int, path: Path) -> int:
@@ -179,7 +165,7 @@ def main() -> int:
     if not CORPUS.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
-    scale, target = scaled_target()
+    scale, target = scaled_target(REFERENCE_MB_S, GOAL_RATIO)
     print(
         f"machine scale {scale:.2f} (calibrate.py); target here: {target:.0f} MB/s "
         f"(= {GOAL_RATIO} x reference {REFERENCE_MB_S:.0f} MB/s x {scale:.2f})"

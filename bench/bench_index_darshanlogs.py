@@ -22,7 +22,6 @@ this machine by ``shared/bench/calibrate.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -31,25 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _targets import scaled_target
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
-CALIBRATE = ROOT.parent / "shared" / "bench" / "calibrate.py"
 SMALL_LOGS = ("sample", "sample-2", "sample-goodost", "noposix", "noposixopens")
 REFERENCE_LOGS_S = 67.0
 GOAL_RATIO = 10
-
-
-def scaled_target() -> tuple[float, float]:
-    if not CALIBRATE.exists():
-        return 1.0, REFERENCE_LOGS_S * GOAL_RATIO
-    out = subprocess.run(
-        [sys.executable, str(CALIBRATE), "--json", "--repeats", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scale = json.loads(out.stdout)["scale"]
-    return scale, REFERENCE_LOGS_S * GOAL_RATIO * scale
 
 
 def make_logs(directory: Path, count: int, logs: tuple[str, ...]) -> None:
@@ -101,7 +88,7 @@ def main() -> int:
     if not CORPUS.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 1
-    scale, target = scaled_target()
+    scale, target = scaled_target(REFERENCE_LOGS_S, GOAL_RATIO)
     print(
         f"machine scale {scale:.2f}; target here: {target:.0f} logs/s "
         f"(= {GOAL_RATIO} x reference {REFERENCE_LOGS_S:.0f} logs/s x {scale:.2f})"

@@ -145,6 +145,15 @@ class _SubprocessOutput:
         finally:
             self._apply_records(records)
 
+    def save_cache(self, output_file: str | None = None) -> None:
+        """Write self as JSON (``None`` = stdout)."""
+        text = json.dumps(self)
+        if output_file is None:
+            sys.stdout.write(text)
+        else:
+            with open(output_file, "w") as output:
+                output.write(text)
+
     def load_str(self, input_str: str | bytes) -> None:
         """Parse the command's output given as a string."""
         data = input_str.encode() if isinstance(input_str, str) else input_str
@@ -168,14 +177,6 @@ class SubprocessOutputDict(_SubprocessOutput, dict):
         dict.__init__(self)
         _SubprocessOutput.__init__(self, cache_file, from_string, silent_errors)
 
-    def save_cache(self, output_file: str | None = None) -> None:
-        """Write self as JSON (``None`` = stdout)."""
-        if output_file is None:
-            sys.stdout.write(json.dumps(self))
-        else:
-            with open(output_file, "w") as output:
-                output.write(json.dumps(self))
-
 
 class SubprocessOutputList(_SubprocessOutput, list):
     """A list filled from a command's output (see the module docstring)."""
@@ -188,14 +189,6 @@ class SubprocessOutputList(_SubprocessOutput, list):
     ) -> None:
         list.__init__(self)
         _SubprocessOutput.__init__(self, cache_file, from_string, silent_errors)
-
-    def save_cache(self, output_file: str | None = None) -> None:
-        """Write self as JSON (``None`` = stdout)."""
-        if output_file is None:
-            sys.stdout.write(json.dumps(self))
-        else:
-            with open(output_file, "w") as output:
-                output.write(json.dumps(self))
 
 
 def walk_file_collection(input_source: str) -> Iterator[tuple[str, float, IO[bytes]]]:
