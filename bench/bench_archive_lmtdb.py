@@ -30,100 +30,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _targets import scaled_target
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "lmt"))
+
+from lmt_data import make_cycled  # noqa: E402  (test helpers: the cycled database)
+from lmt_mariadb import MariaDbServer, find_binaries, load_sqlite  # noqa: E402
+
 CORPUS = ROOT.parent / "shared" / "corpus"
-SOURCE = CORPUS / "inputs" / "snx11025_2018-01-28.sqlite3"
 REFERENCE = CORPUS / "inputs" / "snx11025_2018-01-28.hdf5"
-CALIBRATE = ROOT.parent / "shared" / "bench" / "calibrate.py"
 REFERENCE_ROWS_S = 52_874.0
 GOAL_RATIO = 10
 
 HOURS = 6
 TIMESTEP = 5
 PERIOD = 60  # intervals in the sample
-COUNTERS = {
-    "OST_DATA": ("READ_BYTES", "WRITE_BYTES"),
-    "MDS_OPS_DATA": ("SAMPLES", "SUM", "SUMSQUARES"),
-}
-DATA_TABLES = ("OST_DATA", "OSS_DATA", "MDS_DATA", "MDS_OPS_DATA")
 QUERY = ["2018-01-28T00:00:00", "2018-01-28T06:00:00"]
 INIT = ["--init-start", "2018-01-28T00:00:00", "--init-end", "2018-01-29T00:00:00"]
-
-
-def scaled_target() -> tuple[float, float]:
-    """(scale of this machine, target rows/s here) from calibrate.py, or (1, 528,740)."""
-    if not CALIBRATE.exists():
-        return 1.0, REFERENCE_ROWS_S * GOAL_RATIO
-    out = subprocess.run(
-        [sys.executable, str(CALIBRATE), "--json", "--repeats", "3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scale = float(json.loads(out.stdout)["scale"])
-    return scale, REFERENCE_ROWS_S * GOAL_RATIO * scale
-
-
-def make_cycled(path: Path, hours: int = HOURS) -> int:
-    """Write the cycled LMT database to ``path``; return its number of data rows."""
-    stamps = hours * 3600 // TIMESTEP + 1
-    with sqlite3.connect(SOURCE) as src, sqlite3.connect(path) as dst:
-        for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table'"):
-            dst.execute(sql)
-        ts_rows = list(src.execute("SELECT TS_ID, TIMESTAMP FROM TIMESTAMP_INFO ORDER BY TS_ID"))
-        first_ts = ts_rows[0][0]
-        start = np.datetime64(ts_rows[0][1].replace(" ", "T"))
-        ts_ids = first_ts + np.arange(stamps)
-        times = start + np.arange(stamps) * np.timedelta64(TIMESTEP, "s")
-        dst.executemany(
-            "INSERT INTO TIMESTAMP_INFO VALUES (?, ?)",
-            zip(ts_ids.tolist(), [str(t).replace("T", " ") for t in times], strict=True),
-        )
-        for (table,) in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-            if table in DATA_TABLES or table == "TIMESTAMP_INFO":
-                continue
-            rows = list(src.execute(f"SELECT * FROM {table}"))
-            if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                dst.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-        total = 0
-        for table in DATA_TABLES:
-            columns = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
-            ts_col = columns.index("TS_ID")
-            rows = list(src.execute(f"SELECT * FROM {table}"))
-            by_step: dict[int, list[tuple]] = {}
-            for row in rows:
-                by_step.setdefault(row[ts_col] - first_ts, []).append(row)
-            key_cols = [i for i, c in enumerate(columns) if c.endswith("_ID") and c != "TS_ID"]
-            counter_cols = [columns.index(c) for c in COUNTERS.get(table, ())]
-            first = {tuple(r[i] for i in key_cols): r for r in by_step[0]}
-            last = {tuple(r[i] for i in key_cols): r for r in by_step[PERIOD]}
-            out = []
-            for k in range(stamps):
-                cycle, step = divmod(k, PERIOD)
-                for row in by_step.get(step, []):
-                    new = list(row)
-                    new[ts_col] = first_ts + k
-                    key = tuple(row[i] for i in key_cols)
-                    for i in counter_cols:
-                        new[i] = row[i] + cycle * (last[key][i] - first[key][i])
-                    out.append(tuple(new))
-            marks = ", ".join("?" * len(columns))
-            dst.executemany(f"INSERT INTO {table} VALUES ({marks})", out)
-            total += len(out)
-    return total
 
 
 def check_output(path: Path) -> int:
@@ -202,12 +134,12 @@ def main() -> int:
     os.environ["TZ"] = "America/Los_Angeles"
     time.tzset()
 
-    scale, target = scaled_target()
+    scale, target = scaled_target(REFERENCE_ROWS_S, GOAL_RATIO)
     print(f"machine scale {scale:.2f}: target {target:,.0f} rows/s (10x the reference here)")
     work = Path(tempfile.mkdtemp(prefix="bench-lmtdb-"))
     try:
         db = work / "cycled.sqlite3"
-        rows = make_cycled(db)
+        rows = make_cycled(db, HOURS * 3600 // TIMESTEP + 1)
         print(f"input: {rows:,} LMT data rows, {HOURS} h at {TIMESTEP} s, counters monotonic")
         if args.profile:
             from pyinstrument import Profiler
@@ -219,9 +151,6 @@ def main() -> int:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
         bench("SQLite", ["-i", str(db)], work / "sqlite.hdf5", rows, args.repeats, target)
         if not args.no_mariadb:
-            sys.path.insert(0, str(ROOT / "tests" / "lmt"))
-            from lmt_mariadb import MariaDbServer, find_binaries, load_sqlite
-
             if find_binaries() is None:
                 print("MariaDB   skipped: mariadbd not found (scripts/ensure-mariadb installs it)")
             else:

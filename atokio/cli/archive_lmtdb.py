@@ -2,9 +2,10 @@
 
 Reads Lustre Monitoring Tool data — MySQL/MariaDB, or an SQLite cache made by
 ``cache_lmtdb`` (``-i``) — for ``[query_start, query_end)`` and writes it into
-a TTS HDF5 file (schema ``"1"``, FORMATS.md 10.4 and 14): 19 datasets in the
-groups ``datatargets``, ``fullness``, ``dataservers``, ``mdservers`` and
-``mdtargets``, every group with ``source = "lmt"``.
+a TTS HDF5 file (schema ``"1"``, FORMATS.md 10.4 and 14): the 21 datasets
+of :data:`CONFIG` in the groups ``datatargets``, ``fullness``,
+``dataservers``, ``mdservers`` and ``mdtargets``, every group with
+``source = "lmt"``.
 
 How it works:
 
@@ -18,21 +19,26 @@ How it works:
 * counters (bytes and metadata operations) become per-row deltas
   (:func:`counter_deltas`, vectorised), the other datasets drop the extra
   row;
-* the matrices go to the archive's single writer as ``TimeSeries`` and are
-  committed into the file; a new file is first initialised over
-  ``[--init-start, --init-end)`` with every dataset full size and missing
-  (−0.0).
+* each dataset is a ``TimeSeries`` (:class:`DatasetDict`), committed with
+  ``Hdf5.commit_timeseries`` (:func:`atokio.archive.tts.commit_timeseries`);
+  a new file is first initialised over ``[--init-start, --init-end)`` with
+  every dataset full size and missing (−0.0, never written: HDF5's fill
+  value).
 
-``--follow`` (an atokio addition) keeps running: every timestep it archives
-the interval since the last poll (see :func:`atokio.collectors.follow.follow`)
-into the file of that interval's day, rolling over to a new day file at
+``--follow`` (an atokio addition) keeps running (:func:`follow_lmtdb`): every
+timestep it archives the interval since the last poll (see
+:func:`atokio.collectors.follow.follow`) and sends its cells to the archive's
+single writer (:func:`atokio.archive.writer.open_writer`), which commits them
+into the file of their local day, so it rolls over to a new day file at
 midnight; a source outage is retried and the missed interval caught up
-afterwards; SIGTERM or SIGINT stops it cleanly after flushing.  In that mode
-``-o`` is a ``strftime`` template (``%Y-%m-%d`` is inserted before the
-extension when it has no ``%`` code), each day file covers its whole day,
-and the positionals are optional: ``query_start`` (default now) is where to
-start, ``query_end`` where to stop.  Each poll also rewrites the row before
-its interval, whose counter delta needed a sample that may not have been
+afterwards; SIGTERM or SIGINT stops it cleanly after the poll in flight,
+with everything sent committed.  In that mode ``-o`` is a ``strftime``
+template (``-%Y-%m-%d`` is inserted before the extension when it has no
+``%`` code), each day file covers its whole day, and the positionals are
+optional: ``query_start`` is where to start (default: right after the last
+row archived in today's or yesterday's file, else now), ``query_end`` where
+to stop (default: never).  Each poll also rewrites the row before its
+interval, whose counter delta needed a sample that may not have been
 visible yet.
 
 Counter delta rule (FORMATS.md 10.4): a zero or absent value means "no
@@ -70,7 +76,6 @@ from atokio.cli.cache_lmtdb import connect_lmtdb
 from atokio.collectors.follow import FollowState, follow
 from atokio.collectors.sync import backend, run_sync
 from atokio.common import to_epoch
-from atokio.connectors.hdf5 import Hdf5
 from atokio.connectors.lmtdb import LmtBatch, LmtDb, TimestampTable
 
 __all__ = [
@@ -86,6 +91,7 @@ __all__ = [
     "main",
     "natural_sorted",
     "read_window",
+    "resume_point",
     "write_file",
 ]
 
@@ -232,7 +238,10 @@ class DatasetDict(dict):
     @property
     def read_end(self) -> datetime.datetime:
         """End (exclusive) of the range read: one timestep past the last row written."""
-        return self.query_start + datetime.timedelta(seconds=(self.num_rows + 1) * self.timestep)
+        # through epoch seconds, so that a daylight-saving change inside the window counts
+        return datetime.datetime.fromtimestamp(
+            self.start_epoch + (self.num_rows + 1) * self.timestep
+        )
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -364,14 +373,21 @@ class DatasetDict(dict):
         return used
 
     async def archive_all(
-        self, lmtdb: LmtDb, *, timechunk: datetime.timedelta = datetime.timedelta(hours=1)
+        self, lmtdb: LmtDb, *, timechunk: datetime.timedelta | None = None
     ) -> None:
         """Read every LMT data table into its datasets.
 
-        From MySQL the four tables are read at once (their chunks share the
-        connection pool, so the server works while rows are converted); from
-        SQLite one after the other (threads would only contend for the GIL).
+        From MySQL the four tables are read at once, each in time chunks
+        that share the connection pool, so the server works while rows are
+        converted; ``timechunk`` defaults to about one chunk per pooled
+        connection, and at least an hour (each chunk is a query of its own).
+        From SQLite the tables are read one after the other (threads would
+        only contend for the GIL).
         """
+        if timechunk is None:
+            pool = lmtdb.remote_db
+            share = (self.read_end - self.query_start) / (pool.size if pool else 1)
+            timechunk = max(datetime.timedelta(hours=1), share)
         stamps = await lmtdb.timestamp_table(self.query_start, self.read_end)
         tables = ("OST_DATA", "OSS_DATA", "MDS_DATA", "MDS_OPS_DATA")
         if lmtdb.cache_db is not None:
@@ -430,9 +446,12 @@ async def read_window(
     query_end: datetime.datetime,
     timestep: int,
     *,
-    timechunk: datetime.timedelta = datetime.timedelta(hours=1),
+    timechunk: datetime.timedelta | None = None,
 ) -> DatasetDict:
-    """Every LMT dataset over ``[query_start, query_end)``, finalized."""
+    """Every LMT dataset over ``[query_start, query_end)``, finalized.
+
+    ``timechunk``: see :meth:`DatasetDict.archive_all`.
+    """
     datasets = DatasetDict(query_start, query_end, timestep)
     await datasets.archive_all(lmtdb, timechunk=timechunk)
     datasets.finalize()
@@ -446,33 +465,36 @@ def init_hdf5_file(
     datasets: DatasetDict,
     init_start: datetime.datetime,
     init_end: datetime.datetime,
-    hdf5_file: Hdf5 | h5py.File,
+    hdf5_file: h5py.File,
+    attributes: bool = True,
 ) -> list[str]:
     """Create every dataset of ``datasets`` missing from the file, full size and missing.
 
     A new dataset covers ``[init_start, init_end)``: its rows are never
-    written (HDF5 fills them with −0.0), only its group's time stamps, its
-    attributes and, on a new file, the root ``version``/``start``/``end``.
-    In a file whose ``start``/``end`` differ from the init range this raises
-    ``IndexError("Mismatched start or end values")``.  Returns the names
-    created and prints ``Initialized <dataset> in / with size (rows, columns)``
-    for each.
+    written (HDF5 fills them with −0.0), only its group's time stamps and,
+    on a new file, the root ``version``/``start``/``end``; with
+    ``attributes`` also its ``columns``, ``units``, ``version``, ``updated``
+    and its group's ``source`` (a commit that follows at once writes them
+    anyway).  In a file whose ``start``/``end`` differ from the init range
+    this raises ``IndexError("Mismatched start or end values")``.  Returns the
+    names created and prints ``Initialized <dataset> in / with size (rows,
+    columns)`` for each.
     """
+    missing = [name for name in datasets if "/" + name.strip("/") not in hdf5_file]
+    if not missing:
+        return []
     start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
-    step = datasets.timestep
-    stamps = np.arange(start, end, step, dtype=np.int64)
-    created = []
-    for name, series in datasets.items():
-        if "/" + name.strip("/") in hdf5_file:
-            continue
-        if "start" in hdf5_file.attrs and (
-            int(hdf5_file.attrs["start"]),
-            int(hdf5_file.attrs["end"]),
-        ) != (start, end):
+    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
+        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
+        if found != (start, end):
             raise IndexError("Mismatched start or end values")
+    else:
         hdf5_file.attrs["start"] = np.int64(start)
         hdf5_file.attrs["end"] = np.int64(end)
         hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+    stamps = np.arange(start, end, datasets.timestep, dtype=np.int64)
+    for name in missing:
+        series = datasets[name]
         group_name = name.strip("/").split("/")[0]
         group = hdf5_file.require_group(group_name)
         key = series.timestamp_key or f"/{group_name}/timestamps"
@@ -490,14 +512,14 @@ def init_hdf5_file(
             shuffle=True,
             fillvalue=-0.0,
         )
-        dataset.attrs["columns"] = np.array([c.encode() for c in series.columns])
-        dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
-        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-        dataset.attrs["updated"] = np.int64(int(time.time()))
-        group.attrs["source"] = np.bytes_(SOURCE)
+        if attributes:
+            dataset.attrs["columns"] = np.array([c.encode() for c in series.columns])
+            dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
+            dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+            dataset.attrs["updated"] = np.int64(int(time.time()))
+            group.attrs["source"] = np.bytes_(SOURCE)
         print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
-        created.append(name)
-    return created
+    return missing
 
 
 def _align_to_file(series: TimeSeries, dataset: Any, first: int, last: int) -> None:
@@ -521,16 +543,25 @@ def _align_to_file(series: TimeSeries, dataset: Any, first: int, last: int) -> N
         series.rearrange_columns(existing + [c for c in order if c not in set(existing)])
 
 
-def commit_datasets(datasets: DatasetDict, hdf5_file: Hdf5) -> None:
-    """Commit every TimeSeries into the file, printing ``Writing out /<dataset>``."""
+def commit_datasets(
+    datasets: DatasetDict, hdf5_file: h5py.File, created: Sequence[str] = ()
+) -> None:
+    """Commit every TimeSeries into the file, printing ``Writing out /<dataset>``.
+
+    This is ``Hdf5.commit_timeseries`` per dataset, after putting the columns
+    in the file's order when the dataset existed before (values are matched
+    by column name, never by position); ``created`` names the datasets that
+    :func:`init_hdf5_file` has just made with the TimeSeries' own columns.
+    """
+    fresh = set(created)
     for name, series in datasets.items():
         path = "/" + name.strip("/")
         print(f"Writing out {path}")
-        if path in hdf5_file and series.timestamps.size:
+        if name not in fresh and path in hdf5_file and series.timestamps.size:
             key = tts.timestamps_key(hdf5_file, path)
             first, last = tts.get_insert_indices(series.timestamps, hdf5_file[key][...])
             _align_to_file(series, hdf5_file[path], first, last)
-        hdf5_file.commit_timeseries(series)
+        tts.commit_timeseries(hdf5_file, series)
 
 
 def archive_lmtdb(
@@ -561,9 +592,9 @@ def write_file(
     """Initialise (if needed) and commit ``datasets`` into the TTS file at ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with Hdf5(path, "a", ignore_version=True) as hdf5_file:
-        init_hdf5_file(datasets, init_start, init_end, hdf5_file)
-        commit_datasets(datasets, hdf5_file)
+    with h5py.File(path, "a") as hdf5_file:
+        created = init_hdf5_file(datasets, init_start, init_end, hdf5_file, attributes=False)
+        commit_datasets(datasets, hdf5_file, created)
 
 
 # -- --follow: day files through the single writer ---------------------------------------
@@ -583,9 +614,17 @@ def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetim
 
 
 def _init_day_file(path: str, datasets: DatasetDict, day: datetime.date) -> None:
-    """Make sure a day file holds every dataset (columns in LMT order), atomically."""
+    """Make sure a day file holds every dataset (columns in LMT order), atomically.
+
+    An existing file must cover exactly that day (``ValueError`` otherwise:
+    the writer places rows counting from midnight).
+    """
+    start, end = _day_bounds(day)
     if os.path.exists(path):
         with h5py.File(path, "r") as existing:
+            bounds = (int(existing.attrs.get("start", -1)), int(existing.attrs.get("end", -1)))
+            if "start" in existing.attrs and bounds != (to_epoch(start), to_epoch(end)):
+                raise ValueError(f"{path} does not cover the day {day} (start/end {bounds})")
             if all("/" + name in existing for name in datasets):
                 return
     directory = os.path.dirname(os.path.abspath(path))
@@ -595,12 +634,38 @@ def _init_day_file(path: str, datasets: DatasetDict, day: datetime.date) -> None
         shutil.copyfile(path, scratch)
     elif os.path.exists(scratch):
         os.unlink(scratch)
-    start, end = _day_bounds(day)
-    with Hdf5(scratch, "a", ignore_version=True) as hdf5_file:
+    with h5py.File(scratch, "a") as hdf5_file:
         init_hdf5_file(datasets, start, end, hdf5_file)
     with open(scratch, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(scratch, path)
+
+
+def resume_point(template: str, now: datetime.datetime, timestep: int) -> datetime.datetime | None:
+    """Where following should resume: after the last row holding data.
+
+    Looks at today's and yesterday's day files; ``None`` when neither has
+    any data.
+    """
+    for day in (now.date(), now.date() - datetime.timedelta(days=1)):
+        path = datetime.datetime.combine(day, datetime.time()).strftime(template)
+        if not os.path.exists(path):
+            continue
+        last = -1
+        last_stamp = None
+        with h5py.File(path, "r") as h5:
+            for name in CONFIG:
+                if name not in h5:
+                    continue
+                data = h5[name][...]
+                present = np.nonzero(~np.all((data == 0) & np.signbit(data), axis=1))[0]
+                if present.size and int(present[-1]) > last:
+                    last = int(present[-1])
+                    stamps = h5[tts.timestamps_key(h5, name)]
+                    last_stamp = int(stamps[last])
+        if last_stamp is not None:
+            return datetime.datetime.fromtimestamp(last_stamp + timestep)
+    return None
 
 
 def _cells(series: TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -627,22 +692,30 @@ async def follow_lmtdb(
     stop: anyio.Event | None = None,
     state: FollowState | None = None,
     flush_seconds: float = 60.0,
+    poll_timeout: float = 300.0,
 ) -> datetime.datetime:
     """Archive LMT continuously into day files until stopped; return where it stopped.
 
     ``connect()`` makes the LmtDb (again after a failure, so an outage at
-    start-up is retried too).  Every ``timestep`` seconds the interval since
+    start-up is retried too).  Without ``start`` it resumes after the last
+    row of data in today's or yesterday's file (:func:`resume_point`), else
+    starts now.  Every ``timestep`` seconds the interval since
     the last poll (up to ``now - lag``, default two timesteps) is read — with
     the row before it, whose counter delta may have lacked its second sample
     — and its non-missing cells are sent to the single writer
     (:func:`atokio.archive.writer.open_writer`), which commits them into the
     file of their local day (``template`` formatted with the day).  A day
     file is first initialised over its whole day, columns in LMT order.
-    Failures are retried with backoff and the missed interval is caught up
+    Failures (and reads that take longer than ``poll_timeout`` seconds) are
+    retried with backoff and the missed interval is caught up
     (:func:`atokio.collectors.follow.follow`); SIGTERM/SIGINT stop it after
     the poll in flight, and everything sent is committed before returning.
+    The writer commits every ``flush_seconds``.
     """
-    step = datetime.timedelta(seconds=timestep)
+    if start is None:
+        start = await anyio.to_thread.run_sync(resume_point, template, now(), timestep)
+        if start is not None:
+            logger.info("resuming after the last row archived: %s", start)
     holder: dict[str, Any] = {}
     ready_days: set[datetime.date] = set()
     specs = {
@@ -657,7 +730,9 @@ async def follow_lmtdb(
             if lmtdb is None:
                 lmtdb = holder["lmtdb"] = await anyio.to_thread.run_sync(connect)
             try:
-                datasets = await read_window(lmtdb, begin - step, end, timestep)
+                before = datetime.datetime.fromtimestamp(to_epoch(begin) - timestep)
+                with anyio.fail_after(poll_timeout):  # a source that hangs is an outage too
+                    datasets = await read_window(lmtdb, before, end, timestep)
             except Exception:
                 holder.pop("lmtdb", None)
                 await anyio.to_thread.run_sync(_close_quietly, lmtdb)

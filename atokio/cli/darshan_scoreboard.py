@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from atokio.cli._common import run_main
@@ -56,27 +58,30 @@ def _filters(
     exclude_user: str | None,
     exclude_exe: str | None,
 ) -> tuple[str, list[str]]:
+    """The WHERE clause (with ``?`` placeholders) and its parameters.
+
+    A limit keeps rows matching any of its patterns; an exclusion drops rows
+    matching any of its patterns (a NULL value matches no pattern, so it is
+    never dropped by an exclusion); the kinds are combined with AND.
+    """
     clauses: list[str] = []
     params: list[str] = []
-    if _patterns(limit_fs):
-        ors = []
-        for pattern in _patterns(limit_fs):
-            ors.append("(mounts.mountpt LIKE ? OR mounts.fsname LIKE ?)")
-            params += [pattern, pattern]
-        clauses.append("(" + " OR ".join(ors) + ")")
-    for pattern in _patterns(exclude_fs):
-        clauses.append("(mounts.mountpt NOT LIKE ? AND mounts.fsname NOT LIKE ?)")
-        params += [pattern, pattern]
-    for column, limit, exclude in (
-        ("headers.username", limit_user, exclude_user),
-        ("headers.exename", limit_exe, exclude_exe),
+    fs_columns = ("mounts.mountpt", "mounts.fsname")
+    for columns, limit, exclude in (
+        (fs_columns, limit_fs, exclude_fs),
+        (("headers.username",), limit_user, exclude_user),
+        (("headers.exename",), limit_exe, exclude_exe),
     ):
-        if _patterns(limit):
-            clauses.append("(" + " OR ".join(f"{column} LIKE ?" for _ in _patterns(limit)) + ")")
-            params += _patterns(limit)
+        patterns = _patterns(limit)
+        if patterns:
+            ors = []
+            for pattern in patterns:
+                ors += [f"{column} LIKE ?" for column in columns]
+                params += [pattern] * len(columns)
+            clauses.append("(" + " OR ".join(ors) + ")")
         for pattern in _patterns(exclude):
-            clauses.append(f"{column} NOT LIKE ?")
-            params.append(pattern)
+            clauses += [f"COALESCE({column}, '') NOT LIKE ?" for column in columns]
+            params += [pattern] * len(columns)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     return where, params
 
@@ -103,7 +108,9 @@ def query_index_db(
     where, params = _filters(limit_fs, limit_user, limit_exe, exclude_fs, exclude_user, exclude_exe)
     results: dict[str, list[list[Any]]] = {name: [] for name in CATEGORIES}
     for db_filename in db_filenames:
-        conn = sqlite3.connect(f"file:{db_filename}?mode=ro", uri=True)
+        if not os.path.isfile(db_filename):
+            raise FileNotFoundError(f"{db_filename}: no such index database")
+        conn = sqlite3.connect(Path(db_filename).resolve().as_uri() + "?mode=ro", uri=True)
         try:
             for name, (_title, key, group) in CATEGORIES.items():
                 query = (
@@ -113,7 +120,8 @@ def query_index_db(
                     "INNER JOIN headers ON summaries.log_id = headers.log_id "
                     "INNER JOIN mounts ON summaries.fs_id = mounts.fs_id"
                     f"{where} GROUP BY {group} "
-                    "ORDER BY SUM(summaries.bytes_read) + SUM(summaries.bytes_written) DESC"
+                    "ORDER BY SUM(summaries.bytes_read) + SUM(summaries.bytes_written) DESC, "
+                    f"{group}"
                 )
                 if max_results is not None:
                     query += f" LIMIT {int(max_results)}"

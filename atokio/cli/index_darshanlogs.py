@@ -14,9 +14,9 @@ How it runs (CLI.md section 3.20, plus what a long indexing run needs):
   transaction each (``--no-bulk-insert``: one log per transaction), and never
   all held in memory; the worker processes are held back when the writer
   falls behind;
-* unreadable logs (empty, truncated, not Darshan logs) and logs without POSIX
-  or STDIO activity are reported as warnings on stderr (unless ``-q``) and
-  skipped; the others are indexed.  A second log with the basename of one
+* unreadable logs (empty, truncated, corrupt, not Darshan logs), logs without
+  a mount table and logs without POSIX or STDIO activity are reported as
+  warnings on stderr (unless ``-q``) and skipped; the others are indexed.  A second log with the basename of one
   indexed in the same run is reported and skipped (pytokio fails there);
 * ``-t/--threads N`` parses on N worker processes (default 1, as in pytokio;
   ``0`` = one per usable core); each worker call handles
@@ -76,7 +76,7 @@ __all__ = [
     "vprint",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("atokio.cli.index_darshanlogs")
 
 #: Logs whose rows are committed in one transaction.
 BATCH_LOGS = 256
@@ -265,13 +265,19 @@ def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
             darshan_log, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS
         )
         return summarize_arrays(header, mounts, modules, darshan_log, rules)
-    from atokio.collectors.subprocess import run_command
     from atokio.collectors.sync import run_sync
+
+    return run_sync(_summarize_parsed, darshan_log, reader, rules)
+
+
+async def _summarize_parsed(darshan_log: str, darshan_parser: str, rules: list[Any]) -> LogSummary:
+    """Summary of one log from ``darshan-parser --base`` text, parsed as it streams."""
+    from atokio.collectors.subprocess import run_command
     from atokio.parsers.darshan import DarshanParser
 
-    argv = [reader, "--base", darshan_log]
+    argv = [darshan_parser, "--base", darshan_log]
     parser = DarshanParser(source=darshan_log, modules=("posix", "stdio"))
-    result = run_sync(run_command, argv, parser)
+    result = await run_command(argv, parser)
     if result.returncode != 0 or result.error is not None or not result.records:
         detail = result.error or (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ValueError(
@@ -299,31 +305,64 @@ def summarize_by_fs(darshan_log: str, max_mb: float = 0.0, reader: str = "auto")
 Outcome = dict[str, Any] | str
 
 
+#: darshan-parser runs at once in one worker process (their start-up and output
+#: overlap the parsing of the others').
+PARSERS_PER_WORKER = 3
+
+
 def _summarize_batch(batch: tuple[list[str], str, Any]) -> list[tuple[str, Outcome]]:
     """Worker entry point: ``(logs, reader, mount_to_fsname config)`` -> outcome per log."""
     logs, reader, mount_to_fsname = batch
     rules = compile_mount_to_fsname(mount_to_fsname)
+    if reader != "direct":
+        from atokio.collectors.sync import run_sync
+
+        return run_sync(_parse_batch, logs, reader, rules)
     out: list[tuple[str, Outcome]] = []
     for log in logs:
         try:
-            summary = _summarize(log, reader, rules)
+            out.append((log, _as_outcome(_summarize(log, reader, rules))))
         except Exception as error:
-            text = str(error)
-            if log not in text:
-                text = f"{log}: {text}"
-            out.append((log, f"{text} ({type(error).__name__})"))
-            continue
-        out.append(
-            (
-                log,
-                {
-                    "headers": summary.headers,
-                    "mounts": summary.mounts,
-                    "summaries": summary.summaries,
-                },
-            )
-        )
+            out.append((log, _error_text(log, error)))
     return out
+
+
+async def _parse_batch(
+    logs: list[str], darshan_parser: str, rules: list[Any]
+) -> list[tuple[str, Outcome]]:
+    """:func:`_summarize_batch` for darshan-parser: a few commands at once, one event loop."""
+    import anyio
+
+    outcomes: dict[str, Outcome] = {}
+    limiter = anyio.CapacityLimiter(PARSERS_PER_WORKER)
+
+    async def one(log: str) -> None:
+        async with limiter:
+            try:
+                outcomes[log] = _as_outcome(await _summarize_parsed(log, darshan_parser, rules))
+            except Exception as error:
+                outcomes[log] = _error_text(log, error)
+
+    async with anyio.create_task_group() as group:
+        for log in logs:
+            group.start_soon(one, log)
+    return [(log, outcomes[log]) for log in logs]
+
+
+def _as_outcome(summary: LogSummary) -> Outcome:
+    return {
+        "headers": summary.headers,
+        "mounts": summary.mounts,
+        "summaries": summary.summaries,
+        "reason": summary.reason,
+    }
+
+
+def _error_text(log: str, error: Exception) -> str:
+    text = str(error)
+    if log not in text:
+        text = f"{log}: {text}"
+    return f"{text} ({type(error).__name__})"
 
 
 # -- writing --------------------------------------------------------------------
@@ -421,6 +460,12 @@ class _Progress:
             )
             sys.stderr.flush()
 
+    def clear(self) -> None:
+        """Clear the progress line (before a warning is printed)."""
+        if self.enabled and self.done:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
     def close(self) -> None:
         if self.enabled and self.done:
             sys.stderr.write("\n")
@@ -446,17 +491,17 @@ def index_darshanlogs(
     :data:`BATCH_LOGS` logs, else after every log.  ``max_mb`` is accepted for
     compatibility.  See the module docstring.
     """
-    from atokio import config
-    from atokio.collectors.sync import run_sync
-    from atokio.collectors.workers import default_workers, warm_up
+    from atokio.collectors.workers import default_workers
 
     if threads < 0:
         raise ValueError(f"threads must be 0 (all cores) or more, not {threads}")
     asked = reader
     chosen = _choose_reader(reader)
     workers = default_workers() if threads == 0 else threads
-    warm_up(workers)  # the workers start (and load their reader) while the database opens
-    conn = sqlite3.connect(output_file)
+    starting = None
+    # rows are written from the thread running the event loop, which is another
+    # thread when the caller's own loop is running (Jupyter): one at a time
+    conn = sqlite3.connect(output_file, check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -483,6 +528,12 @@ def index_darshanlogs(
                 names.add(name)
                 todo.append(log)
         del existing, names
+        if todo:  # the workers start while the rest is set up
+            starting = _start_workers(workers)
+
+        from atokio import config
+        from atokio.collectors.sync import run_sync
+
         vprint(f"Indexing {len(todo)} logs ({skipped} already indexed) with {workers} worker(s)", 1)
         mount_ids = dict(conn.execute("SELECT mountpt, fs_id FROM mounts").fetchall())
         mapping = config.CONFIG.get("mount_to_fsname")
@@ -494,15 +545,14 @@ def index_darshanlogs(
         def take(results: list[tuple[str, Outcome]]) -> None:
             failed = 0
             for log, outcome in results:
-                if isinstance(outcome, str):
+                if isinstance(outcome, str) or not outcome["summaries"]:
                     failed += 1
                     if not quiet:
-                        logger.warning("skipping unreadable log: %s", outcome)
-                    continue
-                if not outcome["summaries"]:
-                    failed += 1
-                    if not quiet:
-                        logger.warning("skipping %s: no POSIX or STDIO activity", log)
+                        progress.clear()
+                        if isinstance(outcome, str):
+                            logger.warning("skipping unreadable log: %s", outcome)
+                        else:
+                            logger.warning("skipping %s: %s", log, outcome["reason"])
                     continue
                 pending.append(outcome)
                 if len(pending) >= batch_size:
@@ -514,7 +564,10 @@ def index_darshanlogs(
 
         started = time.monotonic()
         try:
-            run_sync(_run_workers, todo, chosen, asked, mapping, workers, take)
+            try:
+                run_sync(_run_workers, todo, chosen, asked, mapping, workers, take)
+            except BaseExceptionGroup as group:
+                raise _only_error(group) from None
             if pending:
                 _commit_batch(conn, pending, mount_ids)
                 counts["indexed"] += len(pending)
@@ -539,6 +592,37 @@ def index_darshanlogs(
             conn.execute("PRAGMA journal_mode=DELETE")  # leave one self-contained file
         finally:
             conn.close()
+            if starting is not None:
+                starting.join()  # never exit while processes are being started
+
+
+def _start_workers(workers: int) -> Any:
+    """Start the worker processes in the background (starting them takes a while).
+
+    Returns the thread doing it: join it before returning, so that the
+    interpreter never exits while it is still starting processes.
+    """
+    import threading
+
+    from atokio.collectors.workers import warm_up
+
+    def start() -> None:
+        try:
+            warm_up(workers)
+        except Exception as error:  # the first real call reports it
+            logger.debug("starting the worker processes failed: %s", error)
+
+    thread = threading.Thread(target=start, name="atokio-start-workers", daemon=True)
+    thread.start()
+    return thread
+
+
+def _only_error(group: BaseExceptionGroup) -> BaseException:
+    """The one error inside (nested) task-group wrappers, or the group when there are several."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 async def _run_workers(

@@ -39,9 +39,12 @@ declarations and its bundled library), which spares each worker process the
 import of pandas that ``import darshan`` brings; where that is not possible the
 package's own ``darshan.backend.cffi_backend`` is used.
 
-Logs that are empty, truncated or not Darshan logs raise
-:class:`DarshanLogError` naming the file (checked before the C library is
-called, so it prints nothing and never sees a truncated file).
+Files that cannot be read raise :class:`DarshanLogError` naming the file.
+Empty files, files that are not Darshan logs, truncated logs and logs with
+a corrupt name table are caught before the C library is called (it would
+crash on some of them, or try to remove the file); corrupt module data is
+reported by the library (which also prints a line on stderr) and raised the
+same way.
 """
 
 from __future__ import annotations
@@ -254,34 +257,104 @@ def _check_file(path: str) -> tuple[str, str]:
     """(version, compression) from the log header; raises DarshanLogError for non-logs.
 
     Checks what the header promises before libdarshan-util sees the file: the
-    version string, the magic number, and that every region it maps (name
+    version string, the magic number, that every region it maps (name
     table, the first 16 module slots, which sit at the same place in every
-    log format) lies inside the file.  A truncated log makes the C library
-    misbehave (crash, or try to unlink the file), so it never gets one.
+    log format) lies inside the file, and that the name table decompresses.
+    A truncated log makes the C library misbehave (crash, or try to unlink
+    the file), and a corrupt name table makes it crash, so it never gets one.
     """
     try:
         with open(path, "rb") as handle:
             head = handle.read(_HEADER_CHECKED)
             size = os.fstat(handle.fileno()).st_size
+            if not head:
+                raise DarshanLogError(f"{path}: invalid log file: empty file")
+            if len(head) < _HEADER_CHECKED or not _VERSION.match(head):
+                raise DarshanLogError(
+                    f"{path}: invalid log file: not a Darshan log (no version in its header)"
+                )
+            order = "<" if struct.unpack("<q", head[8:16])[0] == _MAGIC else ">"
+            if struct.unpack(order + "q", head[8:16])[0] != _MAGIC:
+                raise DarshanLogError(f"{path}: invalid log file: bad magic number")
+            regions = struct.unpack(order + "34Q", head[24:_HEADER_CHECKED])
+            for offset, length in zip(regions[0::2], regions[1::2], strict=True):
+                if length and offset + length > size:
+                    raise DarshanLogError(
+                        f"{path}: truncated log: a region ends at byte {offset + length}, "
+                        f"the file has {size}"
+                    )
+            compression = head[16]
+            checked = [
+                (regions[2 * slot], regions[2 * slot + 1], what)
+                for slot, what in _CHECKED_REGIONS
+                if regions[2 * slot + 1]
+            ]
+            if checked and compression in (0, 1):
+                first = min(offset for offset, _length, _what in checked)
+                handle.seek(first)
+                span = handle.read(
+                    max(offset + length for offset, length, _what in checked) - first
+                )
+                for offset, length, what in checked:
+                    region = span[offset - first : offset - first + length]
+                    _check_compressed(path, what, region, compression)
     except OSError as error:
         raise DarshanLogError(f"{path}: cannot open: {error.strerror}") from error
-    if not head:
-        raise DarshanLogError(f"{path}: invalid log file: empty file")
-    if len(head) < _HEADER_CHECKED or not _VERSION.match(head):
-        raise DarshanLogError(
-            f"{path}: invalid log file: not a Darshan log (no version in its header)"
-        )
-    order = "<" if struct.unpack("<q", head[8:16])[0] == _MAGIC else ">"
-    if struct.unpack(order + "q", head[8:16])[0] != _MAGIC:
-        raise DarshanLogError(f"{path}: invalid log file: bad magic number")
-    regions = struct.unpack(order + "34Q", head[24:_HEADER_CHECKED])
-    for offset, length in zip(regions[0::2], regions[1::2], strict=True):
-        if length and offset + length > size:
-            raise DarshanLogError(
-                f"{path}: truncated log: a region ends at byte {offset + length}, the file has {size}"
-            )
     version = head[:8].split(b"\0", 1)[0].decode("ascii", errors="replace")
-    return version, _COMPRESSION.get(head[16], str(head[16]))
+    return version, _COMPRESSION.get(compression, str(compression))
+
+
+#: (slot in the header's region table, name) of the regions checked before reading:
+#: the name table, whose corruption crashes libdarshan-util.  (Corrupt module data
+#: makes the library return an error, which the reader reports.)
+_CHECKED_REGIONS = [(0, "name table")]
+
+
+def _check_compressed(path: str, what: str, data: bytes, compression: int) -> None:
+    """Raise DarshanLogError unless ``data`` is whole compressed streams (zlib or bzip2).
+
+    Output is produced a MiB at a time and dropped: memory stays bounded.
+    """
+    try:
+        if compression == 0:
+            _check_zlib(data)
+        elif compression == 1:
+            _check_bzip2(data)
+        # else: stored uncompressed, or zstd (no checker at hand): the library checks
+    except Exception as error:
+        raise DarshanLogError(
+            f"{path}: corrupt log: the {what} region does not decompress ({error})"
+        ) from None
+
+
+def _check_zlib(data: bytes) -> None:
+    import zlib
+
+    rest = data
+    while rest:  # a region is one or more zlib streams, back to back
+        stream = zlib.decompressobj()
+        while True:
+            stream.decompress(rest, 1 << 20)
+            rest = stream.unconsumed_tail
+            if stream.eof:
+                rest = stream.unused_data
+                break
+            if not rest:
+                raise ValueError("the data ends inside a compressed stream")
+
+
+def _check_bzip2(data: bytes) -> None:
+    import bz2
+
+    rest = data
+    while rest:
+        stream = bz2.BZ2Decompressor()
+        stream.decompress(rest, 1 << 20)
+        while not stream.eof:
+            if stream.needs_input:
+                raise ValueError("the data ends inside a compressed stream")
+            stream.decompress(b"", 1 << 20)
+        rest = stream.unused_data
 
 
 class _Log:
@@ -344,19 +417,27 @@ class _Log:
         entry = ffi.sizeof("struct darshan_mnt_info")
         type_at = ffi.offsetof("struct darshan_mnt_info", "mnt_type")
         path_at = ffi.offsetof("struct darshan_mnt_info", "mnt_path")
+        out = []
         try:
-            raw = ffi.buffer(table[0], count[0] * entry)[:] if count[0] else b""
+            if count[0]:
+                raw = ffi.buffer(table[0], count[0] * entry)  # a view: slices copy
+
+                def string_at(at: int, stop: int) -> str:
+                    # NUL-terminated within its field; look at a short head first
+                    head = raw[at : min(at + 256, stop)]
+                    end = head.find(b"\0")
+                    if end < 0:
+                        head = raw[at:stop]
+                        end = head.find(b"\0")
+                    return (head if end < 0 else head[:end]).decode(errors="replace")
+
+                for start in range(0, count[0] * entry, entry):
+                    fstype = string_at(start + type_at, start + entry)
+                    path = string_at(start + path_at, start + entry)
+                    out.append((path, fstype))
         finally:
             if table[0] != ffi.NULL:
                 lib.darshan_free(table[0])
-        out = []
-        find = raw.find
-        for start in range(0, len(raw), entry):
-            at, stop = start + type_at, start + entry
-            fstype = raw[at : find(b"\0", at, stop) % (stop + 1)]
-            at = start + path_at
-            path = raw[at : find(b"\0", at, stop) % (stop + 1)]
-            out.append((path.decode(errors="replace"), fstype.decode(errors="replace")))
         return out
 
     def modules(self) -> dict[str, tuple[int, bool]]:
@@ -413,11 +494,14 @@ class _Log:
         size = dtype.itemsize
         chunks: list[bytes] = []
         try:
-            while lib.darshan_log_get_record(self.handle, index, buffer) >= 1:
+            # fixed-size records: the library fills the buffer it allocated first
+            while (found := lib.darshan_log_get_record(self.handle, index, buffer)) >= 1:
                 chunks.append(ffi.buffer(buffer[0], size)[:])
         finally:
             if buffer[0] != ffi.NULL:
                 lib.darshan_free(buffer[0])
+        if found < 0:
+            raise DarshanLogError(f"{self.path}: corrupt log: cannot read its {module} records")
         return numpy.frombuffer(b"".join(chunks), dtype=dtype)
 
     def lustre_records(
@@ -427,8 +511,14 @@ class _Log:
         ffi, lib = self.library.ffi, self.library.lib
         index = self.modules()["LUSTRE"][0]
         buffer = ffi.new("void **")
-        try:
-            while lib.darshan_log_get_record(self.handle, index, buffer) >= 1:
+        while True:
+            # records of varying size: a buffer of the library's for each one
+            found = lib.darshan_log_get_record(self.handle, index, buffer)
+            if found < 0:
+                raise DarshanLogError(f"{self.path}: corrupt log: cannot read its LUSTRE records")
+            if found == 0:
+                return
+            try:
                 record = ffi.cast("struct darshan_lustre_record *", buffer[0])
                 stripes = int(record.num_stripes)
                 osts = ffi.unpack(record.ost_ids, stripes) if stripes > 0 else []
@@ -446,10 +536,11 @@ class _Log:
                         )
                     )
                     taken += count
-                yield int(record.base_rec.id), int(record.base_rec.rank), stripes, components
-        finally:
-            if buffer[0] != ffi.NULL:
+                record_id, rank = int(record.base_rec.id), int(record.base_rec.rank)
+            finally:
                 lib.darshan_free(buffer[0])
+                buffer[0] = ffi.NULL
+            yield record_id, rank, stripes, components
 
     def accumulate(self, module: str, table: Any, nprocs: int) -> tuple[Any, Any] | None:
         """(derived metrics, summary record) from libdarshan-util's accumulator, or None

@@ -1,7 +1,7 @@
 """Async MySQL/MariaDB access: a small connection pool, streaming cursors, time chunks.
 
-Built on asyncmy.  :class:`MySQLPool` keeps at most ``size`` connections to one
-database and offers:
+Built on asyncmy.  :class:`MySQLPool` keeps a few connections to one database
+(at most ``size`` per event loop) and offers:
 
 * :meth:`MySQLPool.query` — a small buffered query (a list of row tuples);
 * :meth:`MySQLPool.stream` — one query read through an **unbuffered
@@ -18,22 +18,21 @@ A connection that fails, or whose streamed result was abandoned half-read, is
 closed instead of being returned to the pool, so a server outage costs only
 the failed call and the next call reconnects.
 
-**Event loops.**  asyncmy is asyncio-only.  A pool is bound on first use:
+**Event loops.**  asyncmy is asyncio-only, and a connection belongs to the
+loop that opened it.  A pool keeps connections per event loop:
 
 * called from asyncio, it runs natively in the caller's loop;
-* called from **trio**, it is **bridged**: its connections live on an asyncio
-  event loop in a helper thread (:class:`AsyncioThread`, shared by all bridged
-  pools) and every call is handed to that loop; the trio task waits without
-  blocking its own loop, streamed batches cross over one at a time through a
-  bounded channel on the helper loop, and cancelling the trio side cancels
-  the work on the helper loop;
-* called from synchronous code (``*_sync`` methods: plain scripts, notebooks
-  with a running loop, the sync connectors), it is bridged the same way, so
-  connections persist between calls.
+* called from **trio**, it is **bridged**: the work runs on an asyncio event
+  loop in a helper thread (:class:`AsyncioThread`, one per process, shared by
+  all pools) and the trio task waits for it without blocking its own loop
+  (woken through trio's thread-safe token); streamed batches wait in a
+  bounded channel on the helper loop and cross over one at a time, and
+  cancelling the trio side cancels the work on the helper loop;
+* called from synchronous code (the ``*_sync`` methods: plain scripts,
+  notebooks whose loop is already running, the sync connectors), it is
+  bridged the same way, so connections persist between calls.
 
-A pool bound natively to one asyncio loop cannot be used from another loop or
-thread (:class:`RuntimeError`); a bridged pool can be used from anywhere but
-the helper thread itself.
+``bridge=True`` forces the helper loop under asyncio too.
 """
 
 from __future__ import annotations
@@ -45,7 +44,15 @@ import datetime
 import logging
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,12 +62,14 @@ import sniffio
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "PARAMSTYLE",
     "AsyncioThread",
     "MySQLParams",
     "MySQLPool",
     "Row",
     "helper_thread",
     "time_chunks",
+    "wait_future",
 ]
 
 logger = logging.getLogger(__name__)
@@ -332,11 +341,30 @@ class _StreamState:
 
 
 class _Slot:
-    """The connections of one pool on one event loop."""
+    """The connections of one pool on one event loop.
+
+    When that loop shuts down (``asyncio.run``/``anyio.run`` ending), its idle
+    connections are closed: a suspended async generator is the hook, since
+    the loop closes every async generator it has seen before it stops.
+    """
 
     def __init__(self, size: int) -> None:
         self.idle: list[Any] = []
         self.sem = asyncio.Semaphore(size)
+        self.keeper: AsyncGenerator[None, None] | None = None
+
+    async def watch_loop_end(self) -> None:
+        """Arrange for the idle connections to be closed when the running loop ends."""
+        self.keeper = self._keeper()
+        await self.keeper.asend(None)
+
+    async def _keeper(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            idle, self.idle = self.idle, []
+            for conn in idle:
+                _discard(conn)
 
 
 class MySQLPool:
@@ -354,7 +382,7 @@ class MySQLPool:
         params: MySQLParams,
         *,
         size: int = 4,
-        bridge: bool | None = None,
+        bridge: bool = False,
         helper: AsyncioThread | None = None,
     ) -> None:
         if size < 1:
@@ -380,10 +408,8 @@ class MySQLPool:
             raise RuntimeError("this MySQL pool is closed")
         if self._helper.in_thread():
             return False  # already on the helper loop
-        if sync:
+        if sync or self._force_bridge:
             return True
-        if self._force_bridge is not None:
-            return self._force_bridge
         return sniffio.current_async_library() != "asyncio"
 
     # -- connections (always on the loop that runs the call) -----------------------------
@@ -394,17 +420,18 @@ class MySQLPool:
         logger.debug("connecting to %s", self.params.describe())
         return await asyncmy.connect(**self.params.connect_kwargs())
 
-    def _slot(self) -> _Slot:
+    async def _slot(self) -> _Slot:
         loop = asyncio.get_running_loop()
         slot = self._slots.get(loop)
         if slot is None:
             slot = self._slots[loop] = _Slot(self.size)
+            await slot.watch_loop_end()
         return slot
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         """A pooled connection; closed instead of returned if the body fails."""
-        slot = self._slot()
+        slot = await self._slot()
         async with slot.sem:
             conn = slot.idle.pop() if slot.idle else None
             if conn is not None and not _usable(conn):

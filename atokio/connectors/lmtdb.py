@@ -28,8 +28,9 @@ Streaming API for archivers (async; any backend, see
   :class:`LmtBatch` numpy batches (epoch seconds, component id, values),
   never holding the whole result.  Instead of a JOIN per row it reads the
   window's ``TIMESTAMP_INFO`` rows once and selects data rows by ``TS_ID``
-  range per time chunk, keeping only ``TS_ID`` s of the window, which gives
-  the same rows as the JOIN.
+  range (per time chunk, concurrently, from MySQL; in one streamed query
+  from SQLite, which has no ``TS_ID`` index to make pieces cheap), keeping
+  only the ``TS_ID`` s of the window: the same rows as the JOIN.
 
 Times are naive local datetimes (:mod:`atokio.common`); LMT stores local
 ``YYYY-MM-DD HH:MM:SS`` stamps, compared as such.
@@ -42,9 +43,10 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 from urllib.request import pathname2url
 
@@ -60,6 +62,9 @@ __all__ = [
     "LMT_TABLES",
     "LmtBatch",
     "LmtDb",
+    "TimestampTable",
+    "local_epochs",
+    "rows_to_array",
 ]
 
 logger = logging.getLogger(__name__)
@@ -171,12 +176,37 @@ def _epoch_of(stamp: Any) -> int:
     return int(time.mktime(when.timetuple()))
 
 
+def local_epochs(stamps: Sequence[Any]) -> np.ndarray:
+    """Epoch seconds of naive local time stamps (text or datetime), vectorised.
+
+    The wall-clock values are parsed by numpy; the zone offset is taken once
+    per distinct minute with ``mktime`` (as :func:`atokio.common.to_epoch`
+    does per value), so daylight-saving changes are honoured.
+    """
+    if not len(stamps):
+        return np.empty(0, dtype=np.int64)
+    try:
+        wall = np.array(
+            [s.decode() if isinstance(s, bytes | bytearray) else s for s in stamps],
+            dtype="datetime64[s]",
+        ).astype(np.int64)
+    except (TypeError, ValueError):
+        return np.fromiter((_epoch_of(s) for s in stamps), dtype=np.int64, count=len(stamps))
+    minutes, inverse = np.unique(wall // 60, return_inverse=True)
+    offsets = np.empty(minutes.size, dtype=np.int64)
+    for index, minute in enumerate(minutes.tolist()):
+        when = datetime.datetime(1970, 1, 1) + datetime.timedelta(minutes=minute)
+        offsets[index] = minute * 60 - int(time.mktime(when.timetuple()))
+    return wall - offsets[inverse.reshape(-1)]
+
+
 def rows_to_array(rows: Sequence[Row], width: int) -> np.ndarray:
     """Row tuples of numbers as a ``(len(rows), width)`` float64 array (NULL -> NaN)."""
     if not rows:
         return np.empty((0, width), dtype=np.float64)
     try:
-        return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width)
+        return flat.reshape(len(rows), width)
     except (TypeError, ValueError):
         cleaned = [
             tuple(np.nan if value is None else float(value) for value in row) for row in rows
@@ -430,7 +460,7 @@ class LmtDb(CachingDb):
             (_format_time(datetime_start), _format_time(datetime_end)),
         )
         ts_ids = np.fromiter((int(row[0]) for row in rows), dtype=np.int64, count=len(rows))
-        epochs = np.fromiter((_epoch_of(row[1]) for row in rows), dtype=np.int64, count=len(rows))
+        epochs = local_epochs([row[1] for row in rows])
         order = np.argsort(ts_ids, kind="stable")
         return TimestampTable(ts_ids[order], epochs[order])
 
@@ -455,9 +485,9 @@ class LmtDb(CachingDb):
         the numeric columns wanted.  With ``extra_column`` (e.g.
         ``OPERATION_ID``), its value is returned in :attr:`LmtBatch.extra`,
         and ``extra_values`` keeps only the rows whose value is listed.  The
-        window is read in ``timechunk`` pieces (concurrently over the pool
-        from MySQL, one after the other from SQLite in a worker thread);
-        batches of different pieces may interleave.  ``timestamps`` reuses a
+        window is read in ``timechunk`` pieces concurrently over the pool
+        from MySQL (batches of different pieces may interleave), and as one
+        streamed query from SQLite, in a worker thread.  ``timestamps`` reuses a
         :meth:`timestamp_table` of a window that covers this one.  Use as::
 
             async with lmtdb.stream_batches("OST_DATA", "OST_ID", ["READ_BYTES"], t0, t1) as it:
@@ -496,8 +526,7 @@ class LmtDb(CachingDb):
         nvalues = len(value_columns)
         has_extra = extra_column is not None
 
-        def shape(rows: Sequence[Row]) -> LmtBatch | None:
-            data = rows_to_array(rows, width)
+        def shape(data: np.ndarray) -> LmtBatch | None:
             keep, epochs = window.lookup(data[:, 0].astype(np.int64))
             if not keep.all():
                 data = data[keep]
@@ -514,25 +543,30 @@ class LmtDb(CachingDb):
             yield _no_batches()
             return
         if self.cache_db is not None:
-            yield self._sqlite_batches(queries, batch_rows, shape)
+            plan = _SqlitePlan(table, ["TS_ID", *wanted], where, batch_rows)
+            bounds = (min(a[0] for _q, a in queries), max(a[1] for _q, a in queries))
+            reader = self._sqlite_batches(plan, bounds, shape)
+            try:
+                yield reader
+            finally:
+                await reader.aclose()  # closes its connection even if the body stopped early
             self.last_hit = HIT_CACHE
             return
         if self.remote_db is None:
             raise RuntimeError("No databases available to query")
         async with self.remote_db.stream_many(queries, batch_rows=batch_rows) as batches:
-            yield _shaped(batches, shape)
+            yield _shaped(batches, width, shape)
         self.last_hit = HIT_REMOTE
 
     async def _sqlite_batches(
         self,
-        queries: Sequence[tuple[str, tuple[int, int]]],
-        batch_rows: int,
-        shape: Callable[[Sequence[Row]], LmtBatch | None],
-    ) -> AsyncIterator[LmtBatch]:
-        """Read the pieces one after the other in worker threads (SQLite blocks).
+        plan: _SqlitePlan,
+        bounds: tuple[int, int],
+        shape: Callable[[np.ndarray], LmtBatch | None],
+    ) -> AsyncGenerator[LmtBatch, None]:
+        """Read the window in batches in worker threads (SQLite blocks).
 
-        Each stream opens its own read-only connection, so several tables
-        can be read at once (SQLite runs without the GIL while it steps).
+        The stream has its own read-only connection to the cache file.
         """
         if self.cache_file is None:
             raise RuntimeError("no cache database is open")
@@ -546,39 +580,50 @@ class LmtDb(CachingDb):
             )
 
         cache = await anyio.to_thread.run_sync(open_reader)
+        arrays = plan.arrays(cache, bounds)
+        done = object()
+
+        def step() -> LmtBatch | None | object:
+            data = next(arrays, None)
+            return done if data is None else shape(data)
+
         try:
-            async for batch in self._sqlite_pieces(cache, queries, batch_rows, shape):
-                yield batch
+            while True:
+                batch = await anyio.to_thread.run_sync(step)
+                if batch is done:
+                    break
+                if isinstance(batch, LmtBatch):
+                    yield batch
         finally:
+            arrays.close()
             cache.close()
 
-    async def _sqlite_pieces(
-        self,
-        cache: sqlite3.Connection,
-        queries: Sequence[tuple[str, tuple[int, int]]],
-        batch_rows: int,
-        shape: Callable[[Sequence[Row]], LmtBatch | None],
-    ) -> AsyncIterator[LmtBatch]:
-        for sql, args in queries:
 
-            def fetch_first(sql: str = sql, args: tuple[int, int] = args) -> Any:
-                return cache.execute(sql, args)
+@dataclass
+class _SqlitePlan:
+    """How one table is read from SQLite: ``SELECT columns FROM table WHERE where``.
 
-            cursor = await anyio.to_thread.run_sync(fetch_first)
-            try:
-                while True:
+    The whole window is one query (an SQLite cache has no index on
+    ``TS_ID``, so every piece would scan the table again), streamed
+    ``batch_rows`` rows at a time.
+    """
 
-                    def fetch(cursor: Any = cursor) -> LmtBatch | None | bool:
-                        rows = cursor.fetchmany(batch_rows)
-                        return shape(rows) if rows else False
+    table: str
+    columns: list[str]
+    where: str
+    batch_rows: int
 
-                    batch = await anyio.to_thread.run_sync(fetch)
-                    if batch is False:
-                        break
-                    if isinstance(batch, LmtBatch):
-                        yield batch
-            finally:
-                cursor.close()
+    def arrays(
+        self, cache: sqlite3.Connection, bounds: tuple[int, int]
+    ) -> Generator[np.ndarray, None, None]:
+        """float64 arrays (one column per selected column), a batch at a time."""
+        query = f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {self.where}"
+        cursor = cache.execute(query, bounds)
+        try:
+            while rows := cursor.fetchmany(self.batch_rows):
+                yield rows_to_array(rows, len(self.columns))
+        finally:
+            cursor.close()
 
 
 async def _no_batches() -> AsyncIterator[LmtBatch]:
@@ -588,10 +633,11 @@ async def _no_batches() -> AsyncIterator[LmtBatch]:
 
 async def _shaped(
     batches: AsyncIterator[tuple[int, list[Row]]],
-    shape: Callable[[Sequence[Row]], LmtBatch | None],
+    width: int,
+    shape: Callable[[np.ndarray], LmtBatch | None],
 ) -> AsyncIterator[LmtBatch]:
     async for _index, rows in batches:
-        batch = shape(rows)
+        batch = shape(rows_to_array(rows, width))
         if batch is not None:
             yield batch
 

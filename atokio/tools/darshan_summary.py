@@ -15,7 +15,8 @@ mount point (FORMATS.md section 1.6):
   its file name; ``<STDOUT>``-style names and names without ``/`` (obfuscated
   logs) go to the pseudo-mount ``UNKNOWN``;
 * mounts with no activity (``bytes_read + bytes_written + reads + writes +
-  opens + stats == 0``) are dropped;
+  opens + stats == 0``) are dropped; a log without a mount table gives no
+  rows at all (``LogSummary.reason`` says why a log has none);
 * the file-system name comes from the ``mount_to_fsname`` regexes (matched at
   the start of the mount point; the last matching entry wins), else it is the
   mount point itself.
@@ -28,6 +29,7 @@ record.  Both give equal rows for the same log.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,11 +95,16 @@ _ACTIVITY_AT = [SUMMARY_COLUMNS.index(c) for c in ACTIVITY]
 
 @dataclass
 class LogSummary:
-    """One log: its header row and its summary row per mount point."""
+    """One log: its header row and its summary row per mount point.
+
+    ``reason`` says why a log has no summary rows (``"no mount table"``, ``"no
+    POSIX or STDIO activity"``); the index skips such logs.
+    """
 
     headers: dict[str, Any]
     summaries: dict[str, dict[str, Any]]  # mount point -> row
     mounts: dict[str, str]  # mount point -> fsname (for the mounts table)
+    reason: str | None = None
 
 
 def compile_mount_to_fsname(mapping: Mapping[str, str] | None) -> list[tuple[re.Pattern[str], str]]:
@@ -147,19 +154,28 @@ def _printed(value: float) -> float:
     return float("%f" % value)
 
 
+@functools.lru_cache(maxsize=64)
+def _mounts_by_length(mountpts: tuple[str, ...]) -> list[tuple[int, frozenset[str]]]:
+    """Mount points grouped by length, longest first (logs of one system share a table)."""
+    lengths: dict[int, set[str]] = {}
+    for mountpt in mountpts:
+        lengths.setdefault(len(mountpt), set()).add(mountpt)
+    return [(n, frozenset(lengths[n])) for n in sorted(lengths, reverse=True)]
+
+
 def _mount_groups(names: list[str], mountpts: list[str]) -> dict[str, list[int] | None]:
     """Record positions by mount point (longest prefix; ``UNKNOWN`` for the rest).
 
     ``None`` stands for all the records (the usual case: one mount).
     """
-    ordered = sorted(mountpts, key=len, reverse=True)
+    by_length = _mounts_by_length(tuple(mountpts))
     where: dict[str, str] = {}
     for name in dict.fromkeys(names):
         mountpt = UNKNOWN
         if "/" in name and not name.startswith("<"):
-            for candidate in ordered:
-                if name.startswith(candidate):
-                    mountpt = candidate
+            for length, candidates in by_length:
+                if name[:length] in candidates:
+                    mountpt = name[:length]
                     break
         where[name] = mountpt
     if len(set(where.values())) == 1:
@@ -218,11 +234,13 @@ def summarize_arrays(
             row[files_at] += len(arrays.names) if positions is None else len(positions)
             if stamps is not None:
                 part = stamps if positions is None else stamps[positions]
-                lows = part.min(axis=0).tolist()
-                highs = part.max(axis=0).tolist()
+                lows = numpy.fmin.reduce(part, axis=0).tolist()  # fmin/fmax: NaN = absent
+                highs = numpy.fmax.reduce(part, axis=0).tolist()
                 for at, start, low, high in zip(stamp_at, is_start, lows, highs, strict=True):
                     value = low if start else high
                     current = row[at]
+                    if value != value:  # NaN: no record of this mount has the counter
+                        continue
                     if current is None:
                         row[at] = value
                     elif start:
@@ -237,10 +255,16 @@ def summarize_arrays(
             if row[at] is not None:
                 row[at] = _printed(row[at])  # min/max commute with this rounding
         summaries[mountpt] = dict(zip(SUMMARY_COLUMNS, row, strict=True))
+    reason = None
+    if not mount_table:
+        summaries, reason = {}, "no mount table"
+    elif not summaries:
+        reason = "no POSIX or STDIO activity"
     return LogSummary(
         headers=header_row(header, log_path),
         summaries=summaries,
         mounts={m: fsname_of(m, mount_to_fsname) for m in summaries},
+        reason=reason,
     )
 
 
@@ -251,23 +275,29 @@ def _empty_row() -> list[Any]:
 def arrays_from_records(
     records: Iterable[DarshanRecord],
 ) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
-    """(header, mount table, POSIX/STDIO arrays) from the records of either reader."""
+    """(header, mount table, POSIX/STDIO arrays) from the records of either reader.
+
+    A counter a record lacks counts 0 in sums and is left out of minima and
+    maxima (a NaN in the arrays).
+    """
     import numpy
 
     header: dict[str, Any] = {}
     mounts: dict[str, str] = {}
-    columns: dict[str, dict[str, list[Any]]] = {"posix": {}, "stdio": {}}
     names: dict[str, list[str]] = {"posix": [], "stdio": []}
-    wanted = [(c, c.upper()) for c in INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS]
+    ints: dict[str, list[list[int]]] = {"posix": [], "stdio": []}
+    floats: dict[str, list[list[float]]] = {"posix": [], "stdio": []}
+    int_names = [c.upper() for c in INT_COUNTERS]
+    float_names = [c.upper() for c in START_TIMESTAMPS + END_TIMESTAMPS]
+    nan = float("nan")
     for record in records:
         if isinstance(record, BaseRecord):
-            if record.module not in columns:
+            if record.module not in names:
                 continue
-            table = columns[record.module]
+            counters = record.counters
             names[record.module].append(record.file_name)
-            for column, counter in wanted:
-                if counter in record.counters:
-                    table.setdefault(column, []).append(record.counters[counter])
+            ints[record.module].append([counters.get(c, 0) for c in int_names])  # type: ignore[misc]
+            floats[record.module].append([counters.get(c, nan) for c in float_names])  # type: ignore[misc]
         elif isinstance(record, Header):
             if record.key == "metadata":
                 header.setdefault("metadata", []).append(record.value)
@@ -276,15 +306,15 @@ def arrays_from_records(
         elif isinstance(record, Mount):
             mounts[record.mountpoint] = record.fstype
     modules = []
-    for module, table in columns.items():
-        arrays = ModuleArrays(module, names[module])
-        for column, values in table.items():
-            if len(values) != len(names[module]):
-                continue  # a counter some records lack: not a usable column
-            if column in INT_COUNTERS:
-                arrays.counters[column] = numpy.asarray(values, dtype=numpy.int64)
-            else:
-                arrays.timestamps[column] = numpy.asarray(values, dtype=numpy.float64)
+    for module, module_names in names.items():
+        arrays = ModuleArrays(module, module_names)
+        if module_names:
+            int_matrix = numpy.asarray(ints[module], dtype=numpy.int64)
+            float_matrix = numpy.asarray(floats[module], dtype=numpy.float64)
+            for i, column in enumerate(INT_COUNTERS):
+                arrays.counters[column] = int_matrix[:, i]
+            for i, column in enumerate(START_TIMESTAMPS + END_TIMESTAMPS):
+                arrays.timestamps[column] = float_matrix[:, i]
         modules.append(arrays)
     return header, mounts, modules
 

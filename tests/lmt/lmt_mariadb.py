@@ -115,8 +115,12 @@ class MariaDbServer:
     def _user_args(self) -> list[str]:
         return ["--user=root"] if os.geteuid() == 0 else []
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Create the data directory, start the server and wait until it answers."""
+    def start(self, timeout: float = 60.0, port: int | None = None) -> None:
+        """Create the data directory, start the server and wait until it answers.
+
+        ``port`` reuses a given port (e.g. to restart after :meth:`stop`);
+        by default a free one is picked.
+        """
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not (self.datadir / "mysql").is_dir():
             subprocess.run(
@@ -134,7 +138,7 @@ class MariaDbServer:
                 stderr=subprocess.PIPE,
                 timeout=timeout,
             )
-        self.port = free_port()
+        self.port = port or free_port()
         init = self.workdir / "init.sql"
         init.write_text(
             f"CREATE USER IF NOT EXISTS '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';\n"

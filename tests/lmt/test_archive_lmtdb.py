@@ -17,6 +17,7 @@ from lmt_mariadb import MariaDbServer, lmtdb_args
 
 from atokio.cli.archive_lmtdb import CONFIG, counter_deltas, natural_sorted, read_window
 from atokio.connectors.lmtdb import LmtDb
+from atokio.timeseries import timeseries_deltas
 
 T0 = datetime.datetime(2018, 1, 28, 0, 0, 0)
 T1 = datetime.datetime(2018, 1, 28, 0, 5, 0)
@@ -68,6 +69,20 @@ def test_counter_deltas_follow_the_documented_rule(rows: list[list[float]]) -> N
     assert not np.any(got < 0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.just(0.0), st.integers(1, 40).map(float)), min_size=4, max_size=4),
+        min_size=0,
+        max_size=30,
+    )
+)
+def test_counter_deltas_agree_with_timeseries_deltas(rows: list[list[float]]) -> None:
+    """The vectorised deltas give what atokio.timeseries.timeseries_deltas gives."""
+    matrix = np.array(rows, dtype=np.float64).reshape(len(rows), 4)
+    assert same(counter_deltas(matrix), timeseries_deltas(matrix))
+
+
 def test_counter_deltas_examples() -> None:
     column = np.array([[100.0], [200.0], [0.0], [-0.0], [260.0], [50.0], [60.0], [60.0]])
     got = counter_deltas(column)[:, 0]
@@ -97,9 +112,11 @@ async def test_window_matches_reference_from_sqlite(lmt_corpus: Path, anyio_back
         assert sorted(datasets) == sorted(CONFIG)
         for name in CONFIG:
             columns = [c.decode() for c in ref[name].attrs["columns"]]
-            assert datasets.columns[name] == columns, name
-            assert same(datasets[name], ref[name][...]), name
-        assert np.array_equal(datasets.timestamps(), ref["datatargets/timestamps"][...])
+            series = datasets[name]
+            assert series.columns == columns, name
+            assert same(series.dataset, ref[name][...]), name
+            group = name.split("/")[0]
+            assert np.array_equal(series.timestamps, ref[f"{group}/timestamps"][...])
     db.close_cache()
 
 
@@ -114,8 +131,9 @@ def test_window_from_mariadb_equals_sqlite(mariadb: MariaDbServer) -> None:
             a = anyio.run(read_window, lite, start, end, 5)
             b = anyio.run(read_window, remote, start, end, 5, backend="trio")
             for name in CONFIG:
-                assert a.columns[name] == b.columns[name]
-                assert same(a[name], b[name]), (database, name)
+                assert a[name].columns == b[name].columns
+                assert same(a[name].dataset, b[name].dataset), (database, name)
+                assert np.array_equal(a[name].timestamps, b[name].timestamps)
         finally:
             remote.close()
             lite.close_cache()
@@ -126,7 +144,7 @@ def test_reset_sample_has_no_negative_deltas(lmt_corpus: Path) -> None:
     start = datetime.datetime(2018, 4, 18, 7, 35, 15)
     end = datetime.datetime(2018, 4, 18, 7, 40, 35)
     datasets = anyio.run(read_window, db, start, end, 5)
-    read = datasets["datatargets/readbytes"][:, 0]
+    read = datasets["datatargets/readbytes"].dataset[:, 0]
     # 07:35:15 .. 07:35:45 are deltas of real samples; the OSS is gone until 07:39:05,
     # then reports zeros (no data) until 07:40:15, then restarts from 62537728
     rows = {start + datetime.timedelta(seconds=5 * i): v for i, v in enumerate(read)}
@@ -140,9 +158,9 @@ def test_reset_sample_has_no_negative_deltas(lmt_corpus: Path) -> None:
     )
     assert not np.any(read < 0)
     assert np.count_nonzero(~np.signbit(read)) > 0
-    ops = datasets["mdtargets/opens"]
+    ops = datasets["mdtargets/opens"].dataset
     assert ops.shape == (64, 5) and not np.any(ops < 0)
-    assert datasets.columns["mdtargets/opens"] == [
+    assert datasets["mdtargets/opens"].columns == [
         "snx11168n003",
         "snx11168n252",
         "snx11168n253",

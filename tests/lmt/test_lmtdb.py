@@ -6,6 +6,7 @@ import datetime
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
@@ -250,9 +251,9 @@ def test_mysql_and_sqlite_give_the_same_rows(
 # -- lmtdb: streaming batches -------------------------------------------------------------
 
 
-async def collect(db: LmtDb, **kwargs: object) -> list[LmtBatch]:
+async def collect(db: LmtDb, **kwargs: Any) -> list[LmtBatch]:
     batches = []
-    async with db.stream_batches(**kwargs) as stream:  # type: ignore[arg-type]
+    async with db.stream_batches(**kwargs) as stream:
         async for batch in stream:
             batches.append(batch)
     return batches

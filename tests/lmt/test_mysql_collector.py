@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 import threading
+import time
 
 import anyio
 import pytest
@@ -81,6 +82,17 @@ async def test_query_and_stream(mariadb: MariaDbServer, anyio_backend: str) -> N
         assert sizes == [100] * 14 + [64]  # 1464 rows, never more than a batch at a time
         count = await pool.query("SELECT COUNT(*) FROM OST_DATA WHERE OST_ID = %s", (3,))
         assert count == [(61,)]
+
+
+@pytest.mark.anyio
+async def test_forced_bridge_under_asyncio(mariadb: MariaDbServer) -> None:
+    async with MySQLPool(params(mariadb), bridge=True) as pool:
+        assert pool.bridged()
+        rows = []
+        async for batch in pool.stream(OST_QUERY, batch_rows=500):
+            rows.extend(batch)
+        assert sorted(rows) == sorted(sqlite_rows(OST_QUERY))
+        assert [b for b in pool.stream_sync("SELECT COUNT(*) FROM MDS_DATA")] == [[(61,)]]
 
 
 @pytest.mark.parametrize("anyio_backend", BACKENDS)
@@ -182,3 +194,28 @@ async def test_helper_thread_future(anyio_backend: str) -> None:
         assert future.cancelled()
     finally:
         helper.stop()
+
+
+def test_connections_close_with_their_event_loop(mariadb: MariaDbServer) -> None:
+    """Each anyio.run gets its own connections; they are closed when that loop ends."""
+    watcher = MySQLPool(params(mariadb), size=1)
+
+    def connected() -> int:
+        rows = watcher.query_sync("SHOW STATUS LIKE 'Threads_connected'")
+        return int(rows[0][1])
+
+    before = connected()
+    pool = MySQLPool(params(mariadb), size=3)
+
+    async def use() -> None:
+        async with pool.stream_many([(OST_QUERY, ())] * 3, batch_rows=200) as batches:
+            async for _ in batches:
+                pass
+
+    for _ in range(5):
+        anyio.run(use)
+    deadline = time.monotonic() + 5
+    while connected() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert connected() == before
+    watcher.close_sync()

@@ -1,0 +1,65 @@
+"""summarize_darshanlogs: the Quick Start's bytes per log and file system."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from darshan_corpus import EMPTY_LOGS, SMALL_LOGS, corpus_log, expected_index, package_logs
+
+from atokio.cli import summarize_darshanlogs as cli
+
+
+def expected(log: str) -> dict[str, dict[str, int]]:
+    return {
+        mount: {"read_bytes": row["bytes_read"], "write_bytes": row["bytes_written"]}
+        for mount, row in expected_index(log)["rows"].items()
+    }
+
+
+def test_json_of_the_corpus_logs(capsys: pytest.CaptureFixture[str], no_fsnames: None) -> None:
+    logs = [str(corpus_log(log)) for log in SMALL_LOGS]
+    assert cli.main(["-t", "2", *logs]) == 0
+    out = capsys.readouterr().out
+    want = {path: expected(log) for path, log in zip(logs, SMALL_LOGS, strict=True)}
+    assert out == json.dumps(want, indent=4, sort_keys=True) + "\n"
+    assert want[logs[0]] == {
+        "/scratch2": {"read_bytes": 0, "write_bytes": 2199023259968},
+        "UNKNOWN": {"read_bytes": 0, "write_bytes": 3309},
+    }
+
+
+def test_unreadable_logs_are_left_out(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty = str(corpus_log(EMPTY_LOGS[1]))
+    good = str(corpus_log("noposix"))
+    with caplog.at_level(logging.WARNING, logger="atokio"):
+        assert cli.main([empty, good]) == 0
+    assert json.loads(capsys.readouterr().out) == {good: expected("noposix")}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipping unreadable log: {empty}: invalid log file: empty file (DarshanLogError)"
+    ]
+    output = tmp_path / "out.json"
+    assert cli.main(["-o", str(output), good, empty]) == 0
+    assert json.loads(output.read_text()) == {good: expected("noposix")}
+
+
+def test_both_readers_agree(standin_parser: Path) -> None:
+    logs = [str(corpus_log(log)) for log in SMALL_LOGS]
+    direct = cli.summarize_darshanlogs(logs, reader="direct")
+    assert cli.summarize_darshanlogs(logs, threads=2, reader="darshan-parser") == direct
+    assert direct == {path: expected(log) for path, log in zip(logs, SMALL_LOGS, strict=True)}
+
+
+def test_package_logs_without_the_corpus() -> None:
+    logs = package_logs()
+    path = str(logs["sample-goodost"])
+    assert cli.summarize_darshanlogs([path, path], threads=0) == {
+        path: {
+            "/scratch1": {"read_bytes": 0, "write_bytes": 51539607552},
+            "UNKNOWN": {"read_bytes": 0, "write_bytes": 1584},
+        }
+    }

@@ -1,0 +1,241 @@
+"""The archive_lmtdb tool (CLI.md 3.3): output files compared with the corpus reference TTS."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import SNX_HDF5, SNX_SQLITE
+from lmt_mariadb import MariaDbServer
+
+from atokio.cli import archive_lmtdb
+
+QUERY = ["2018-01-28T00:00:00", "2018-01-28T00:05:00"]
+DAY = ["--init-start", "2018-01-28T00:00:00", "--init-end", "2018-01-29T00:00:00"]
+UNITS = {
+    "datatargets": "bytes",
+    "fullness/bytes": "KiB",
+    "fullness/bytestotal": "KiB",
+    "fullness/inodes": "inodes",
+    "fullness/inodestotal": "inodes",
+    "dataservers": "%",
+    "mdservers": "%",
+    "mdtargets": "ops",
+}
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = archive_lmtdb.main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+def datasets_of(path: Path) -> list[str]:
+    names: list[str] = []
+    with h5py.File(path, "r") as h5:
+        h5.visititems(
+            lambda name, obj: (
+                names.append(name)
+                if isinstance(obj, h5py.Dataset) and not name.endswith("timestamps")
+                else None
+            )
+        )
+    return sorted(names)
+
+
+def text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes | np.bytes_) else str(value)
+
+
+def assert_matches_reference(path: Path, rows: slice = slice(0, 60)) -> None:
+    """Every dataset equals the reference value by value (sign of zero included)."""
+    with h5py.File(SNX_HDF5, "r") as ref, h5py.File(path, "r") as out:
+        assert datasets_of(path) == datasets_of(SNX_HDF5)
+        for name in datasets_of(SNX_HDF5):
+            want = ref[name][...]
+            got = out[name][rows]
+            assert got.shape == want.shape, name
+            assert np.array_equal(got, want) and np.array_equal(
+                np.signbit(got), np.signbit(want)
+            ), name
+            assert [text(c) for c in out[name].attrs["columns"]] == [
+                text(c) for c in ref[name].attrs["columns"]
+            ]
+            units = UNITS.get(name, UNITS.get(name.split("/")[0]))
+            assert text(out[name].attrs["units"]) == units, name
+            assert text(out[name].attrs["version"]) == "1"
+        for group in ("datatargets", "fullness", "dataservers", "mdservers", "mdtargets"):
+            assert text(out[group].attrs["source"]) == "lmt"
+        assert text(out.attrs["version"]) == "1"
+
+
+def test_sample_window_equals_reference(lmt_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.hdf5"
+    status, stdout, stderr = run(["-i", str(SNX_SQLITE), "-o", str(out), *QUERY])
+    assert status == 0, stderr
+    assert_matches_reference(out)
+    with h5py.File(out, "r") as h5:
+        assert int(h5.attrs["start"]) == 1517126400 and int(h5.attrs["end"]) == 1517126700
+        assert h5["datatargets/timestamps"][...].tolist() == list(range(1517126400, 1517126700, 5))
+    lines = stdout.splitlines()
+    assert lines[0] == "Initialized datatargets/readbytes in / with size (60, 24)"
+    assert "Initialized mdtargets/opens in / with size (60, 1)" in lines
+    assert lines[21] == "Writing out /datatargets/readbytes"
+    assert lines[-1] == "Writing out /mdtargets/getattrs"
+    assert len(lines) == 42
+    assert stderr == ""
+
+
+def test_day_file_filled_piece_by_piece(lmt_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "day.hdf5"
+    first = ["2018-01-28T00:00:00", "2018-01-28T00:02:30"]
+    second = ["2018-01-28T00:02:30", "2018-01-28T00:05:00"]
+    status, stdout, _ = run(["-i", str(SNX_SQLITE), "-o", str(out), *DAY, *first])
+    assert status == 0
+    assert stdout.splitlines()[0] == "Initialized datatargets/readbytes in / with size (17280, 24)"
+    # abbreviated long options are accepted (argparse prefix matching)
+    status, stdout, stderr = run(
+        [
+            "-i",
+            str(SNX_SQLITE),
+            "-o",
+            str(out),
+            "--init-s",
+            DAY[1],
+            "--init-e",
+            DAY[3],
+            "--time",
+            "5",
+            "--debug",
+            *second,
+        ]
+    )
+    assert status == 0
+    assert not any(line.startswith("Initialized") for line in stdout.splitlines())
+    assert stderr.endswith(f"Wrote output to {out}\n")
+    assert_matches_reference(out)
+    with h5py.File(out, "r") as h5:
+        rest = h5["datatargets/readbytes"][60:]
+        assert rest.shape == (17220, 24)
+        assert np.all((rest == 0) & np.signbit(rest))  # the rest of the day is missing
+        assert int(h5.attrs["end"]) - int(h5.attrs["start"]) == 86400
+
+
+def test_existing_columns_order_is_kept(lmt_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shuffled.hdf5"
+    assert (
+        run(["-i", str(SNX_SQLITE), "-o", str(out), *DAY, QUERY[0], "2018-01-28T00:01:00"])[0] == 0
+    )
+    with h5py.File(out, "a") as h5:  # a file whose columns are in another order
+        data = h5["fullness/bytes"]
+        order = np.arange(24)[::-1]
+        data[...] = data[...][:, order]
+        data.attrs["columns"] = data.attrs["columns"][order]
+    assert (
+        run(["-i", str(SNX_SQLITE), "-o", str(out), *DAY, "2018-01-28T00:01:00", QUERY[1]])[0] == 0
+    )
+    with h5py.File(out, "r") as h5, h5py.File(SNX_HDF5, "r") as ref:
+        columns = [text(c) for c in h5["fullness/bytes"].attrs["columns"]]
+        assert columns == [f"snx11025-OST{i:04x}" for i in range(23, -1, -1)]
+        assert np.array_equal(h5["fullness/bytes"][:60], ref["fullness/bytes"][...][:, ::-1])
+
+
+def test_failures(lmt_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (
+        "PYTOKIO_LMT_HOST",
+        "PYTOKIO_LMT_USER",
+        "PYTOKIO_LMT_PASSWORD",
+        "PYTOKIO_LMT_DB",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    out = tmp_path / "f.hdf5"
+    lite = ["-i", str(SNX_SQLITE), "-o", str(out)]
+    status, _, err = run([*lite, QUERY[1], QUERY[0]])
+    assert status == 1 and "query_start >= query_end" in err
+    status, _, err = run([*lite, "--init-start", QUERY[1], "--init-end", QUERY[0], *QUERY])
+    assert status == 1 and "query_start >= query_end" in err
+    assert run([*lite, "--timestep", "0", *QUERY])[0] == 1
+    assert run([*lite, "2018-01-28 00:00:00", QUERY[1]])[0] == 1
+    status, _, err = run(["-o", str(out), *QUERY])
+    assert status == 1 and "No databases available to query" in err
+    missing = tmp_path / "missing.sqlite3"
+    assert run(["-i", str(missing), "-o", str(out), *QUERY])[0] == 1
+    assert not missing.exists()
+    with pytest.raises(SystemExit) as usage:
+        run([*lite, QUERY[0]])
+    assert usage.value.code == 2
+    with pytest.raises(SystemExit) as usage:
+        run([*lite, "--timestep", "five", *QUERY])
+    assert usage.value.code == 2
+    assert not out.exists()
+
+    # an existing file: rows outside it, or a new dataset with another range
+    assert run([*lite, *QUERY])[0] == 0
+    status, _, err = run([*lite, "2018-01-28T00:04:00", "2018-01-28T00:06:00"])
+    assert status == 1 and "cannot commit dataset that is not a subset of existing data" in err
+    with h5py.File(out, "a") as h5:
+        del h5["mdtargets/opens"]
+    status, _, err = run([*lite, *DAY, *QUERY])
+    assert status == 1 and "Mismatched start or end values" in err
+
+
+def test_mariadb_equals_sqlite(
+    mariadb: MariaDbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTOKIO_LMT_HOST", f"{mariadb.host}:{mariadb.port}")
+    monkeypatch.setenv("PYTOKIO_LMT_USER", mariadb.user)
+    monkeypatch.setenv("PYTOKIO_LMT_PASSWORD", mariadb.password)
+    monkeypatch.setenv("PYTOKIO_LMT_DB", "snx11025")
+    out = tmp_path / "remote.hdf5"
+    status, _, err = run(["-o", str(out), *QUERY])
+    assert status == 0, err
+    assert_matches_reference(out)
+    # the same under trio (asyncmy bridged through its helper loop)
+    monkeypatch.setenv("ATOKIO_BACKEND", "trio")
+    out_trio = tmp_path / "remote-trio.hdf5"
+    assert run(["--database", "snx11025", "-o", str(out_trio), *DAY, *QUERY])[0] == 0
+    assert_matches_reference(out_trio)
+
+
+def test_reset_sample_from_both_sources(mariadb: MariaDbServer, tmp_path: Path) -> None:
+    from conftest import RESET_SQLITE
+
+    window = ["2018-04-18T07:35:15", "2018-04-18T07:40:35"]
+    lite = tmp_path / "lite.hdf5"
+    remote = tmp_path / "remote.hdf5"
+    assert run(["-i", str(RESET_SQLITE), "-o", str(lite), *window])[0] == 0
+    args = ["--host", f"{mariadb.host}:{mariadb.port}", "--user", mariadb.user]
+    args += ["--password", mariadb.password, "--database", "lmtdb_reset"]
+    assert run([*args, "-o", str(remote), *window])[0] == 0
+    with h5py.File(lite, "r") as a, h5py.File(remote, "r") as b:
+        for name in datasets_of(lite):
+            x, y = a[name][...], b[name][...]
+            assert np.array_equal(x, y) and np.array_equal(np.signbit(x), np.signbit(y)), name
+            assert not np.any(x < 0)
+        assert a["mdtargets/opens"].shape == (64, 5)
+
+
+def test_daylight_saving_change(lmt_corpus: Path, tmp_path: Path) -> None:
+    """Across 2018-03-11 02:00 PST -> 03:00 PDT the rows follow real time (no hour lost)."""
+    from lmt_data import make_cycled
+
+    source = tmp_path / "dst.sqlite3"
+    make_cycled(source, 241, start=datetime.datetime(2018, 3, 11, 1, 50))
+    out = tmp_path / "dst.hdf5"
+    assert (
+        run(["-i", str(source), "-o", str(out), "2018-03-11T01:50:00", "2018-03-11T03:10:00"])[0]
+        == 0
+    )
+    with h5py.File(out, "r") as h5, h5py.File(SNX_HDF5, "r") as ref:
+        stamps = h5["datatargets/timestamps"][...]
+        assert len(stamps) == 240 and np.all(np.diff(stamps) == 5)
+        for name in ("datatargets/readbytes", "mdtargets/opens", "fullness/bytes"):
+            want = np.tile(ref[name][...], (4, 1))
+            got = h5[name][...]
+            assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
