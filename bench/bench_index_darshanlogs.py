@@ -22,14 +22,13 @@ the database), best of ``--repeat`` runs:
 Target: 10 x the reference (67 logs/s for 500 small logs on the reference
 machine), scaled to this machine by ``shared/bench/calibrate.py``.
 
-``--lean-preload`` also times the direct reader with worker processes that
-do not preload ``darshan.backend.cffi_backend`` (which imports pandas, and
-which the direct reader does not use): the start-up cost of that import is
-most of the time of a 500-log run.  ``--profile`` profiles the worker side
-(reading and summarising the logs in this process, where a worker would) with
-pyinstrument instead.
+The worker processes start from a fork server that preloads atokio's parsers
+and numpy but not pandas (see ``atokio.collectors.workers.PRELOAD``): that
+import alone cost about a quarter of a 500-log run.  ``--profile`` profiles
+the worker side (reading and summarising the logs in this process, where a
+worker would) with pyinstrument instead.
 
-    python bench/bench_index_darshanlogs.py [--counts 500 5000] [--repeat 3] [--lean-preload]
+    python bench/bench_index_darshanlogs.py [--counts 500 5000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -90,29 +89,17 @@ def write_standin(bin_dir: Path) -> None:
     script.chmod(0o755)
 
 
-#: ``index_darshanlogs`` with worker processes that do not preload darshan.backend.cffi_backend
-#: (which imports pandas); the direct reader does not need it.  For ``--lean-preload``.
-LEAN_PRELOAD = """import sys
-from atokio.collectors import workers
-workers.PRELOAD[:] = [m for m in workers.PRELOAD if m != "darshan.backend.cffi_backend"]
-from atokio.cli.index_darshanlogs import main
-if __name__ == "__main__":
-    sys.exit(main())
-"""
-
-
 def run_index(
     directory: Path,
     output: Path,
     threads: int,
     reader: str,
     env: dict[str, str],
-    command: list[str] | None = None,
 ) -> float:
     """Seconds for one indexing run from an empty database."""
     if output.exists():
         output.unlink()
-    command = command or [sys.executable, "-m", "atokio.cli.index_darshanlogs"]
+    command = [sys.executable, "-m", "atokio.cli.index_darshanlogs"]
     argv = [*command, "-q", "-t", str(threads), "--reader", reader, "-o", str(output),
             str(directory)]  # fmt: skip
     start = time.perf_counter()
@@ -145,11 +132,6 @@ def main() -> int:
     parser.add_argument(
         "--max-standin", type=int, default=1000, help="skip the stand-in above this many logs"
     )
-    parser.add_argument(
-        "--lean-preload",
-        action="store_true",
-        help="also time the direct reader with worker processes that do not import pandas",
-    )
     args = parser.parse_args()
     if not CORPUS.exists():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
@@ -168,8 +150,6 @@ def main() -> int:
         )
         bin_dir = tmp / "bin"
         write_standin(bin_dir)
-        lean_script = tmp / "index_lean_preload.py"
-        lean_script.write_text(LEAN_PRELOAD)
         env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
         env.pop("ATOKIO_DARSHAN_PARSER", None)
         mixes: list[tuple[str, tuple[str, ...]]] = [("small corpus logs", SMALL_LOGS)]
@@ -179,22 +159,16 @@ def main() -> int:
             for count in args.counts:
                 directory = tmp / f"logs-{count}-{len(logs)}"
                 make_logs(directory, count, logs)
-                runs = [("direct", 1, False), ("direct", 2, False)]
-                if args.lean_preload:
-                    runs += [("direct", 1, True), ("direct", 2, True)]
-                runs += [("darshan-parser", 1, False), ("darshan-parser", 2, False)]
-                for reader, threads, lean in runs:
+                runs = [("direct", 1), ("direct", 2), ("darshan-parser", 1), ("darshan-parser", 2)]
+                for reader, threads in runs:
                     if reader == "darshan-parser" and count > args.max_standin:
                         continue
-                    command = [sys.executable, str(lean_script)] if lean else None
                     times = [
-                        run_index(directory, tmp / "index.db", threads, reader, env, command)
+                        run_index(directory, tmp / "index.db", threads, reader, env)
                         for _ in range(args.repeat)
                     ]
                     best, median = count / min(times), count / statistics.median(times)
                     name = "direct reader" if reader == "direct" else STANDIN_LABEL
-                    if lean:
-                        name += " (workers without the pandas preload)"
                     verdict = "meets" if best >= target else "BELOW"
                     print(
                         f"{count:5d} {label}, {name}, {threads} worker(s): {best:6.0f} logs/s "

@@ -48,11 +48,13 @@ def default_workers() -> int:
 
 
 #: Modules the worker processes start with (those that are slow to import).
+#: Not ``darshan.backend.cffi_backend``: it imports pandas, which costs more
+#: start-up than a 500-log index run spends reading, and the direct reader
+#: loads libdarshan-util without it (it imports it only as a fallback).
 PRELOAD = [
     "atokio.parsers.darshan",
     "atokio.collectors.files",
     "atokio.collectors.darshanlog",
-    "darshan.backend.cffi_backend",
     "numpy",
 ]
 
