@@ -3,18 +3,24 @@
 ``atokio --help`` lists the tools; ``atokio <tool> --help`` explains one.
 Tool names may be written with dashes or underscores
 (``atokio index-darshanlogs`` = ``atokio index_darshanlogs``).
+
+Each tool is also installed under its plain pytokio name (``cache_darshan``,
+``archive_lmtdb``, ...), so existing cron jobs and scripts keep working: those
+commands all enter :func:`run_named_tool`, which runs the tool its own name
+says.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
 from atokio.cli import TOOLS
 
-__all__ = ["main"]
+__all__ = ["main", "run_named_tool"]
 
 
 def _available(tool: str) -> bool:
@@ -64,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"atokio.cli.{tool}")
     sys.argv[0] = tool
     return int(module.main(args[1:]) or 0)
+
+
+def run_named_tool() -> int:
+    """Entry point of the plain tool commands: ``cache_darshan ...`` = ``atokio cache_darshan ...``."""
+    name = os.path.basename(sys.argv[0])
+    name = name.removesuffix(".py")
+    return main([name, *sys.argv[1:]])
 
 
 if __name__ == "__main__":
