@@ -1,0 +1,773 @@
+"""Retrieve ESnet SNMP counters and store them in TOKIO Time Series format (``archive_esnet_snmp``, CLI.md 3.2).
+
+Fetches the traffic rates of ESnet router interfaces from the SNMP REST
+service (or a cache written by ``cache_esnet_snmp``, ``-i``) and writes them
+into a TTS HDF5 file (schema ``"1"``, FORMATS.md 9.4 and 14): ``in`` (into
+ESnet) goes to ``datatargets/readrates``, ``out`` to
+``datatargets/writerates``, both in bytes/sec with columns
+``<endpoint>:<interface>`` in the order asked (the site entry's order, then
+its list order), and the group attribute ``source = "esnet_snmp"``.  A value
+stamped *t* lands in the row covering ``[t, t + timestep)``; rows cover
+``[query_start, query_end)``, so the point the service returns for
+``query_end`` itself (it counts both bounds) is dropped.
+
+Live mode sends every (endpoint, interface, direction) request at once
+(:meth:`atokio.connectors.esnet_snmp.EsnetSnmp.fetch_counters`: a capacity
+limit, timeouts, retries with backoff), asking for ``calc_func=average`` and
+``calc=<timestep>``.  A request that fails after its retries, or whose answer
+holds no data (no data, or throttling), is a failure of that request only,
+and so are interfaces that return different numbers of points: the data of
+every request that worked is written, then the failures are reported (which
+request, why) and the run ends with :class:`IncompleteArchiveError` (exit
+status 1).  When no request at all worked, nothing is written.  With ``-i``
+every interface asked for must be in the cache (``KeyError`` otherwise).
+An empty or unknown ``endpoints`` argument fails at once (exit status 1,
+with the valid site names on stderr) rather than while writing, as in the
+reference.
+
+A new file (or a dataset missing from an existing one) gets the range
+``[--init-start, --init-end)``, every cell missing (−0.0) until written; an
+existing file keeps its range and its column order (values are matched to
+columns by name).
+
+``--follow`` (an atokio addition, :func:`follow_esnet_snmp`) keeps running:
+every timestep it archives the interval since the last poll (see
+:func:`atokio.collectors.follow.follow`) through the archive's single writer
+(:func:`atokio.archive.writer.open_writer`), into the file of each local day
+(``-o`` is then a ``strftime`` template; ``-%Y-%m-%d`` is inserted before
+the extension when it has none), rolling over at midnight.  An interface
+whose requests fail is asked again, from where its data stops, at the next
+polls (up to a day back), while the others go on; when every request fails
+the poll is retried with backoff and the missed interval caught up.  SIGTERM
+or SIGINT stops it after the poll in flight, with everything sent committed.
+Positionals are then optional: ``query_start`` is where to start (default:
+after the last row archived in today's or yesterday's file, else now),
+``query_end`` where to stop (default: never).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+import h5py
+import numpy as np
+
+from atokio.archive import tts
+from atokio.archive.timeseries import TimeSeries
+from atokio.archive.tts import CHUNK_ROWS
+from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli.archive_lmtdb import commit_datasets, day_template
+from atokio.collectors.fanout import SourceFailure
+from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.http import DEFAULT_LIMIT, RetryPolicy
+from atokio.collectors.sync import backend, run_sync
+from atokio.common import to_epoch
+from atokio.connectors import esnet_snmp
+from atokio.connectors.esnet_snmp import UNITS, EsnetSnmp, parse_endpoints
+
+__all__ = [
+    "CONFIG",
+    "Archiver",
+    "DatasetConfig",
+    "IncompleteArchiveError",
+    "archive_esnet_snmp",
+    "endpoint_name",
+    "follow_esnet_snmp",
+    "init_hdf5_file",
+    "main",
+    "resume_point",
+    "write_file",
+]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+SOURCE = "esnet_snmp"
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Which direction of the interfaces fills a TTS dataset, and its units."""
+
+    direction: str
+    units: str = UNITS
+
+
+#: The datasets archive_esnet_snmp writes (FORMATS.md 9.4).
+CONFIG: dict[str, DatasetConfig] = {
+    "datatargets/readrates": DatasetConfig("in"),
+    "datatargets/writerates": DatasetConfig("out"),
+}
+
+
+class IncompleteArchiveError(RuntimeError):
+    """Some requests failed; the data of the others was archived.  ``failures`` says which and why."""
+
+    def __init__(self, failures: Sequence[SourceFailure]) -> None:
+        self.failures = list(failures)
+        lines = "; ".join(str(failure) for failure in self.failures)
+        super().__init__(f"{len(self.failures)} request(s) failed: {lines}")
+
+
+def endpoint_name(endpoint: str, interface: str) -> str:
+    """The column name of an interface: ``<endpoint>:<interface>``."""
+    return f"{endpoint}:{interface}"
+
+
+class Archiver(dict):
+    """The TimeSeries (``dataset name -> TimeSeries``) of one archive window.
+
+    ``query_start``/``query_end`` bound the rows (``[query_start,
+    query_end)``; the service is asked for both bounds inclusive);
+    ``interfaces`` lists ``(endpoint, interface)`` pairs, which become the
+    columns in that order; ``timestep`` is the seconds per row (the service
+    is asked for it, but may not honour it); ``timeout`` the HTTP timeout
+    per connect/read/write.  atokio additions (keyword only): ``retry``,
+    ``limit``, ``url`` as for :class:`~atokio.connectors.esnet_snmp.EsnetSnmp`.
+    ``*args``/``**kwargs`` go to ``dict``.
+
+    After :meth:`archive`, ``failures`` lists the requests that failed
+    (``SourceFailure``, named ``endpoint:interface:direction``) and
+    ``esnetsnmp`` is the connector that was read.
+    """
+
+    def __init__(
+        self,
+        query_start: datetime.datetime,
+        query_end: datetime.datetime,
+        interfaces: Sequence[Sequence[str]],
+        timestep: int,
+        timeout: float = 30.0,
+        *args: Any,
+        retry: RetryPolicy | None = None,
+        limit: int = DEFAULT_LIMIT,
+        url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if timestep < 1:
+            raise ValueError(f"timestep must be at least 1, not {timestep}")
+        self.query_start = query_start
+        self.query_end = query_end
+        self.interfaces: list[tuple[str, str]] = list(
+            dict.fromkeys((str(e), str(i)) for e, i in interfaces)
+        )
+        self.timestep = int(timestep)
+        self.timeout = timeout
+        self.retry = retry
+        self.limit = limit
+        self.url = url
+        self.config = CONFIG
+        self.failures: list[SourceFailure] = []
+        self.answered = 0  #: live mode: requests whose answer held data
+        self.esnetsnmp: EsnetSnmp | None = None
+        self.init_datasets(list(self.config))
+
+    # -- setup ---------------------------------------------------------------------------
+    def init_datasets(self, dataset_names: Sequence[str]) -> None:
+        """Create empty (−0.0) TimeSeries for ``dataset_names``, a column per interface."""
+        columns = [endpoint_name(e, i) for e, i in self.interfaces]
+        for name in dataset_names:
+            self[name] = TimeSeries(
+                dataset_name=name,
+                start=self.query_start,
+                end=self.query_end,
+                timestep=self.timestep,
+                num_columns=len(columns),
+                column_names=columns,
+            )
+        self.set_timeseries_metadata(dataset_names)
+
+    def set_timeseries_metadata(self, dataset_names: Sequence[str]) -> None:
+        """Set ``version`` and ``units`` on the datasets and ``source`` on their group."""
+        for name in dataset_names:
+            series = self[name]
+            series.version = SCHEMA_VERSION
+            series.global_version = SCHEMA_VERSION
+            series.dataset_metadata.update(
+                {"version": SCHEMA_VERSION, "units": self.config[name].units}
+            )
+            series.group_metadata.update({"source": SOURCE})
+
+    # -- filling -------------------------------------------------------------------------
+    def _connector(self) -> EsnetSnmp:
+        return EsnetSnmp(
+            self.query_start,
+            self.query_end,
+            url=self.url,
+            timeout=self.timeout,
+            retry=self.retry,
+            limit=self.limit,
+        )
+
+    async def fetch(self, check_counts: bool = True) -> EsnetSnmp:
+        """Query the REST service for every interface and direction at once, and fill self.
+
+        Failures (requests that failed, answers without data and, with
+        ``check_counts``, interfaces that returned different numbers of
+        points) go to :attr:`failures`; the rest is inserted.
+        """
+        esnetsnmp = self._connector()
+        answers = await esnetsnmp.fetch_counters(
+            self.interfaces, agg_func="average", interval=self.timestep
+        )
+        failures = list(answers.failures)
+        counts: dict[str, int] = {}
+        for name, answer in answers.results.items():
+            points = len(answer.get("data") or [])
+            if points == 0:
+                failure = SourceFailure(
+                    name, ValueError("no data in the answer (no data, or API throttling)")
+                )
+                logger.warning("%s", failure)
+                failures.append(failure)
+            else:
+                counts[name] = points
+        if check_counts and len(set(counts.values())) > 1:
+            detail = ", ".join(f"{name}={count}" for name, count in counts.items())
+            failure = SourceFailure(
+                "*", ValueError(f"interfaces returned different numbers of points: {detail}")
+            )
+            logger.warning("%s", failure)
+            failures.append(failure)
+        self.failures.extend(failures)
+        self.answered = len(counts)
+        self.esnetsnmp = esnetsnmp
+        self._fill(esnetsnmp)
+        return esnetsnmp
+
+    def archive(self, input_file: str | None = None) -> None:
+        """Fill the TimeSeries from the REST service, or from the JSON cache ``input_file``.
+
+        From a cache, every interface asked for must be present
+        (``KeyError`` otherwise).
+        """
+        if input_file is None:
+            run_sync(self.fetch)
+            return
+        esnetsnmp = EsnetSnmp(self.query_start, self.query_end, input_file=input_file)
+        for endpoint, interface in self.interfaces:
+            if interface not in esnetsnmp.get(endpoint, {}):
+                raise KeyError(f"{endpoint}:{interface} is not in {input_file}")
+        self.esnetsnmp = esnetsnmp
+        self._fill(esnetsnmp)
+
+    def _fill(self, esnetsnmp: EsnetSnmp) -> None:
+        for name, config in self.config.items():
+            series = self[name]
+            epochs: list[int] = []
+            columns: list[str] = []
+            values: list[float] = []
+            for endpoint, interface in self.interfaces:
+                points = esnetsnmp.get(endpoint, {}).get(interface, {}).get(config.direction, {})
+                column = endpoint_name(endpoint, interface)
+                for stamp, value in points.items():
+                    if value is None:
+                        continue
+                    epochs.append(int(stamp))
+                    columns.append(column)
+                    values.append(float(value))
+            dropped = series.insert_many(epochs, columns, values)
+            if dropped:
+                logger.debug("%s: %d points outside [query_start, query_end)", name, dropped)
+
+    def finalize(self) -> None:
+        """Attach the metadata (version, units, source) to every dataset."""
+        self.set_timeseries_metadata(list(self))
+
+
+# -- writing one file -------------------------------------------------------------------
+
+
+def init_hdf5_file(
+    datasets: Archiver,
+    init_start: datetime.datetime,
+    init_end: datetime.datetime,
+    hdf5_file: h5py.File,
+) -> list[str]:
+    """Create the datasets of ``datasets`` missing from the file, full size and missing (−0.0).
+
+    A new dataset covers ``[init_start, init_end)`` and gets its columns
+    (``datasets``' order), ``units``, ``version``, ``updated`` and its
+    group's ``source``; a new file also gets the root ``version``,
+    ``start`` and ``end``.  In a file whose ``start``/``end`` differ from the
+    init range this raises ``IndexError("Mismatched start or end values")``.
+    Prints ``Initialized <dataset> in / with size (rows, columns)`` for each
+    dataset created and returns their names.
+    """
+    missing = [name for name in datasets if "/" + name.strip("/") not in hdf5_file]
+    if not missing:
+        return []
+    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
+    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
+        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
+        if found != (start, end):
+            raise IndexError("Mismatched start or end values")
+    else:
+        hdf5_file.attrs["start"] = np.int64(start)
+        hdf5_file.attrs["end"] = np.int64(end)
+        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+    stamps = np.arange(start, end, datasets.timestep, dtype=np.int64)
+    for name in missing:
+        series = datasets[name]
+        group_name = name.strip("/").split("/")[0]
+        group = hdf5_file.require_group(group_name)
+        key = series.timestamp_key or f"/{group_name}/timestamps"
+        if key not in hdf5_file:
+            hdf5_file.create_dataset(key, data=stamps)
+        rows = len(hdf5_file[key])
+        width = max(1, len(series.columns))
+        dataset = hdf5_file.create_dataset(
+            name,
+            shape=(rows, width),
+            maxshape=(rows, None),
+            dtype=np.float64,
+            chunks=(max(1, min(rows, CHUNK_ROWS)), width),
+            compression="gzip",
+            shuffle=True,
+            fillvalue=-0.0,
+        )
+        dataset.attrs["columns"] = np.array([c.encode() for c in series.columns], dtype=np.bytes_)
+        dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
+        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
+        dataset.attrs["updated"] = np.int64(int(time.time()))
+        group.attrs["source"] = np.bytes_(SOURCE)
+        print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
+    return missing
+
+
+def write_file(
+    datasets: Archiver, init_start: datetime.datetime, init_end: datetime.datetime, path: str
+) -> None:
+    """Initialise (if needed) and commit ``datasets`` into the TTS file at ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with h5py.File(path, "a") as hdf5_file:
+        created = init_hdf5_file(datasets, init_start, init_end, hdf5_file)
+        commit_datasets(datasets, hdf5_file, created)  # type: ignore[arg-type]
+
+
+def archive_esnet_snmp(
+    init_start: datetime.datetime,
+    init_end: datetime.datetime,
+    interfaces: Sequence[Sequence[str]],
+    timestep: int,
+    output_file: str,
+    query_start: datetime.datetime,
+    query_end: datetime.datetime,
+    input_file: str | None = None,
+    **kwargs: Any,
+) -> Archiver:
+    """Retrieve ESnet SNMP data and store it in a TTS file.
+
+    ``init_start`` is the first time stamp of a new file, ``init_end`` the
+    one after its last; the query covers ``[query_start, query_end]`` at the
+    service (rows ``[query_start, query_end)``).  ``input_file`` reads a
+    cache instead of the REST service.  ``kwargs`` go to
+    :class:`Archiver`.  Returns the archiver; raises
+    :class:`IncompleteArchiveError` after writing when some requests failed.
+    """
+    if query_start >= query_end or init_start >= init_end:
+        raise ValueError("query_start >= query_end")
+    if timestep < 1:
+        raise ValueError(f"timestep must be at least 1, not {timestep}")
+    if not interfaces:
+        raise ValueError("no interfaces to archive")
+    archiver = Archiver(query_start, query_end, interfaces, timestep, **kwargs)
+    archiver.archive(input_file)
+    archiver.finalize()
+    if archiver.failures and not archiver.answered:
+        raise IncompleteArchiveError(archiver.failures)  # nothing at all worked: write nothing
+    write_file(archiver, init_start, init_end, output_file)
+    if archiver.failures:
+        raise IncompleteArchiveError(archiver.failures)
+    return archiver
+
+
+# -- --follow: day files through the single writer ---------------------------------------
+
+
+def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    midnight = datetime.datetime.combine(day, datetime.time())
+    return midnight, midnight + datetime.timedelta(days=1)
+
+
+def _init_day_file(
+    path: str, interfaces: Sequence[tuple[str, str]], timestep: int, day: datetime.date
+) -> None:
+    """Make sure a day file holds both datasets (columns in request order), atomically.
+
+    An existing file must cover exactly that day (``ValueError`` otherwise);
+    columns it lacks are added by the writer later.
+    """
+    start, end = _day_bounds(day)
+    if os.path.exists(path):
+        with h5py.File(path, "r") as existing:
+            bounds = (int(existing.attrs.get("start", -1)), int(existing.attrs.get("end", -1)))
+            if "start" in existing.attrs and bounds != (to_epoch(start), to_epoch(end)):
+                raise ValueError(f"{path} does not cover the day {day} (start/end {bounds})")
+            if all("/" + name in existing for name in CONFIG):
+                return
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    scratch = path + ".init"
+    if os.path.exists(path):
+        shutil.copyfile(path, scratch)
+    elif os.path.exists(scratch):
+        os.unlink(scratch)
+    layout = Archiver(start, end, interfaces, timestep)
+    with h5py.File(scratch, "a") as hdf5_file:
+        init_hdf5_file(layout, start, end, hdf5_file)
+    with open(scratch, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(scratch, path)
+
+
+def resume_point(template: str, now: datetime.datetime, timestep: int) -> datetime.datetime | None:
+    """Where following should resume: after the last row holding data.
+
+    Looks at today's and yesterday's day files; ``None`` when neither has
+    any data.
+    """
+    for day in (now.date(), now.date() - datetime.timedelta(days=1)):
+        path = datetime.datetime.combine(day, datetime.time()).strftime(template)
+        if not os.path.exists(path):
+            continue
+        last_stamp: int | None = None
+        with h5py.File(path, "r") as h5:
+            for name in CONFIG:
+                if name not in h5:
+                    continue
+                data = h5[name][...]
+                present = np.nonzero(~np.all((data == 0) & np.signbit(data), axis=1))[0]
+                if present.size:
+                    stamp = int(h5[tts.timestamps_key(h5, name)][int(present[-1])])
+                    last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
+        if last_stamp is not None:
+            return datetime.datetime.fromtimestamp(last_stamp + timestep)
+    return None
+
+
+def _batches(archiver: Archiver) -> list[Batch]:
+    """The points an archiver fetched within ``[query_start, query_end)``, as writer batches.
+
+    The raw time stamps are sent (the writer puts each into the row of its
+    day file that covers it), so a window need not start on the row grid.
+    """
+    esnetsnmp = archiver.esnetsnmp
+    if esnetsnmp is None:
+        return []
+    low, high = int(to_epoch(archiver.query_start)), int(to_epoch(archiver.query_end))
+    batches = []
+    for name, config in archiver.config.items():
+        epochs: list[int] = []
+        columns: list[str] = []
+        values: list[float] = []
+        for endpoint, interface in archiver.interfaces:
+            points = esnetsnmp.get(endpoint, {}).get(interface, {}).get(config.direction, {})
+            column = endpoint_name(endpoint, interface)
+            for stamp, value in points.items():
+                if value is not None and low <= stamp < high:
+                    epochs.append(int(stamp))
+                    columns.append(column)
+                    values.append(float(value))
+        if values:
+            batches.append(Batch(name, np.array(epochs), np.array(columns, dtype=object), values))
+    return batches
+
+
+async def follow_esnet_snmp(
+    interfaces: Sequence[Sequence[str]],
+    template: str,
+    timestep: int,
+    *,
+    start: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+    lag: float | None = None,
+    now: Callable[[], datetime.datetime] = datetime.datetime.now,
+    retry_initial: float = 1.0,
+    retry_max: float = 300.0,
+    handle_signals: bool = True,
+    stop: anyio.Event | None = None,
+    state: FollowState | None = None,
+    flush_seconds: float = 60.0,
+    timeout: float = 30.0,
+    retry: RetryPolicy | None = None,
+    url: str | None = None,
+    max_backlog: float = 86400.0,
+    max_window: float = 3600.0,
+) -> datetime.datetime:
+    """Archive ESnet SNMP continuously into day files until stopped; return where it stopped.
+
+    Without ``start`` it resumes after the last row of data in today's or
+    yesterday's file (:func:`resume_point`), else starts now.  Every
+    ``timestep`` seconds the interval since the last poll (up to ``now -
+    lag``, default two timesteps) is fetched, every request at once, and
+    its cells go to the single writer, which commits them into the file of
+    their local day (``template`` formatted with the day; a day file is
+    first initialised over its whole day, columns in request order).  An
+    interface whose requests fail (or answer no data) is asked again from
+    where its data stops at the next polls, at most ``max_backlog`` seconds
+    back; a poll where every request fails is retried with backoff and its
+    interval caught up (:func:`atokio.collectors.follow.follow`).
+    SIGTERM/SIGINT stop it after the poll in flight; everything sent is
+    committed before returning.  ``timeout``, ``retry`` and ``url`` are as
+    for :class:`Archiver`; a catch-up is fetched in windows of at most
+    ``max_window`` seconds.
+    """
+    pairs = list(dict.fromkeys((str(e), str(i)) for e, i in interfaces))
+    if not pairs:
+        raise ValueError("no interfaces to archive")
+    if start is None:
+        start = await anyio.to_thread.run_sync(resume_point, template, now(), timestep)
+        if start is not None:
+            logger.info("resuming after the last row archived: %s", start)
+    pending: dict[tuple[str, str], datetime.datetime] = {}
+    ready_days: set[datetime.date] = set()
+    specs = {
+        name: DatasetSpec(units=config.units, version=SCHEMA_VERSION, source=SOURCE)
+        for name, config in CONFIG.items()
+    }
+
+    async with open_writer(template, timestep, specs, flush_seconds=flush_seconds) as send:
+
+        async def poll(begin: datetime.datetime, end: datetime.datetime) -> None:
+            oldest = end - datetime.timedelta(seconds=max_backlog)
+            groups: dict[datetime.datetime, list[tuple[str, str]]] = {}
+            for pair in pairs:
+                since = pending.get(pair, begin)
+                if since < oldest:
+                    logger.warning(
+                        "%s: giving up on its data before %s (older than %.0f s)",
+                        endpoint_name(*pair),
+                        oldest,
+                        max_backlog,
+                    )
+                    since = pending[pair] = oldest
+                groups.setdefault(since, []).append(pair)
+            archivers = [
+                Archiver(since, end, members, timestep, timeout, retry=retry, url=url)
+                for since, members in sorted(groups.items())
+            ]
+            async with anyio.create_task_group() as group:
+                for archiver in archivers:
+                    group.start_soon(partial(archiver.fetch, check_counts=False))
+            failed: set[tuple[str, str]] = set()
+            for archiver in archivers:
+                for failure in archiver.failures:
+                    endpoint, _, rest = failure.source.partition(":")
+                    interface = rest.rpartition(":")[0]
+                    failed.add((endpoint, interface))
+            if len(failed) == len(pairs):
+                raise IncompleteArchiveError([f for a in archivers for f in a.failures])
+            first = min(groups).date()
+            last = (end - datetime.timedelta(microseconds=1)).date()
+            day = first
+            while day <= last:
+                if day not in ready_days:
+                    path = datetime.datetime.combine(day, datetime.time()).strftime(template)
+                    await anyio.to_thread.run_sync(_init_day_file, path, pairs, timestep, day)
+                    ready_days.add(day)
+                day += datetime.timedelta(days=1)
+            for archiver in archivers:
+                for batch in _batches(archiver):
+                    await send.send(batch)
+                for pair in archiver.interfaces:
+                    if pair in failed:
+                        pending.setdefault(pair, archiver.query_start)
+                    else:
+                        pending.pop(pair, None)
+            if failed:
+                logger.warning(
+                    "archived %s - %s without %s (asked again at the next poll)",
+                    begin,
+                    end,
+                    ", ".join(endpoint_name(*pair) for pair in sorted(failed)),
+                )
+            else:
+                logger.info("archived %s - %s", begin, end)
+
+        stopped = await follow(
+            poll,
+            timestep=timestep,
+            start=start,
+            until=until,
+            lag=2 * timestep if lag is None else lag,
+            max_window=max_window,
+            now=now,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            handle_signals=handle_signals,
+            stop=stop,
+            state=state,
+        )
+    for pair, since in sorted(pending.items()):
+        logger.warning(
+            "stopped without the data of %s from %s on (its requests failed)",
+            endpoint_name(*pair),
+            since,
+        )
+    return stopped
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (CLI.md 3.2, plus ``--retries`` and ``--follow``)."""
+    parser = argparse.ArgumentParser(
+        prog="archive_esnet_snmp",
+        description="Retrieve ESnet SNMP interface data rates and store them in a TOKIO Time "
+        "Series file: 'in' (into ESnet) as datatargets/readrates, 'out' as "
+        "datatargets/writerates, bytes/sec, a column per <endpoint>:<interface>.",
+        epilog="Exit status: 0 on success, 2 for a usage error, 1 for any other failure. "
+        "When some requests fail after their retries, the data of the others is still "
+        "written and the failures are reported on stderr (exit status 1).",
+    )
+    parser.add_argument(
+        "query_start",
+        nargs="?",
+        type=str,
+        help="start time of the query, inclusive (YYYY-MM-DDTHH:MM:SS)",
+    )
+    parser.add_argument(
+        "query_end",
+        nargs="?",
+        type=str,
+        help="end time of the query (YYYY-MM-DDTHH:MM:SS); rows stop before it",
+    )
+    parser.add_argument(
+        "endpoints",
+        type=str,
+        help="a site name from esnet_snmp_interfaces (e.g. nersc), or "
+        "endpoint:interface[,endpoint:interface...]",
+    )
+    parser.add_argument(
+        "-i",
+        "--input",
+        type=str,
+        default=None,
+        help="read this JSON cache (written by cache_esnet_snmp) instead of the REST API",
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default="output.hdf5", help="HDF5 file to create or update"
+    )
+    parser.add_argument(
+        "--init-start",
+        type=str,
+        default=None,
+        help="start of a new file's range (default: query_start)",
+    )
+    parser.add_argument(
+        "--init-end",
+        type=str,
+        default=None,
+        help="end (exclusive) of a new file's range (default: query_end)",
+    )
+    parser.add_argument("--debug", action="store_true", help="debug messages on stderr")
+    parser.add_argument("--timestep", type=int, default=30, help="seconds per row (default: 30)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="tries after the first for a request that gets a 5xx answer, a dropped "
+        "connection or a timeout (default: 3)",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep archiving every timestep into day files until SIGTERM (-o is then a "
+        "strftime template; query_start/query_end, optional, say where to start and stop; "
+        "reads the REST API, so not with --input)",
+    )
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.follow and (args.query_start is None or args.query_end is None):
+        parser.error("the following arguments are required: query_start, query_end")
+    if args.retries < 0:
+        parser.error("--retries must be 0 or more")
+    setup_logging(2 if args.debug else 0)
+    query_start = parse_datetime(args.query_start) if args.query_start else None
+    query_end = parse_datetime(args.query_end) if args.query_end else None
+    if args.timestep < 1:
+        raise ValueError(f"timestep must be at least 1, not {args.timestep}")
+    if query_start is not None and query_end is not None and query_start >= query_end:
+        raise ValueError("query_start >= query_end")
+    try:
+        interfaces = parse_endpoints(args.endpoints)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 1
+    retry = dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
+
+    if args.follow:
+        if args.input is not None:
+            parser.error("--follow reads the REST API; it cannot be used with --input")
+        stopped = anyio.run(
+            partial(
+                follow_esnet_snmp,
+                interfaces,
+                day_template(args.output),
+                args.timestep,
+                start=query_start,
+                until=query_end,
+                timeout=args.timeout,
+                retry=retry,
+            ),
+            backend=backend(),
+        )
+        logger.debug("stopped at %s", stopped)
+        return 0
+
+    assert query_start is not None and query_end is not None
+    init_start = parse_datetime(args.init_start) if args.init_start else query_start
+    init_end = parse_datetime(args.init_end) if args.init_end else query_end
+    if init_start >= init_end:
+        raise ValueError("query_start >= query_end")
+    archive_esnet_snmp(
+        init_start,
+        init_end,
+        interfaces,
+        args.timestep,
+        args.output,
+        query_start,
+        query_end,
+        input_file=args.input,
+        timeout=args.timeout,
+        retry=retry,
+    )
+    if args.debug:
+        print(f"Wrote output to {args.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

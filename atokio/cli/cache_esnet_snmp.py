@@ -1,0 +1,162 @@
+"""Retrieve ESnet SNMP interface rates, or reload a saved copy, as JSON or CSV (``cache_esnet_snmp``, CLI.md 3.7).
+
+A CLI interface for :meth:`atokio.connectors.esnet_snmp.EsnetSnmp.to_dataframe`
+and :meth:`~atokio.connectors.common.CacheableDict.save_cache`.
+
+``endpoints`` is a site name of ``esnet_snmp_interfaces`` (e.g. ``nersc``) or
+``endpoint:interface[,endpoint:interface...]``.  Live mode asks the REST
+service (``esnet_snmp_url``) for every interface, ``in`` and ``out``, over
+``[--start, --end]`` (both inclusive, as the service counts them) with the
+``average`` aggregation, all requests at once; a request that fails after
+its retries is reported on stderr, the data of the others is still written,
+and the exit status is then 1.  With ``-i`` the cache file is re-emitted
+whole (the endpoint argument is checked but does not filter it).
+
+Output: JSON (the default) — to stdout indented by 4 with sorted keys, to
+``-o`` compact in insertion order — or CSV with ``-c`` (columns
+``endpoint, interface, direction, timestamp, data_rate``, local time stamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import logging
+import sys
+from collections.abc import Sequence
+
+from atokio.cli._common import parse_datetime, run_main, setup_logging, write_json
+from atokio.connectors import esnet_snmp
+from atokio.connectors.esnet_snmp import EsnetSnmp, parse_endpoints
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (CLI.md 3.7, plus ``--retries``)."""
+    parser = argparse.ArgumentParser(
+        prog="cache_esnet_snmp",
+        description="Retrieve ESnet SNMP interface data rates (bytes/sec) for a time window, "
+        "or reload a saved copy, and print them as JSON or CSV.",
+        epilog="Exit status: 0 on success, 2 for a usage error, 1 for any other failure "
+        "(including a request that failed after its retries: the data of the other "
+        "requests is still written).",
+    )
+    parser.add_argument(
+        "endpoints",
+        type=str,
+        help="a site name from esnet_snmp_interfaces (e.g. nersc), or "
+        "endpoint:interface[,endpoint:interface...]",
+    )
+    parser.add_argument(
+        "-s",
+        "--start",
+        type=str,
+        default=None,
+        help="start of the window, inclusive (YYYY-MM-DDTHH:MM:SS; default: an hour ago)",
+    )
+    parser.add_argument(
+        "-e",
+        "--end",
+        type=str,
+        default=None,
+        help="end of the window, inclusive (YYYY-MM-DDTHH:MM:SS; default: start + 1 hour; "
+        "needs --start)",
+    )
+    parser.add_argument(
+        "-j",
+        "--json",
+        action="store_true",
+        default=True,
+        help="JSON output (the default; kept so that old command lines still parse)",
+    )
+    parser.add_argument(
+        "-c", "--csv", action="store_true", default=False, help="CSV output (wins over --json)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="tries after the first for a request that gets a 5xx answer, a dropped "
+        "connection or a timeout (default: 3)",
+    )
+    parser.add_argument(
+        "-i",
+        "--input",
+        type=str,
+        default=None,
+        help="reload this JSON cache (as written by this tool) instead of calling the REST API",
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.end is not None and args.start is None:
+        parser.error("--start must be specified with --end")
+    if args.retries < 0:
+        parser.error("--retries must be 0 or more")
+    setup_logging()
+
+    start = (
+        parse_datetime(args.start)
+        if args.start is not None
+        else datetime.datetime.now().replace(microsecond=0) - datetime.timedelta(hours=1)
+    )
+    end = parse_datetime(args.end) if args.end is not None else start + datetime.timedelta(hours=1)
+    if start >= end:
+        raise ValueError(f"start ({start}) must be earlier than end ({end})")
+
+    try:
+        interfaces = parse_endpoints(args.endpoints)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    status = 0
+    if args.input is not None:
+        esnetsnmp = EsnetSnmp(start, end, input_file=args.input)
+    else:
+        retry = dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
+        esnetsnmp = EsnetSnmp(start, end, timeout=args.timeout, retry=retry)
+        result = esnetsnmp.get_counters(interfaces, agg_func="average")
+        if result.failures:
+            status = 1
+            print(
+                f"{len(result.failures)} of {2 * len(interfaces)} requests failed; "
+                "the others' data is in the output",
+                file=sys.stderr,
+            )
+
+    if args.csv:
+        frame = esnetsnmp.to_dataframe()
+        if args.output is None:
+            print(frame.to_csv())
+        else:
+            print(f"Caching to {args.output}")
+            frame.to_csv(args.output)
+    else:
+        write_json(esnetsnmp, args.output, announce=True)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
