@@ -1,0 +1,163 @@
+"""Dump collectd documents out of Elasticsearch (``cache_collectdes``, CLI.md 3.5).
+
+Uses :class:`atokio.connectors.collectd_es.CollectdEs` and native scrolling
+to dump the collectd documents of the burst-buffer nodes in
+``[query_start, query_end)`` as a JSON list of pages (each page the list of
+its hits, ``_source`` limited to the 20 collectd fields) or, with ``-c``,
+as CSV (one row per hit, the 20 fields as columns).  ``--input`` re-emits a
+dump made earlier instead of querying (every cached page, whatever the time
+window).
+
+Choices (CLI.md 4): the pages of all three queries are written, in the
+order cpu, disk, memory (pytokio kept only the memory pages); JSON is
+streamed page by page as it arrives; ``--debug`` logs progress on stderr; a
+``-o`` name ending in ``.gz`` is written gzip-compressed.  ``-h`` is the
+host, as in pytokio; ``--help`` (long form only) prints the help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.collectors.sync import run_sync
+from atokio.connectors.collectd_es import DEFAULT_INDEX, PLUGINS, CollectdEs, plugin_query
+from atokio.connectors.es import PageWriter, load_pages
+from atokio.parsers.collectd import page_hits
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (CLI.md 3.5); ``-h`` is ``--host``."""
+    parser = argparse.ArgumentParser(
+        prog="cache_collectdes",
+        add_help=False,
+        description="Dump collectd documents of the burst-buffer nodes out of Elasticsearch "
+        "as a JSON list of pages (or CSV), or re-emit an earlier dump (--input).",
+    )
+    parser.add_argument("--help", action="help", help="show this help message and exit")
+    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
+    parser.add_argument(
+        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
+    )
+    parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
+    parser.add_argument(
+        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
+    )
+    parser.add_argument(
+        "--input", type=str, default=None, help="re-emit this dump (JSON, .gz allowed) instead"
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+    parser.add_argument(
+        "-h",
+        "--host",
+        type=str,
+        default="localhost",
+        help="Elasticsearch host (default: localhost)",
+    )
+    parser.add_argument(
+        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
+    )
+    parser.add_argument(
+        "-i",
+        "--index",
+        type=str,
+        default=DEFAULT_INDEX,
+        help=f"Elasticsearch index pattern (default: {DEFAULT_INDEX})",
+    )
+    parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
+    return parser
+
+
+def _open_output(path: str | None) -> IO[str]:
+    if path is None:
+        return sys.stdout
+    if path.endswith(".gz"):
+        return gzip.open(path, "wt")
+    return open(path, "w")
+
+
+async def _dump_live(es: CollectdEs, start: Any, end: Any, writer: PageWriter | None) -> None:
+    """Stream the pages of the cpu, disk and memory queries to ``writer`` (or scroll_pages)."""
+    async with es.open_client() as client:
+        for plugin in PLUGINS:
+            query = plugin_query(plugin, start, end)
+            async with es.page_stream(query, es.default_source_filter, client=client) as pages:
+                async for page in pages:
+                    hits = page_hits(page)
+                    if writer is not None:
+                        writer.write(hits)
+                    else:
+                        es.scroll_pages.append(hits)
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(2 if args.debug else 0)
+    start = parse_datetime(args.query_start)
+    end = parse_datetime(args.query_end)
+    if start >= end:
+        raise ValueError("query_start >= query_end")
+
+    if args.output is not None:
+        print(f"Caching to {args.output}")
+        sys.stdout.flush()
+    indent = 4 if args.output is None else None
+
+    if args.input is not None:
+        es = CollectdEs(host=None, port=None, index=args.index)
+        pages = [page_hits(page) for page in load_pages(args.input)]
+        if args.csv:
+            es.scroll_pages = pages
+        else:
+            output = _open_output(args.output)
+            try:
+                writer = PageWriter(output, indent)
+                for page in pages:
+                    writer.write(page)
+                writer.close()
+                if args.output is None:
+                    output.write("\n")
+            finally:
+                if output is not sys.stdout:
+                    output.close()
+            return 0
+    else:
+        es = CollectdEs(args.host, args.port, index=args.index, timeout=args.timeout)
+        if not args.csv:
+            output = _open_output(args.output)
+            try:
+                writer = PageWriter(output, indent)
+                run_sync(_dump_live, es, start, end, writer)
+                writer.close()
+                if args.output is None:
+                    output.write("\n")
+            finally:
+                if output is not sys.stdout:
+                    output.close()
+            return 0
+        run_sync(_dump_live, es, start, end, None)
+
+    frame = es.to_dataframe()
+    if args.output is None:
+        print(frame.to_csv())
+    else:
+        with _open_output(args.output) as output:
+            frame.to_csv(output)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
