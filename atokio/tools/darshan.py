@@ -19,6 +19,7 @@ from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
 from atokio.collectors.workers import map_in_workers
 from atokio.connectors.darshan import Darshan, read_darshan, resolve_reader
+from atokio.tools import jobinfo
 from atokio.tools.common import enumerate_dated_files
 
 __all__ = ["find_darshanlogs", "load_darshanlogs"]
@@ -28,15 +29,7 @@ CONCURRENT_LOGS = 8
 
 
 def _job_start(jobid: Any) -> datetime.datetime:
-    """The start time of a job, through the site's job-id providers."""
-    try:
-        from atokio.tools import jobinfo  # type: ignore[attr-defined]
-    except ImportError as error:
-        raise NotImplementedError(
-            "finding Darshan logs by job id alone needs atokio.tools.jobinfo (job-id "
-            "providers such as Slurm), which this atokio does not have yet; give "
-            "datetime_start/datetime_end as well"
-        ) from error
+    """The start time of a job, through the site's job-id providers (:mod:`atokio.tools.jobinfo`)."""
     start, _end = jobinfo.get_job_startend(jobid=str(jobid))
     return start
 

@@ -1,0 +1,113 @@
+"""Get a Slurm job's accounting records and print them as sacct text, JSON or CSV (``cache_slurm``, CLI.md 3.14).
+
+Provides the command-line interface to
+:meth:`atokio.connectors.slurm.Slurm.to_dataframe` and
+:meth:`atokio.connectors.slurm.Slurm.to_json`.  The one argument is a file
+(a JSON cache or saved sacct text, plain or gzip) when such a file exists,
+else a job id, for which ``sacct --jobs <id>
+--format=jobidraw,start,end,nodelist --parsable2`` is run.
+
+Output formats (the last one given wins in this order: ``-c`` over ``-j``
+over ``-n``, which is always on):
+
+* native: ``jobidraw|start|end|nodelist`` then one line per job or step,
+  times ``YYYY-MM-DDTHH:MM:SS``, node lists compacted (``nid[05301-05428]``);
+  no newline at the end of a file;
+* JSON: ``{jobidraw: {"jobidraw", "start", "end", "nodelist": [...]}}``,
+  indented and sorted on stdout, compact in a file;
+* CSV: pandas' default layout, an index column then
+  ``jobidraw,start,end,nodelist`` with times ``YYYY-MM-DD HH:MM:SS``.
+
+With ``-o FILE`` the line ``Caching to FILE`` is printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from atokio.cli._common import run_main, setup_logging
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (CLI.md 3.14)."""
+    parser = argparse.ArgumentParser(
+        prog="cache_slurm",
+        description="Get a Slurm job's accounting records (job id, start, end and node "
+        "list of every step) from sacct, or reload a saved copy, and print them as "
+        "sacct-style text, JSON or CSV.",
+    )
+    parser.add_argument(
+        "slurm_jobid",
+        type=str,
+        help="Slurm job id to look up with sacct, or the path of a cache file "
+        "(JSON or saved sacct text) to load instead",
+    )
+    parser.add_argument(
+        "-n",
+        "--native",
+        action="store_true",
+        default=True,
+        help="pipe-delimited text like sacct's (the default; -j and -c take precedence)",
+    )
+    parser.add_argument(
+        "-j", "--json", action="store_true", help="JSON output (takes precedence over --native)"
+    )
+    parser.add_argument(
+        "-c",
+        "--csv",
+        action="store_true",
+        help="CSV output (takes precedence over --json and --native)",
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(0)
+    from atokio.connectors.slurm import Slurm
+
+    if os.path.isfile(args.slurm_jobid):
+        slurm = Slurm(cache_file=args.slurm_jobid)
+    else:
+        slurm = Slurm(args.slurm_jobid)
+
+    if args.csv:
+        frame = slurm.to_dataframe()
+        if args.output is None:
+            print(frame.to_csv())
+        else:
+            print(f"Caching to {args.output}")
+            frame.to_csv(args.output)
+        return 0
+    if args.json:
+        if args.output is None:
+            print(slurm.to_json(indent=4, sort_keys=True))
+        else:
+            print(f"Caching to {args.output}")
+            with open(args.output, "w") as output:
+                output.write(slurm.to_json())
+        return 0
+    if args.output is None:
+        print(str(slurm))
+    else:
+        print(f"Caching to {args.output}")
+        with open(args.output, "w") as output:
+            output.write(str(slurm))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
