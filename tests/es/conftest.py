@@ -8,20 +8,12 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import INPUTS
-
-FULL = INPUTS / "sample_collectdes-full.json.gz"
-PART = INPUTS / "sample_collectdes-part.json.gz"
-CPULOADS = INPUTS / "collectdes_cpuloads.json.gz"
-TOKIOTS = INPUTS / "sample_tokiots.hdf5"
+from es_corpus import CPULOADS, FULL, load
 
 
 @pytest.fixture(autouse=True)
@@ -36,17 +28,6 @@ def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def need(path: Path) -> Path:
-    """``path``, or skip the calling test when the corpus file is absent."""
-    if not path.exists():
-        pytest.skip(f"corpus file {path} not found (the corpus lives beside the repository)")
-    return path
-
-
-def load(path: Path) -> list[Any]:
-    return json.loads(gzip.decompress(need(path).read_bytes()))
 
 
 @pytest.fixture(scope="session")

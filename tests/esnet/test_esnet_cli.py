@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import CACHE, NERSC, T0, need_cache
+from esnet_data import CACHE, NERSC, T0, need_cache
 from esnet_server import Data, EsnetServer
 
 from atokio.cli import archive_esnet_snmp, cache_esnet_snmp

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CACHE, CACHE_2, NERSC, SITES, T0, need_cache
+from esnet_data import CACHE, CACHE_2, NERSC, SITES, T0, need_cache
 from esnet_server import Data, EsnetServer, load_cache, serve
 
 from atokio import config

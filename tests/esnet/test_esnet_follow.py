@@ -16,7 +16,7 @@ import anyio
 import h5py
 import numpy as np
 import pytest
-from conftest import NERSC
+from esnet_data import NERSC
 from esnet_server import Data, EsnetServer, make_data, serve
 
 from atokio.cli.archive_esnet_snmp import follow_esnet_snmp, resume_point

@@ -10,7 +10,7 @@ import logging
 
 import httpx
 import pytest
-from conftest import T0, generated
+from esnet_data import T0, generated
 from esnet_server import Data, EsnetServer
 
 from atokio.collectors.http import (

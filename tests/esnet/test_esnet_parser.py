@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import T0
+from esnet_data import T0
 from esnet_server import Data, EsnetServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,7 +62,7 @@ def test_records_of_an_answer(data: Data) -> None:
 
 
 def test_calc_answer_and_interval() -> None:
-    from conftest import generated
+    from esnet_data import generated
 
     answer = answer_of(generated(), calc="60", calc_func="max")
     records = parse_response(json.dumps(answer).encode())
@@ -103,7 +103,7 @@ def test_any_chunking_gives_the_same_records(cuts: list[int]) -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_any_chunking_of_a_served_answer(draw: st.DataObject) -> None:
-    from conftest import generated
+    from esnet_data import generated
 
     answer = answer_of(generated())
     body = json.dumps(answer, indent=draw.draw(st.sampled_from([None, 2]))).encode()

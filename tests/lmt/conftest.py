@@ -19,12 +19,7 @@ from pathlib import Path
 import pytest
 from corpus import INPUTS
 from lmt_mariadb import MariaDbServer, find_binaries, load_sqlite
-
-SNX_SQLITE = INPUTS / "snx11025_2018-01-28.sqlite3"
-RESET_SQLITE = INPUTS / "lmtdb-reset.sqlite3"
-SNX_HDF5 = INPUTS / "snx11025_2018-01-28.hdf5"
-
-DATABASES = {"snx11025": SNX_SQLITE, "lmtdb_reset": RESET_SQLITE}
+from lmt_paths import DATABASES, SNX_SQLITE
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import SNX_HDF5, SNX_SQLITE
 from lmt_mariadb import MariaDbServer
+from lmt_paths import SNX_HDF5, SNX_SQLITE
 
 from atokio.cli import archive_lmtdb
 
@@ -204,7 +204,7 @@ def test_mariadb_equals_sqlite(
 
 
 def test_reset_sample_from_both_sources(mariadb: MariaDbServer, tmp_path: Path) -> None:
-    from conftest import RESET_SQLITE
+    from lmt_paths import RESET_SQLITE
 
     window = ["2018-04-18T07:35:15", "2018-04-18T07:40:35"]
     lite = tmp_path / "lite.hdf5"

@@ -10,10 +10,10 @@ import anyio
 import h5py
 import numpy as np
 import pytest
-from conftest import RESET_SQLITE, SNX_HDF5, SNX_SQLITE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lmt_mariadb import MariaDbServer, lmtdb_args
+from lmt_paths import RESET_SQLITE, SNX_HDF5, SNX_SQLITE
 
 from atokio.cli.archive_lmtdb import CONFIG, counter_deltas, natural_sorted, read_window
 from atokio.connectors.lmtdb import LmtDb

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import SNX_SQLITE
 from lmt_mariadb import MariaDbServer
+from lmt_paths import SNX_SQLITE
 
 from atokio.cli import cache_lmtdb
 from atokio.connectors.lmtdb import LMT_TABLES, LmtDb

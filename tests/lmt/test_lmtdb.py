@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 import numpy as np
 import pytest
-from conftest import RESET_SQLITE, SNX_SQLITE
 from lmt_mariadb import MariaDbServer, lmtdb_args
+from lmt_paths import RESET_SQLITE, SNX_SQLITE
 
 from atokio.connectors.cachingdb import (
     HIT_CACHE,

@@ -9,8 +9,8 @@ import time
 
 import anyio
 import pytest
-from conftest import SNX_SQLITE
 from lmt_mariadb import MariaDbServer
+from lmt_paths import SNX_SQLITE
 
 from atokio.collectors.mysql import (
     AsyncioThread,

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 import pandas
 import pytest
-from conftest import CPULOADS, FULL, PART, TOKIOTS, need
+from es_corpus import CPULOADS, FULL, PART, TOKIOTS, need
 from es_server import generated, running
 
 from atokio.cli import archive_collectdes, cache_collectdes

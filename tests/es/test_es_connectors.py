@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pandas
 import pytest
-from conftest import CPULOADS, FULL, need
+from es_corpus import CPULOADS, FULL, need
 from es_server import generated, running
 
 from atokio.connectors.collectd_es import SOURCE_FIELDS, CollectdEs, plugin_query

@@ -1,0 +1,229 @@
+"""Command-line interface into the nersc_globuslogs connector (``cache_nersc_globuslogs``, CLI.md 3.12).
+
+Dumps the NERSC Globus transfer records that overlap
+``[query_start, query_end)`` (a transfer that starts before the end and ends
+at or after the start) out of Elasticsearch, as a JSON list of pages (each
+page the list of its hits, ``_source`` limited to the 22 Globus fields) or,
+with ``-c``, as CSV (the unnamed index, then the 22 fields).  ``--user`` and
+``--type`` keep only one user's transfers or one transfer type (upper-cased,
+so ``--type stor`` selects ``STOR``).  ``--input`` replays a dump made
+earlier instead of querying: every cached page, whatever the time window,
+user or type.
+
+Output: JSON on stdout is indented by 4, keys in document order, with a
+newline at the end; with ``-o FILE`` the tool first prints ``Caching to
+FILE`` and writes compact JSON (or CSV).  Pages are written one at a time as
+they arrive.
+
+Choices (CLI.md 2.2, 4): ``-h`` is the host and ``-i`` the index, as in
+pytokio; a long-only ``--help`` prints the help, and ``--h`` still
+abbreviates ``--host``.  ``--user`` and ``--type`` may be given together
+(both conditions apply); with ``--input`` they are ignored, with a warning.
+``--debug`` logs progress on stderr.  A ``-o`` name ending in ``.gz`` is
+written gzip-compressed.  The output file is written under a temporary name
+and renamed when complete, so a failed run leaves no truncated file.
+``query_start`` must be before ``query_end``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.collectors.files import open_binary
+from atokio.collectors.sync import run_sync
+from atokio.connectors.es import PageWriter
+from atokio.connectors.nersc_globuslogs import (
+    DEFAULT_INDEX,
+    NerscGlobusLogs,
+    globus_query,
+)
+from atokio.parsers.collectd import PageParser, page_hits
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("atokio.cli.cache_nersc_globuslogs")
+
+#: Bytes read from an ``--input`` dump per parse step.
+_CHUNK = 1 << 20
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (CLI.md 3.12); ``-h`` is ``--host``."""
+    parser = argparse.ArgumentParser(
+        prog="cache_nersc_globuslogs",
+        add_help=False,
+        description="Dump the NERSC Globus transfer records that overlap "
+        "[query_start, query_end) out of Elasticsearch as a JSON list of pages "
+        "(or CSV with -c), or replay an earlier dump (--input).",
+        epilog="-h is --host (as in pytokio); use --help for this text.",
+    )
+    parser.add_argument("--help", action="help", help="show this help message and exit")
+    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
+    parser.add_argument(
+        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
+    )
+    parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
+    parser.add_argument(
+        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
+    )
+    parser.add_argument(
+        "--input",
+        type=str,
+        default=None,
+        help="replay this dump (JSON list of pages, .gz allowed) instead of querying",
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+    parser.add_argument(
+        "-h",
+        "--host",
+        type=str,
+        default="localhost",
+        help="Elasticsearch host (default: localhost)",
+    )
+    parser.add_argument(
+        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
+    )
+    parser.add_argument(
+        "-i",
+        "--index",
+        type=str,
+        default=DEFAULT_INDEX,
+        help=f"Elasticsearch index pattern (default: {DEFAULT_INDEX})",
+    )
+    parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
+    parser.add_argument(
+        "--user", type=str, default=None, help="only the transfers of this user (exact match)"
+    )
+    parser.add_argument(
+        "--type",
+        type=str,
+        default=None,
+        help="only this transfer type (STOR, RETR, NLST, ...; upper-cased)",
+    )
+    return parser
+
+
+def _host_prefix(argv: Sequence[str]) -> list[str]:
+    """``--h`` means ``--host`` (as in pytokio, which has no ``--help``), not an ambiguous prefix."""
+    out: list[str] = []
+    for position, token in enumerate(argv):
+        if token == "--":
+            out.extend(argv[position:])
+            break
+        if token == "--h" or token.startswith("--h="):
+            token = "--host" + token[3:]
+        out.append(token)
+    return out
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a file written under a temporary name and renamed once complete."""
+    if path is None:
+        yield sys.stdout
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(temporary, "wt") as handle:
+                yield handle
+        else:
+            with open(temporary, "w") as handle:
+                yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _cached_pages(path: str) -> Iterator[list[Any]]:
+    """The pages of a dump (each reduced to its hits), read and decoded incrementally."""
+    parser = PageParser(source=path)
+    with open_binary(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            for page in parser.feed(chunk):
+                yield page_hits(page)
+    for page in parser.close():
+        yield page_hits(page)
+
+
+async def _stream_live(es: NerscGlobusLogs, query: dict[str, Any], writer: PageWriter) -> None:
+    """Write the pages of ``query`` as they arrive."""
+    async with es.page_stream(query, es.default_source_filter) as pages:
+        async for page in pages:
+            hits = page_hits(page)
+            logger.debug("page of %d hits", len(hits))
+            writer.write(hits)
+
+
+def _must(args: argparse.Namespace) -> list[dict[str, Any]]:
+    must: list[dict[str, Any]] = []
+    if args.user is not None:
+        must.append({"term": {"USER": args.user}})
+    if args.type is not None:
+        must.append({"term": {"TYPE": args.type.upper()}})
+    return must
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(_host_prefix(sys.argv[1:] if argv is None else argv))
+    setup_logging(2 if args.debug else 0)
+    start = parse_datetime(args.query_start)
+    end = parse_datetime(args.query_end)
+    if start >= end:
+        raise ValueError("query_start >= query_end")
+    must = _must(args)
+    if args.input is not None and must:
+        logger.warning("--user and --type are ignored with --input: every cached page is replayed")
+
+    if args.output is not None:
+        print(f"Caching to {args.output}")
+        sys.stdout.flush()
+
+    if args.csv:
+        if args.input is not None:
+            es = NerscGlobusLogs.from_cache(args.input)
+        else:
+            es = NerscGlobusLogs(args.host, args.port, index=args.index, timeout=args.timeout)
+        es.query(start, end, must=must or None)
+        frame = es.to_dataframe()
+        if args.output is None:
+            print(frame.to_csv())
+        else:
+            with _output(args.output) as output:
+                frame.to_csv(output)
+        return 0
+
+    with _output(args.output) as output:
+        writer = PageWriter(output, 4 if args.output is None else None)
+        if args.input is not None:
+            for page in _cached_pages(args.input):
+                writer.write(page)
+        else:
+            es = NerscGlobusLogs(args.host, args.port, index=args.index, timeout=args.timeout)
+            run_sync(_stream_live, es, globus_query(start, end, must or None), writer)
+        writer.close()
+        if args.output is None:
+            output.write("\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
