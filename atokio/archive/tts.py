@@ -9,24 +9,34 @@ columns = components; attributes ``columns``, ``units``, ``version``,
 
 These functions take an open ``h5py.File``; :class:`atokio.connectors.hdf5.Hdf5`
 and the single writer (:mod:`atokio.archive.writer`) are built on them.
+:func:`init_datasets` creates datasets ahead of their data (full size for an
+init range, every cell missing) and :func:`last_timestamp` finds where the
+data of a file stops; the ``archive_*`` tools use both.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import h5py
 import numpy
 
 from atokio.archive.timeseries import TimeSeries, sorted_nodenames
+from atokio.common import to_epoch
 
 __all__ = [
     "SCHEMA_VERSION",
+    "NewDataset",
     "commit_timeseries",
     "decode",
     "get_insert_indices",
+    "init_datasets",
+    "last_timestamp",
     "missing_values",
     "read_timeseries",
     "timestamps_key",
@@ -207,3 +217,140 @@ def read_timeseries(h5: h5py.File, dataset_name: str, light: bool = False) -> Ti
     global_version = h5.attrs.get("version")
     ts.global_version = str(decode(global_version)) if global_version is not None else None
     return ts
+
+
+# -- creating datasets ahead of their data, and finding where the data stops ------------
+
+
+@dataclass(frozen=True)
+class NewDataset:
+    """A dataset for :func:`init_datasets` to create.
+
+    ``width`` is the number of columns to allocate (default: one per name of
+    ``columns``, at least one); ``timestamp_key`` the time stamps it shares
+    (default: its group's ``timestamps``).
+    """
+
+    name: str
+    columns: Sequence[str] = ()
+    units: str = "UNKNOWN"
+    width: int | None = None
+    timestamp_key: str | None = None
+
+
+def _epoch(value: datetime.datetime | int) -> int:
+    return int(to_epoch(value)) if isinstance(value, datetime.datetime) else int(value)
+
+
+def init_datasets(
+    h5: h5py.File,
+    datasets: Iterable[NewDataset],
+    start: datetime.datetime | int,
+    end: datetime.datetime | int,
+    timestep: int,
+    *,
+    source: str | None = None,
+    version: str = SCHEMA_VERSION,
+    attributes: bool = True,
+    chunks: tuple[int, int | None] = (CHUNK_ROWS, None),
+    created: Callable[[str, tuple[int, int]], Any] | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Create the ``datasets`` missing from an open TTS file, full size, every cell −0.0.
+
+    A new dataset covers ``[start, end)`` (datetimes, or epoch seconds) with
+    ``timestep`` seconds per row: its group's ``timestamps`` are created when
+    absent, its rows are never written (HDF5's fill value, −0.0, stands for
+    "missing"), it may grow in columns only, and it is chunked (at most
+    ``chunks`` rows x columns, ``None``: the full width), gzip-compressed
+    and shuffled.  With ``attributes`` it also gets ``columns`` (bytes),
+    ``units``, ``version`` and ``updated``, and its group ``source`` (when
+    given).  A new file gets the root ``start``, ``end`` and ``version``;
+    a file whose ``start``/``end`` differ from ``[start, end)`` raises
+    ``IndexError("Mismatched start or end values")``.  Nothing is checked or
+    written when no dataset is missing.
+
+    Returns ``name -> (rows, columns)`` of the datasets created, in order;
+    ``created(name, shape)`` is also called after each one.
+    """
+    missing = [spec for spec in datasets if "/" + spec.name.strip("/") not in h5]
+    if not missing:
+        return {}
+    first, stop = _epoch(start), _epoch(end)
+    if first >= stop:
+        raise ValueError("init_start >= init_end")
+    if "start" in h5.attrs or "end" in h5.attrs:
+        found = (int(h5.attrs.get("start", -1)), int(h5.attrs.get("end", -1)))
+        if found != (first, stop):
+            raise IndexError("Mismatched start or end values")
+    else:
+        h5.attrs["start"] = numpy.int64(first)
+        h5.attrs["end"] = numpy.int64(stop)
+        h5.attrs["version"] = numpy.bytes_(version)
+    stamps = numpy.arange(first, stop, timestep, dtype=numpy.int64)
+    chunk_rows, chunk_columns = chunks
+    shapes: dict[str, tuple[int, int]] = {}
+    for spec in missing:
+        group_name = spec.name.strip("/").split("/")[0]
+        group = h5.require_group(group_name)
+        key = spec.timestamp_key or f"/{group_name}/timestamps"
+        if key not in h5:
+            h5.create_dataset(key, data=stamps)
+        rows = len(h5[key])
+        width = max(1, len(spec.columns) if spec.width is None else spec.width)
+        dataset = h5.create_dataset(
+            spec.name,
+            shape=(rows, width),
+            maxshape=(rows, None),
+            dtype=numpy.float64,
+            chunks=(
+                max(1, min(rows, chunk_rows)),
+                width if chunk_columns is None else min(width, chunk_columns),
+            ),
+            compression="gzip",
+            shuffle=True,
+            fillvalue=-0.0,
+        )
+        if attributes:
+            dataset.attrs["columns"] = _attr_bytes(list(spec.columns))
+            dataset.attrs["units"] = numpy.bytes_(spec.units)
+            dataset.attrs["version"] = numpy.bytes_(version)
+            dataset.attrs["updated"] = numpy.int64(int(time.time()))
+            if source is not None:
+                group.attrs["source"] = numpy.bytes_(source)
+        shapes[spec.name] = (rows, width)
+        if created is not None:
+            created(spec.name, (rows, width))
+    return shapes
+
+
+def _last_row_with_data(dataset: Any, block: int = 4 * CHUNK_ROWS) -> int | None:
+    """The index of the last row of a 2-D dataset with a cell that is not −0.0."""
+    stop = dataset.shape[0]
+    while stop > 0:
+        begin = max(0, stop - block)
+        data = dataset[begin:stop]
+        present = numpy.nonzero(~numpy.all((data == 0) & numpy.signbit(data), axis=1))[0]
+        if present.size:
+            return begin + int(present[-1])
+        stop = begin
+    return None
+
+
+def last_timestamp(h5: h5py.File, dataset_names: Iterable[str]) -> int | None:
+    """The time stamp of the last row holding data in any of these datasets of an open file.
+
+    A row holds data when one of its cells is not −0.0; datasets absent from
+    the file are skipped.  ``None`` when none of them holds any data.  The
+    rows are read backwards a block at a time, so a file whose data reaches
+    its end is not read whole.
+    """
+    last: int | None = None
+    for name in dataset_names:
+        path = "/" + name.strip("/")
+        if path not in h5:
+            continue
+        row = _last_row_with_data(h5[path])
+        if row is not None:
+            stamp = int(h5[timestamps_key(h5, path)][row])
+            last = stamp if last is None else max(last, stamp)
+    return last

@@ -71,13 +71,16 @@ from typing import Any
 import anyio
 import h5py
 import numpy as np
+from anyio.streams.memory import MemoryObjectSendStream
 
 from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries, sorted_nodenames
 from atokio.archive.tts import decode
-from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.archive.writer import Batch
+from atokio.cli import _archive
+from atokio.cli._archive import day_template
 from atokio.cli._common import parse_datetime, run_main, setup_logging
-from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.follow import FollowState
 from atokio.collectors.sync import backend, run_sync
 from atokio.collectors.workers import process_pool, run_in_worker
 from atokio.common import to_epoch
@@ -291,46 +294,15 @@ def init_hdf5_file(
     ``units``, ``version`` and an empty ``columns``; their groups get
     ``source = "collectd_disk"``.  Returns the names created.
     """
-    missing = [name for name in dataset_names if "/" + name not in hdf5_file]
-    if not missing:
-        return []
-    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
-    if start >= end:
-        raise ValueError("init_start >= init_end")
-    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
-        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
-        if found != (start, end):
-            raise IndexError("Mismatched start or end values")
-    else:
-        hdf5_file.attrs["start"] = np.int64(start)
-        hdf5_file.attrs["end"] = np.int64(end)
-        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-    stamps = np.arange(start, end, timestep, dtype=np.int64)
     widths = _widths(num_servers, devices_per_server)
-    for name in missing:
-        group_name = name.split("/")[0]
-        group = hdf5_file.require_group(group_name)
-        key = f"/{group_name}/timestamps"
-        if key not in hdf5_file:
-            hdf5_file.create_dataset(key, data=stamps)
-        rows = len(hdf5_file[key])
-        width = max(1, widths.get(name, num_servers))
-        dataset = hdf5_file.create_dataset(
-            name,
-            shape=(rows, width),
-            maxshape=(rows, None),
-            dtype=np.float64,
-            chunks=(max(1, min(rows, CHUNK[0])), min(width, CHUNK[1])),
-            compression="gzip",
-            shuffle=True,
-            fillvalue=-0.0,
-        )
-        dataset.attrs["columns"] = np.array([], dtype="S1")
-        dataset.attrs["units"] = np.bytes_(UNITS.get(name, "UNKNOWN"))
-        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-        dataset.attrs["updated"] = np.int64(int(time.time()))
-        group.attrs["source"] = np.bytes_(SOURCE)
-    return missing
+    specs = [
+        tts.NewDataset(name, units=UNITS.get(name, "UNKNOWN"), width=widths.get(name, num_servers))
+        for name in dataset_names
+    ]
+    created = tts.init_datasets(
+        hdf5_file, specs, init_start, init_end, timestep, source=SOURCE, chunks=CHUNK
+    )
+    return list(created)
 
 
 @dataclass
@@ -549,8 +521,7 @@ def pages_to_hdf5(
     """
     if query_start >= query_end or init_start >= init_end:
         raise ValueError("query_start >= query_end")
-    _ensure_directory(output_file)
-    with h5py.File(output_file, "a") as hdf5_file:
+    with _archive.open_archive(output_file) as hdf5_file:
         archive = CollectdArchive.open(
             hdf5_file, init_start, init_end, timestep, num_servers, devices_per_server
         )
@@ -569,10 +540,6 @@ def _warn_skipped(records: Records) -> None:
         logger.debug("%d hits without the values their plugin needs skipped", records.incomplete)
     if records.bad_timestamp:
         logger.warning("%d hits with an unreadable @timestamp skipped", records.bad_timestamp)
-
-
-def _ensure_directory(path: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
 # -- live mode -------------------------------------------------------------------------------------
@@ -672,8 +639,7 @@ def archive_collectdes(
     """
     if query_start >= query_end or init_start >= init_end:
         raise ValueError("query_start >= query_end")
-    _ensure_directory(output_file)
-    with h5py.File(output_file, "a") as hdf5_file:
+    with _archive.open_archive(output_file) as hdf5_file:
         archive = CollectdArchive.open(
             hdf5_file,
             init_start,
@@ -692,37 +658,18 @@ def archive_collectdes(
 # -- --follow ----------------------------------------------------------------------------------------
 
 
-def day_template(output: str) -> str:
-    """The strftime template of the day files (``-%Y-%m-%d`` added when ``output`` has no code)."""
-    if "%" in output:
-        return output
-    stem, suffix = os.path.splitext(output)
-    return f"{stem}-%Y-%m-%d{suffix or '.hdf5'}"
-
-
 def _init_day_file(
     path: str, day: datetime.date, timestep: int, num_servers: int, devices_per_server: int
 ) -> None:
-    """Make sure a day file holds every dataset over its whole day (created atomically)."""
-    start = datetime.datetime.combine(day, datetime.time())
-    end = start + datetime.timedelta(days=1)
-    if os.path.exists(path):
-        with h5py.File(path, "r") as existing:
-            if all("/" + name in existing for name in DATASETS):
-                return
-    _ensure_directory(path)
-    scratch = path + ".init"
-    if os.path.exists(path):
-        with open(path, "rb") as source, open(scratch, "wb") as copy:
-            while chunk := source.read(1 << 20):
-                copy.write(chunk)
-    elif os.path.exists(scratch):
-        os.unlink(scratch)
-    with h5py.File(scratch, "a") as hdf5_file:
+    """Make sure a day file holds every dataset over its whole day (created atomically).
+
+    An existing file must cover exactly that day (``ValueError`` otherwise).
+    """
+
+    def initialise(hdf5_file: h5py.File, start: datetime.datetime, end: datetime.datetime) -> None:
         init_hdf5_file(hdf5_file, start, end, timestep, num_servers, devices_per_server)
-    with open(scratch, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(scratch, path)
+
+    _archive.init_day_file(path, day, DATASETS, initialise)
 
 
 def window_batches(
@@ -760,23 +707,7 @@ def window_batches(
 
 def resume_point(template: str, now: datetime.datetime, timestep: int) -> datetime.datetime | None:
     """Right after the last row holding data in today's or yesterday's day file (``None``: no data)."""
-    for day in (now.date(), now.date() - datetime.timedelta(days=1)):
-        path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-        if not os.path.exists(path):
-            continue
-        last_stamp: int | None = None
-        with h5py.File(path, "r") as h5:
-            for name in DATASETS:
-                if name not in h5:
-                    continue
-                data = h5[name][...]
-                present = np.nonzero(~np.all((data == 0) & np.signbit(data), axis=1))[0]
-                if present.size:
-                    stamp = int(h5[tts.timestamps_key(h5, name)][int(present[-1])])
-                    last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
-        if last_stamp is not None:
-            return datetime.datetime.fromtimestamp(last_stamp + timestep)
-    return None
+    return _archive.resume_point(template, now, timestep, DATASETS)
 
 
 async def follow_collectdes(
@@ -813,49 +744,43 @@ async def follow_collectdes(
     or SIGINT stop it after the poll in flight, with everything committed.
     A poll covers at most ``max_window`` seconds (catching up takes several).
     """
-    if start is None:
-        start = await anyio.to_thread.run_sync(resume_point, template, now(), timestep)
-        if start is not None:
-            logger.info("resuming after the last row archived: %s", start)
     ready: set[datetime.date] = set()
-    specs = {
-        name: DatasetSpec(units=UNITS[name], version=SCHEMA_VERSION, source=SOURCE)
-        for name in DATASETS
-    }
-    async with open_writer(template, timestep, specs, flush_seconds=flush_seconds) as send:
 
-        async def poll(begin: datetime.datetime, end: datetime.datetime) -> None:
-            day = begin.date()
-            last = (end - datetime.timedelta(microseconds=1)).date()
-            while day <= last:
-                if day not in ready:
-                    path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-                    await anyio.to_thread.run_sync(
-                        _init_day_file, path, day, timestep, num_servers, devices_per_server
-                    )
-                    ready.add(day)
-                day += datetime.timedelta(days=1)
-            parts: list[Records] = []
-            with anyio.fail_after(poll_timeout):
-                await collect_records(es, begin, end, parts.append, threads=threads)
-            for batch in window_batches(Records.concat(parts), begin, end, timestep):
-                await send.send(batch)
-            logger.info("archived %s - %s", begin, end)
-
-        return await follow(
-            poll,
-            timestep=timestep,
-            start=start,
-            until=until,
-            lag=2 * timestep if lag is None else lag,
-            max_window=max_window,
-            now=now,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
-            handle_signals=handle_signals,
-            stop=stop,
-            state=state,
+    async def poll(
+        send: MemoryObjectSendStream[Batch], begin: datetime.datetime, end: datetime.datetime
+    ) -> None:
+        await _archive.prepare_days(
+            template,
+            begin.date(),
+            end,
+            ready,
+            lambda path, day: _init_day_file(path, day, timestep, num_servers, devices_per_server),
         )
+        parts: list[Records] = []
+        with anyio.fail_after(poll_timeout):
+            await collect_records(es, begin, end, parts.append, threads=threads)
+        for batch in window_batches(Records.concat(parts), begin, end, timestep):
+            await send.send(batch)
+        logger.info("archived %s - %s", begin, end)
+
+    return await _archive.follow_day_files(
+        poll,
+        template,
+        timestep,
+        _archive.writer_specs({name: UNITS[name] for name in DATASETS}, SOURCE),
+        resume_point,
+        start=start,
+        until=until,
+        lag=lag,
+        now=now,
+        retry_initial=retry_initial,
+        retry_max=retry_max,
+        handle_signals=handle_signals,
+        stop=stop,
+        state=state,
+        flush_seconds=flush_seconds,
+        max_window=max_window,
+    )
 
 
 # -- command line --------------------------------------------------------------------------------------

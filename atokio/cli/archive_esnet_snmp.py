@@ -51,10 +51,7 @@ import argparse
 import dataclasses
 import datetime
 import logging
-import os
-import shutil
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -63,15 +60,15 @@ from typing import Any
 import anyio
 import h5py
 import numpy as np
+from anyio.streams.memory import MemoryObjectSendStream
 
-from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries
-from atokio.archive.tts import CHUNK_ROWS
-from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.archive.writer import Batch
+from atokio.cli import _archive
+from atokio.cli._archive import commit_datasets, day_template
 from atokio.cli._common import parse_datetime, run_main, setup_logging
-from atokio.cli.archive_lmtdb import commit_datasets, day_template
 from atokio.collectors.fanout import SourceFailure
-from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.follow import FollowState
 from atokio.collectors.http import DEFAULT_LIMIT, RetryPolicy
 from atokio.collectors.sync import backend, run_sync
 from atokio.common import to_epoch
@@ -194,13 +191,7 @@ class Archiver(dict):
     def set_timeseries_metadata(self, dataset_names: Sequence[str]) -> None:
         """Set ``version`` and ``units`` on the datasets and ``source`` on their group."""
         for name in dataset_names:
-            series = self[name]
-            series.version = SCHEMA_VERSION
-            series.global_version = SCHEMA_VERSION
-            series.dataset_metadata.update(
-                {"version": SCHEMA_VERSION, "units": self.config[name].units}
-            )
-            series.group_metadata.update({"source": SOURCE})
+            _archive.set_metadata(self[name], self.config[name].units, SOURCE)
 
     # -- filling -------------------------------------------------------------------------
     def _connector(self) -> EsnetSnmp:
@@ -308,56 +299,19 @@ def init_hdf5_file(
     Prints ``Initialized <dataset> in / with size (rows, columns)`` for each
     dataset created and returns their names.
     """
-    missing = [name for name in datasets if "/" + name.strip("/") not in hdf5_file]
-    if not missing:
-        return []
-    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
-    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
-        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
-        if found != (start, end):
-            raise IndexError("Mismatched start or end values")
-    else:
-        hdf5_file.attrs["start"] = np.int64(start)
-        hdf5_file.attrs["end"] = np.int64(end)
-        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-    stamps = np.arange(start, end, datasets.timestep, dtype=np.int64)
-    for name in missing:
-        series = datasets[name]
-        group_name = name.strip("/").split("/")[0]
-        group = hdf5_file.require_group(group_name)
-        key = series.timestamp_key or f"/{group_name}/timestamps"
-        if key not in hdf5_file:
-            hdf5_file.create_dataset(key, data=stamps)
-        rows = len(hdf5_file[key])
-        width = max(1, len(series.columns))
-        dataset = hdf5_file.create_dataset(
-            name,
-            shape=(rows, width),
-            maxshape=(rows, None),
-            dtype=np.float64,
-            chunks=(max(1, min(rows, CHUNK_ROWS)), width),
-            compression="gzip",
-            shuffle=True,
-            fillvalue=-0.0,
-        )
-        dataset.attrs["columns"] = np.array([c.encode() for c in series.columns], dtype=np.bytes_)
-        dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
-        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-        dataset.attrs["updated"] = np.int64(int(time.time()))
-        group.attrs["source"] = np.bytes_(SOURCE)
-        print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
-    return missing
+    units = {name: config.units for name, config in datasets.config.items()}
+    return _archive.init_timeseries_datasets(
+        hdf5_file, datasets, units, init_start, init_end, datasets.timestep, SOURCE
+    )
 
 
 def write_file(
     datasets: Archiver, init_start: datetime.datetime, init_end: datetime.datetime, path: str
 ) -> None:
     """Initialise (if needed) and commit ``datasets`` into the TTS file at ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with h5py.File(path, "a") as hdf5_file:
+    with _archive.open_archive(path) as hdf5_file:
         created = init_hdf5_file(datasets, init_start, init_end, hdf5_file)
-        commit_datasets(datasets, hdf5_file, created)  # type: ignore[arg-type]
+        commit_datasets(datasets, hdf5_file, created)
 
 
 def archive_esnet_snmp(
@@ -400,11 +354,6 @@ def archive_esnet_snmp(
 # -- --follow: day files through the single writer ---------------------------------------
 
 
-def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    midnight = datetime.datetime.combine(day, datetime.time())
-    return midnight, midnight + datetime.timedelta(days=1)
-
-
 def _init_day_file(
     path: str, interfaces: Sequence[tuple[str, str]], timestep: int, day: datetime.date
 ) -> None:
@@ -413,27 +362,11 @@ def _init_day_file(
     An existing file must cover exactly that day (``ValueError`` otherwise);
     columns it lacks are added by the writer later.
     """
-    start, end = _day_bounds(day)
-    if os.path.exists(path):
-        with h5py.File(path, "r") as existing:
-            bounds = (int(existing.attrs.get("start", -1)), int(existing.attrs.get("end", -1)))
-            if "start" in existing.attrs and bounds != (to_epoch(start), to_epoch(end)):
-                raise ValueError(f"{path} does not cover the day {day} (start/end {bounds})")
-            if all("/" + name in existing for name in CONFIG):
-                return
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    scratch = path + ".init"
-    if os.path.exists(path):
-        shutil.copyfile(path, scratch)
-    elif os.path.exists(scratch):
-        os.unlink(scratch)
-    layout = Archiver(start, end, interfaces, timestep)
-    with h5py.File(scratch, "a") as hdf5_file:
-        init_hdf5_file(layout, start, end, hdf5_file)
-    with open(scratch, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(scratch, path)
+
+    def initialise(hdf5_file: h5py.File, start: datetime.datetime, end: datetime.datetime) -> None:
+        init_hdf5_file(Archiver(start, end, interfaces, timestep), start, end, hdf5_file)
+
+    _archive.init_day_file(path, day, CONFIG, initialise)
 
 
 def resume_point(template: str, now: datetime.datetime, timestep: int) -> datetime.datetime | None:
@@ -442,23 +375,7 @@ def resume_point(template: str, now: datetime.datetime, timestep: int) -> dateti
     Looks at today's and yesterday's day files; ``None`` when neither has
     any data.
     """
-    for day in (now.date(), now.date() - datetime.timedelta(days=1)):
-        path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-        if not os.path.exists(path):
-            continue
-        last_stamp: int | None = None
-        with h5py.File(path, "r") as h5:
-            for name in CONFIG:
-                if name not in h5:
-                    continue
-                data = h5[name][...]
-                present = np.nonzero(~np.all((data == 0) & np.signbit(data), axis=1))[0]
-                if present.size:
-                    stamp = int(h5[tts.timestamps_key(h5, name)][int(present[-1])])
-                    last_stamp = stamp if last_stamp is None else max(last_stamp, stamp)
-        if last_stamp is not None:
-            return datetime.datetime.fromtimestamp(last_stamp + timestep)
-    return None
+    return _archive.resume_point(template, now, timestep, CONFIG)
 
 
 def _batches(archiver: Archiver) -> list[Batch]:
@@ -531,89 +448,83 @@ async def follow_esnet_snmp(
     pairs = list(dict.fromkeys((str(e), str(i)) for e, i in interfaces))
     if not pairs:
         raise ValueError("no interfaces to archive")
-    if start is None:
-        start = await anyio.to_thread.run_sync(resume_point, template, now(), timestep)
-        if start is not None:
-            logger.info("resuming after the last row archived: %s", start)
     pending: dict[tuple[str, str], datetime.datetime] = {}
     ready_days: set[datetime.date] = set()
-    specs = {
-        name: DatasetSpec(units=config.units, version=SCHEMA_VERSION, source=SOURCE)
-        for name, config in CONFIG.items()
-    }
 
-    async with open_writer(template, timestep, specs, flush_seconds=flush_seconds) as send:
-
-        async def poll(begin: datetime.datetime, end: datetime.datetime) -> None:
-            oldest = end - datetime.timedelta(seconds=max_backlog)
-            groups: dict[datetime.datetime, list[tuple[str, str]]] = {}
-            for pair in pairs:
-                since = pending.get(pair, begin)
-                if since < oldest:
-                    logger.warning(
-                        "%s: giving up on its data before %s (older than %.0f s)",
-                        endpoint_name(*pair),
-                        oldest,
-                        max_backlog,
-                    )
-                    since = pending[pair] = oldest
-                groups.setdefault(since, []).append(pair)
-            archivers = [
-                Archiver(since, end, members, timestep, timeout, retry=retry, url=url)
-                for since, members in sorted(groups.items())
-            ]
-            async with anyio.create_task_group() as group:
-                for archiver in archivers:
-                    group.start_soon(partial(archiver.fetch, check_counts=False))
-            failed: set[tuple[str, str]] = set()
-            for archiver in archivers:
-                for failure in archiver.failures:
-                    endpoint, _, rest = failure.source.partition(":")
-                    interface = rest.rpartition(":")[0]
-                    failed.add((endpoint, interface))
-            if len(failed) == len(pairs):
-                raise IncompleteArchiveError([f for a in archivers for f in a.failures])
-            first = min(groups).date()
-            last = (end - datetime.timedelta(microseconds=1)).date()
-            day = first
-            while day <= last:
-                if day not in ready_days:
-                    path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-                    await anyio.to_thread.run_sync(_init_day_file, path, pairs, timestep, day)
-                    ready_days.add(day)
-                day += datetime.timedelta(days=1)
-            for archiver in archivers:
-                for batch in _batches(archiver):
-                    await send.send(batch)
-                for pair in archiver.interfaces:
-                    if pair in failed:
-                        pending.setdefault(pair, archiver.query_start)
-                    else:
-                        pending.pop(pair, None)
-            if failed:
+    async def poll(
+        send: MemoryObjectSendStream[Batch], begin: datetime.datetime, end: datetime.datetime
+    ) -> None:
+        oldest = end - datetime.timedelta(seconds=max_backlog)
+        groups: dict[datetime.datetime, list[tuple[str, str]]] = {}
+        for pair in pairs:
+            since = pending.get(pair, begin)
+            if since < oldest:
                 logger.warning(
-                    "archived %s - %s without %s (asked again at the next poll)",
-                    begin,
-                    end,
-                    ", ".join(endpoint_name(*pair) for pair in sorted(failed)),
+                    "%s: giving up on its data before %s (older than %.0f s)",
+                    endpoint_name(*pair),
+                    oldest,
+                    max_backlog,
                 )
-            else:
-                logger.info("archived %s - %s", begin, end)
-
-        stopped = await follow(
-            poll,
-            timestep=timestep,
-            start=start,
-            until=until,
-            lag=2 * timestep if lag is None else lag,
-            max_window=max_window,
-            now=now,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
-            handle_signals=handle_signals,
-            stop=stop,
-            state=state,
+                since = pending[pair] = oldest
+            groups.setdefault(since, []).append(pair)
+        archivers = [
+            Archiver(since, end, members, timestep, timeout, retry=retry, url=url)
+            for since, members in sorted(groups.items())
+        ]
+        async with anyio.create_task_group() as group:
+            for archiver in archivers:
+                group.start_soon(partial(archiver.fetch, check_counts=False))
+        failed: set[tuple[str, str]] = set()
+        for archiver in archivers:
+            for failure in archiver.failures:
+                endpoint, _, rest = failure.source.partition(":")
+                interface = rest.rpartition(":")[0]
+                failed.add((endpoint, interface))
+        if len(failed) == len(pairs):
+            raise IncompleteArchiveError([f for a in archivers for f in a.failures])
+        await _archive.prepare_days(
+            template,
+            min(groups).date(),
+            end,
+            ready_days,
+            lambda path, day: _init_day_file(path, pairs, timestep, day),
         )
+        for archiver in archivers:
+            for batch in _batches(archiver):
+                await send.send(batch)
+            for pair in archiver.interfaces:
+                if pair in failed:
+                    pending.setdefault(pair, archiver.query_start)
+                else:
+                    pending.pop(pair, None)
+        if failed:
+            logger.warning(
+                "archived %s - %s without %s (asked again at the next poll)",
+                begin,
+                end,
+                ", ".join(endpoint_name(*pair) for pair in sorted(failed)),
+            )
+        else:
+            logger.info("archived %s - %s", begin, end)
+
+    stopped = await _archive.follow_day_files(
+        poll,
+        template,
+        timestep,
+        _archive.writer_specs({name: c.units for name, c in CONFIG.items()}, SOURCE),
+        resume_point,
+        start=start,
+        until=until,
+        lag=lag,
+        now=now,
+        retry_initial=retry_initial,
+        retry_max=retry_max,
+        handle_signals=handle_signals,
+        stop=stop,
+        state=state,
+        flush_seconds=flush_seconds,
+        max_window=max_window,
+    )
     for pair, since in sorted(pending.items()):
         logger.warning(
             "stopped without the data of %s from %s on (its requests failed)",

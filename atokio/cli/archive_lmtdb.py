@@ -55,9 +55,7 @@ import datetime
 import logging
 import os
 import re
-import shutil
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -66,14 +64,15 @@ from typing import Any
 import anyio
 import h5py
 import numpy as np
+from anyio.streams.memory import MemoryObjectSendStream
 
-from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries
-from atokio.archive.tts import CHUNK_ROWS, decode
-from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.archive.writer import Batch
+from atokio.cli import _archive
+from atokio.cli._archive import commit_datasets, day_template
 from atokio.cli._common import parse_datetime, run_main, setup_logging
 from atokio.cli.cache_lmtdb import connect_lmtdb
-from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.follow import FollowState
 from atokio.collectors.sync import backend, run_sync
 from atokio.common import to_epoch
 from atokio.connectors.lmtdb import LmtBatch, LmtDb, TimestampTable
@@ -264,13 +263,7 @@ class DatasetDict(dict):
     def set_timeseries_metadata(self, dataset_names: Sequence[str]) -> None:
         """Set ``version`` and ``units`` on the datasets and ``source`` on their groups."""
         for name in dataset_names:
-            series = self[name]
-            series.version = SCHEMA_VERSION
-            series.global_version = SCHEMA_VERSION
-            series.dataset_metadata.update(
-                {"version": SCHEMA_VERSION, "units": self.config[name].units}
-            )
-            series.group_metadata.update({"source": SOURCE})
+            _archive.set_metadata(self[name], self.config[name].units, SOURCE)
 
     def _id_lookup(self, table: str, id_map: dict[int, str], names: Sequence[str]) -> None:
         """Component id -> column index (−1 for unknown ids)."""
@@ -480,88 +473,10 @@ def init_hdf5_file(
     names created and prints ``Initialized <dataset> in / with size (rows,
     columns)`` for each.
     """
-    missing = [name for name in datasets if "/" + name.strip("/") not in hdf5_file]
-    if not missing:
-        return []
-    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
-    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
-        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
-        if found != (start, end):
-            raise IndexError("Mismatched start or end values")
-    else:
-        hdf5_file.attrs["start"] = np.int64(start)
-        hdf5_file.attrs["end"] = np.int64(end)
-        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-    stamps = np.arange(start, end, datasets.timestep, dtype=np.int64)
-    for name in missing:
-        series = datasets[name]
-        group_name = name.strip("/").split("/")[0]
-        group = hdf5_file.require_group(group_name)
-        key = series.timestamp_key or f"/{group_name}/timestamps"
-        if key not in hdf5_file:
-            hdf5_file.create_dataset(key, data=stamps)
-        rows = len(hdf5_file[key])
-        width = max(1, len(series.columns))
-        dataset = hdf5_file.create_dataset(
-            name,
-            shape=(rows, width),
-            maxshape=(rows, None),
-            dtype=np.float64,
-            chunks=(min(rows, CHUNK_ROWS), width),
-            compression="gzip",
-            shuffle=True,
-            fillvalue=-0.0,
-        )
-        if attributes:
-            dataset.attrs["columns"] = np.array([c.encode() for c in series.columns])
-            dataset.attrs["units"] = np.bytes_(datasets.config[name].units)
-            dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-            dataset.attrs["updated"] = np.int64(int(time.time()))
-            group.attrs["source"] = np.bytes_(SOURCE)
-        print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
-    return missing
-
-
-def _align_to_file(series: TimeSeries, dataset: Any, first: int, last: int) -> None:
-    """Reorder ``series`` to the file's columns; keep the file's values of columns it lacks."""
-    existing = [str(c) for c in decode(dataset.attrs.get("columns", np.array([])))]
-    if not existing or existing == series.columns:
-        return
-    mine = set(series.columns)
-    order = [c for c in existing if c in mine] + [
-        c for c in series.columns if c not in set(existing)
-    ]
-    foreign = [c for c in existing if c not in mine]
-    series.rearrange_columns(order)
-    if foreign:
-        kept = dataset[first:last, :]
-        extra = np.column_stack([kept[:, existing.index(c)] for c in foreign])
-        series.dataset = np.hstack([series.dataset, extra])
-        series.columns = order + foreign
-        series.update_column_map()
-        # the file's own order first, then the new columns
-        series.rearrange_columns(existing + [c for c in order if c not in set(existing)])
-
-
-def commit_datasets(
-    datasets: DatasetDict, hdf5_file: h5py.File, created: Sequence[str] = ()
-) -> None:
-    """Commit every TimeSeries into the file, printing ``Writing out /<dataset>``.
-
-    This is ``Hdf5.commit_timeseries`` per dataset, after putting the columns
-    in the file's order when the dataset existed before (values are matched
-    by column name, never by position); ``created`` names the datasets that
-    :func:`init_hdf5_file` has just made with the TimeSeries' own columns.
-    """
-    fresh = set(created)
-    for name, series in datasets.items():
-        path = "/" + name.strip("/")
-        print(f"Writing out {path}")
-        if name not in fresh and path in hdf5_file and series.timestamps.size:
-            key = tts.timestamps_key(hdf5_file, path)
-            first, last = tts.get_insert_indices(series.timestamps, hdf5_file[key][...])
-            _align_to_file(series, hdf5_file[path], first, last)
-        tts.commit_timeseries(hdf5_file, series)
+    units = {name: config.units for name, config in datasets.config.items()}
+    return _archive.init_timeseries_datasets(
+        hdf5_file, datasets, units, init_start, init_end, datasets.timestep, SOURCE, attributes
+    )
 
 
 def archive_lmtdb(
@@ -590,27 +505,12 @@ def write_file(
     datasets: DatasetDict, init_start: datetime.datetime, init_end: datetime.datetime, path: str
 ) -> None:
     """Initialise (if needed) and commit ``datasets`` into the TTS file at ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with h5py.File(path, "a") as hdf5_file:
+    with _archive.open_archive(path) as hdf5_file:
         created = init_hdf5_file(datasets, init_start, init_end, hdf5_file, attributes=False)
         commit_datasets(datasets, hdf5_file, created)
 
 
 # -- --follow: day files through the single writer ---------------------------------------
-
-
-def day_template(output: str) -> str:
-    """The strftime template of the day files (``%Y-%m-%d`` added when ``output`` has no code)."""
-    if "%" in output:
-        return output
-    stem, suffix = os.path.splitext(output)
-    return f"{stem}-%Y-%m-%d{suffix or '.hdf5'}"
-
-
-def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    midnight = datetime.datetime.combine(day, datetime.time())
-    return midnight, midnight + datetime.timedelta(days=1)
 
 
 def _init_day_file(path: str, datasets: DatasetDict, day: datetime.date) -> None:
@@ -619,26 +519,12 @@ def _init_day_file(path: str, datasets: DatasetDict, day: datetime.date) -> None
     An existing file must cover exactly that day (``ValueError`` otherwise:
     the writer places rows counting from midnight).
     """
-    start, end = _day_bounds(day)
-    if os.path.exists(path):
-        with h5py.File(path, "r") as existing:
-            bounds = (int(existing.attrs.get("start", -1)), int(existing.attrs.get("end", -1)))
-            if "start" in existing.attrs and bounds != (to_epoch(start), to_epoch(end)):
-                raise ValueError(f"{path} does not cover the day {day} (start/end {bounds})")
-            if all("/" + name in existing for name in datasets):
-                return
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    scratch = path + ".init"
-    if os.path.exists(path):
-        shutil.copyfile(path, scratch)
-    elif os.path.exists(scratch):
-        os.unlink(scratch)
-    with h5py.File(scratch, "a") as hdf5_file:
-        init_hdf5_file(datasets, start, end, hdf5_file)
-    with open(scratch, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(scratch, path)
+    _archive.init_day_file(
+        path,
+        day,
+        list(datasets),
+        lambda hdf5_file, start, end: init_hdf5_file(datasets, start, end, hdf5_file),
+    )
 
 
 def resume_point(template: str, now: datetime.datetime, timestep: int) -> datetime.datetime | None:
@@ -647,25 +533,7 @@ def resume_point(template: str, now: datetime.datetime, timestep: int) -> dateti
     Looks at today's and yesterday's day files; ``None`` when neither has
     any data.
     """
-    for day in (now.date(), now.date() - datetime.timedelta(days=1)):
-        path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-        if not os.path.exists(path):
-            continue
-        last = -1
-        last_stamp = None
-        with h5py.File(path, "r") as h5:
-            for name in CONFIG:
-                if name not in h5:
-                    continue
-                data = h5[name][...]
-                present = np.nonzero(~np.all((data == 0) & np.signbit(data), axis=1))[0]
-                if present.size and int(present[-1]) > last:
-                    last = int(present[-1])
-                    stamps = h5[tts.timestamps_key(h5, name)]
-                    last_stamp = int(stamps[last])
-        if last_stamp is not None:
-            return datetime.datetime.fromtimestamp(last_stamp + timestep)
-    return None
+    return _archive.resume_point(template, now, timestep, CONFIG)
 
 
 def _cells(series: TimeSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -712,64 +580,58 @@ async def follow_lmtdb(
     the poll in flight, and everything sent is committed before returning.
     The writer commits every ``flush_seconds``.
     """
-    if start is None:
-        start = await anyio.to_thread.run_sync(resume_point, template, now(), timestep)
-        if start is not None:
-            logger.info("resuming after the last row archived: %s", start)
     holder: dict[str, Any] = {}
     ready_days: set[datetime.date] = set()
-    specs = {
-        name: DatasetSpec(units=config.units, version=SCHEMA_VERSION, source=SOURCE)
-        for name, config in CONFIG.items()
-    }
 
-    async with open_writer(template, timestep, specs, flush_seconds=flush_seconds) as send:
-
-        async def poll(begin: datetime.datetime, end: datetime.datetime) -> None:
-            lmtdb = holder.get("lmtdb")
-            if lmtdb is None:
-                lmtdb = holder["lmtdb"] = await anyio.to_thread.run_sync(connect)
-            try:
-                before = datetime.datetime.fromtimestamp(to_epoch(begin) - timestep)
-                with anyio.fail_after(poll_timeout):  # a source that hangs is an outage too
-                    datasets = await read_window(lmtdb, before, end, timestep)
-            except Exception:
-                holder.pop("lmtdb", None)
-                await anyio.to_thread.run_sync(_close_quietly, lmtdb)
-                raise
-            first = datasets.query_start.date()
-            last = (end - datetime.timedelta(microseconds=1)).date()
-            day = first
-            while day <= last:
-                if day not in ready_days:
-                    path = datetime.datetime.combine(day, datetime.time()).strftime(template)
-                    await anyio.to_thread.run_sync(_init_day_file, path, datasets, day)
-                    ready_days.add(day)
-                day += datetime.timedelta(days=1)
-            for name, series in datasets.items():
-                epochs, names, values = _cells(series)
-                if values.size:
-                    await send.send(Batch(name, epochs, names, values))
-            logger.info("archived %s - %s", begin, end)
-
+    async def poll(
+        send: MemoryObjectSendStream[Batch], begin: datetime.datetime, end: datetime.datetime
+    ) -> None:
+        lmtdb = holder.get("lmtdb")
+        if lmtdb is None:
+            lmtdb = holder["lmtdb"] = await anyio.to_thread.run_sync(connect)
         try:
-            return await follow(
-                poll,
-                timestep=timestep,
-                start=start,
-                until=until,
-                lag=2 * timestep if lag is None else lag,
-                now=now,
-                retry_initial=retry_initial,
-                retry_max=retry_max,
-                handle_signals=handle_signals,
-                stop=stop,
-                state=state,
-            )
-        finally:
-            lmtdb = holder.pop("lmtdb", None)
-            if lmtdb is not None:
-                _close_quietly(lmtdb)
+            before = datetime.datetime.fromtimestamp(to_epoch(begin) - timestep)
+            with anyio.fail_after(poll_timeout):  # a source that hangs is an outage too
+                datasets = await read_window(lmtdb, before, end, timestep)
+        except Exception:
+            holder.pop("lmtdb", None)
+            await anyio.to_thread.run_sync(_close_quietly, lmtdb)
+            raise
+        await _archive.prepare_days(
+            template,
+            datasets.query_start.date(),
+            end,
+            ready_days,
+            lambda path, day: _init_day_file(path, datasets, day),
+        )
+        for name, series in datasets.items():
+            epochs, names, values = _cells(series)
+            if values.size:
+                await send.send(Batch(name, epochs, names, values))
+        logger.info("archived %s - %s", begin, end)
+
+    try:
+        return await _archive.follow_day_files(
+            poll,
+            template,
+            timestep,
+            _archive.writer_specs({name: c.units for name, c in CONFIG.items()}, SOURCE),
+            resume_point,
+            start=start,
+            until=until,
+            lag=lag,
+            now=now,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            handle_signals=handle_signals,
+            stop=stop,
+            state=state,
+            flush_seconds=flush_seconds,
+        )
+    finally:
+        lmtdb = holder.pop("lmtdb", None)
+        if lmtdb is not None:
+            _close_quietly(lmtdb)
 
 
 def _close_quietly(lmtdb: LmtDb) -> None:
