@@ -1,0 +1,78 @@
+"""Provide a CLI interface for ``NerscIsdct.to_dataframe()`` and ``NerscIsdct.save_cache()`` (``cache_isdct``).
+
+Loads a NERSC dump of Intel SSD Data Center Tool outputs (a directory, ``.tar``,
+``.tgz`` or a JSON cache of one) and prints it (CLI.md section 3.8):
+
+* JSON (the default): ``{serial_number: {counter: value, ...}}``, compact both
+  on stdout and in a file, with no newline at the end;
+* CSV (``-c``): the first column ``serial_number``, then one column per
+  counter (the union over devices, in first-seen order), as pandas writes it.
+
+``-o FILE`` writes to FILE after printing ``Caching to FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from atokio.cli._common import run_main, setup_logging
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cache_isdct",
+        description="Load a NERSC Intel SSD Data Center Tool dump (directory, .tar, .tgz "
+        "or JSON cache) and print it as JSON or CSV.",
+    )
+    parser.add_argument(
+        "isdctfile", type=str, help="ISDCT dump: a directory, .tar, .tgz or JSON cache (.gz ok)"
+    )
+    parser.add_argument(
+        "-j",
+        "--json",
+        action="store_true",
+        default=True,
+        help="output JSON (the default; kept for old command lines)",
+    )
+    parser.add_argument(
+        "-c", "--csv", action="store_true", default=False, help="output CSV (wins over --json)"
+    )
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+    return parser
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    if not os.path.exists(args.isdctfile):
+        raise FileNotFoundError(f"Input file {args.isdctfile} does not exist")
+    from atokio.connectors.nersc_isdct import NerscIsdct
+
+    isdct = NerscIsdct(args.isdctfile)
+    if args.output is not None:
+        print(f"Caching to {args.output}")
+    if args.csv:
+        frame = isdct.to_dataframe()
+        if args.output is None:
+            print(frame.to_csv())
+        else:
+            frame.to_csv(args.output)
+    else:
+        isdct.save_cache(args.output)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI interface."""
+    return run_main(_body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
