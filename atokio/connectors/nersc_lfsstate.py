@@ -1,0 +1,205 @@
+"""NERSC's cron-collected ``lfs df`` / ``lctl dl -t`` files (``tokio.connectors.nersc_lfsstate``).
+
+NERSC's Lustre health cron jobs append, every few minutes::
+
+    echo "BEGIN $(date +%s)" >> osts.txt;    /usr/bin/lfs df >> osts.txt
+    echo "BEGIN $(date +%s)" >> ost-map.txt; /usr/sbin/lctl dl -t >> ost-map.txt
+
+* :class:`NerscLfsOstFullness` — ``{timestamp: {file_system: {target: fields}}}``
+  with the ``lfs df`` fields of :class:`atokio.connectors.lfshealth.LfsOstFullness`;
+* :class:`NerscLfsOstMap` — ``{timestamp: LfsOstMap}`` with the ``lctl dl -t``
+  fields, and :meth:`NerscLfsOstMap.get_failovers`.
+
+Time stamps are the ``int`` epochs of the ``BEGIN`` lines.  Files are plain
+text or gzip (by the ``.gz`` name or the gzip magic) and are streamed through
+the sans-IO parsers of :mod:`atokio.parsers.lfs`, one block at a time.
+
+Decided points (FORMATS.md section 3.3): the last block of a file is kept for
+both kinds (the reference drops it for ``lctl`` files); a repeated time stamp
+gives a warning and the later block wins; an empty block (a ``BEGIN`` line
+followed by no target line) is kept as an empty dict; text before the first
+``BEGIN`` (other than blank lines) or a ``BEGIN`` without an integer epoch is a
+:class:`~atokio.parsers.base.ParseError`.  ``cache_file=None`` gives an empty
+dict (there is no command to run for a concatenation).  A small file whose
+content is the relative path of another file (a symbolic link checked out as a
+plain file, as in some copies of the sample corpus) is followed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+from atokio.collectors.files import open_binary
+from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
+from atokio.parsers.lfs import LfsBlock, NerscFullnessParser, NerscOstMapParser
+
+__all__ = ["NerscLfsOstFullness", "NerscLfsOstMap", "read_blocks", "resolve_link_stub"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+#: Largest file taken for a symbolic link stored as a plain file.
+LINK_STUB_MAX = 1024
+
+
+def resolve_link_stub(path: str) -> str:
+    """``path``, or the file it names when it is a symbolic link checked out as a plain file.
+
+    A checkout without symbolic-link support stores a link as a small file
+    holding the target's relative path (``../sample_ost-fullness.txt.gz``);
+    such a file is followed when the named file exists.
+    """
+    try:
+        if os.path.islink(path) or os.path.getsize(path) > LINK_STUB_MAX:
+            return path
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError:
+        return path
+    if not content or b"\0" in content or b"\n" in content.rstrip(b"\n"):
+        return path
+    try:
+        target = content.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return path
+    candidate = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    if target and candidate != os.path.normpath(path) and os.path.isfile(candidate):
+        logger.debug("%s names %s (a link stored as a file); reading that", path, candidate)
+        return candidate
+    return path
+
+
+def read_blocks(path: str, parser: NerscFullnessParser | NerscOstMapParser) -> list[LfsBlock]:
+    """Every block of a concatenation file, streamed through ``parser``."""
+    blocks: list[LfsBlock] = []
+    with open_binary(resolve_link_stub(path)) as handle:
+        while chunk := handle.read(CHUNK):
+            blocks.extend(parser.feed(chunk))
+    blocks.extend(parser.close())
+    return blocks
+
+
+class _Concatenation(dict):
+    """A dict keyed by ``BEGIN`` epoch, loaded from a NERSC concatenation file."""
+
+    def __init__(self, cache_file: str | None = None) -> None:
+        super().__init__()
+        self.cache_file = cache_file
+
+    def _store(self, blocks: list[LfsBlock], wrap: Any = None) -> None:
+        for block in blocks:
+            if block.timestamp in self:
+                logger.warning(
+                    "%s:%d: time stamp %d seen before; the later block wins",
+                    self.cache_file,
+                    block.line_number,
+                    block.timestamp,
+                )
+            self[block.timestamp] = block.data if wrap is None else wrap(block.data)
+
+    def _text(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _save_cache(self, output: TextIO) -> None:
+        """Write the ``BEGIN``-separated text into a file object."""
+        output.write(self._text())
+
+    def save_cache(self, output_file: str | None = None) -> None:
+        """Write the ``BEGIN``-separated text to ``output_file`` (``None`` = stdout)."""
+        if output_file is None:
+            self._save_cache(sys.stdout)
+        else:
+            with open(output_file, "w") as output:
+                self._save_cache(output)
+
+
+class NerscLfsOstFullness(_Concatenation):
+    """OST fullness over time: ``{timestamp: {file_system: {target: fields}}}``.
+
+    ``cache_file`` is a concatenation of ``lfs df`` outputs (``osts.txt``,
+    plain or gzip); it is loaded instead of running ``lfs df``.
+    """
+
+    def __init__(self, cache_file: str | None = None) -> None:
+        """Load the fullness of OSTs from ``cache_file`` (if given)."""
+        super().__init__(cache_file)
+        if cache_file is not None:
+            self.load_ost_fullness_file()
+
+    def load_ost_fullness_file(self) -> None:
+        """Parse ``self.cache_file``: ``lfs df`` outputs separated by ``BEGIN <epoch>`` lines."""
+        if self.cache_file is None:
+            raise ValueError("no cache_file to load")
+        self._store(read_blocks(self.cache_file, NerscFullnessParser(source=self.cache_file)))
+
+    def _text(self) -> str:
+        return "".join(f"BEGIN {stamp}\n" + format_lfs_df(data) for stamp, data in self.items())
+
+    def __repr__(self) -> str:
+        """``lfs df``-like text: ``BEGIN <epoch>`` lines, each followed by its target lines.
+
+        Columns: the UUID (``snx11025-OST0001_UUID``), total, used and available
+        KiB, percent used, and mount point with role and index
+        (``/scratch1[OST:1]``).
+        """
+        return self._text()
+
+
+class NerscLfsOstMap(_Concatenation):
+    """OST-to-OSS maps over time: ``{timestamp: LfsOstMap}``.
+
+    ``cache_file`` is a concatenation of ``lctl dl -t`` outputs
+    (``ost-map.txt``, plain or gzip); it is loaded instead of running ``lctl``.
+    """
+
+    def __init__(self, cache_file: str | None = None) -> None:
+        """Load the mapping of OSTs to OSSes from ``cache_file`` (if given)."""
+        super().__init__(cache_file)
+        if cache_file is not None:
+            self.load_ost_map_file()
+
+    def load_ost_map_file(self) -> None:
+        """Parse ``self.cache_file`` into ``{timestamp: {file_system: {target: fields}}}``."""
+        if self.cache_file is None:
+            raise ValueError("no cache_file to load")
+        blocks = read_blocks(self.cache_file, NerscOstMapParser(source=self.cache_file))
+        self._store(blocks, wrap=_as_map)
+
+    def _text(self) -> str:
+        return "".join(f"BEGIN {stamp}\n" + format_lctl_dl(data) for stamp, data in self.items())
+
+    def __repr__(self) -> str:
+        """``lctl dl -t``-like text: ``BEGIN <epoch>`` lines, each followed by fixed-width
+        device lines (index, status, role, role_id, uuid, ref_count, nid)."""
+        return self._text()
+
+    def get_failovers(self) -> dict[int, dict[str, dict[str, Any]]]:
+        """OSSes likely affected by a failover, per time stamp and file system.
+
+        ``{timestamp: {fs: {"mode": int, "abnormal_ips": {ip: [ost, ...]}}}}``
+        where ``mode`` is the usual number of OSTs per OSS at that time and
+        ``abnormal_ips`` maps each OSS IP whose OST count differs from it to
+        its OSTs (iterating it gives the IPs).  ``KeyError`` when a file system
+        of some sample has no ``osc`` target.
+        """
+        return {
+            stamp: {fs: failovers(targets, fs) for fs, targets in data.items()}
+            for stamp, data in self.items()
+        }
+
+
+def _as_map(data: dict[str, dict[str, dict[str, Any]]]) -> LfsOstMap:
+    """A parsed block as an :class:`LfsOstMap` (without running or loading anything)."""
+    result = LfsOstMap.__new__(LfsOstMap)
+    dict.__init__(result, data)
+    result.cache_file = None
+    result.from_string = None
+    result.silent_errors = False
+    result.subprocess_cmd = list(LfsOstMap.command)
+    return result
