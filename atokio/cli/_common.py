@@ -35,12 +35,29 @@ DATE_FMT = "%Y-%m-%d"
 DATETIME_FMT = "%Y-%m-%dT%H:%M:%S"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record is emitted.
+
+    A tool's ``main()`` may run many times in one process (tests, notebooks,
+    a caller that redirects ``sys.stderr`` between calls); binding the stream
+    once would send later messages to a stream that is no longer wanted.
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(verbosity: int = 0) -> None:
     """Send atokio's log records to stderr (warnings by default, more with -v)."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     root = logging.getLogger("atokio")
     if not any(getattr(h, "_atokio_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler._atokio_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -504,6 +504,28 @@ class DarshanParser(LineParser[DarshanRecord]):
         return ParseError(message, source=self.source, line_number=line_number, text=text)
 
 
+def add_legacy_lustre_names(counters: dict[str, Any]) -> None:
+    """Give the Lustre counters of darshan-util 3.4.6+ their 3.1 names too (FORMATS.md 1.5).
+
+    Since 3.4.6 a Lustre record describes layout components
+    (``COMP<k>_STRIPE_COUNT``, ``COMP<k>_OST_ID_<i>``, ...) where 3.1 had one
+    striping (``STRIPE_WIDTH``, ``STRIPE_SIZE``, ``OST_ID_<i>``), which is what
+    pytokio-era analyses read.  Both spellings are kept: the first component's
+    values are also stored under the old names (``STRIPE_WIDTH`` =
+    ``COMP1_STRIPE_COUNT``, ``STRIPE_SIZE`` = ``COMP1_STRIPE_SIZE``,
+    ``OST_ID_<i>`` = ``COMP1_OST_ID_<i>``).  The 3.1 counters with no modern
+    equivalent (``OSTS``, ``MDTS``, ``STRIPE_OFFSET``) are not made up, and a
+    record that already has old names (3.1 text) is left alone.
+    """
+    if "COMP1_STRIPE_COUNT" not in counters or "STRIPE_WIDTH" in counters:
+        return
+    counters["STRIPE_WIDTH"] = counters["COMP1_STRIPE_COUNT"]
+    if "COMP1_STRIPE_SIZE" in counters:
+        counters["STRIPE_SIZE"] = counters["COMP1_STRIPE_SIZE"]
+    for name in [name for name in counters if name.startswith("COMP1_OST_ID_")]:
+        counters[name[len("COMP1_") :]] = counters[name]
+
+
 def build_darshan_dict(
     records: Iterable[DarshanRecord], into: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -528,6 +550,8 @@ def build_darshan_dict(
         kind = type(rec)
         if kind is BaseRecord:
             assert isinstance(rec, BaseRecord)
+            if rec.module == "lustre":
+                add_legacy_lustre_names(rec.counters)
             by_rank = counters.setdefault(rec.module, {}).setdefault(rec.file_name, {})
             existing = by_rank.get(rec.rank)
             if existing is None:

@@ -129,6 +129,10 @@ SMALL_DICT = {
                     "COMP1_FLAGS": "init,prefwr",
                     "COMP1_OST_ID_0": 14,
                     "COMP1_OST_ID_1": 3,
+                    # the 3.1 names of the first component (FORMATS.md 1.5)
+                    "STRIPE_WIDTH": 2,
+                    "OST_ID_0": 14,
+                    "OST_ID_1": 3,
                 }
             }
         },
@@ -368,6 +372,7 @@ def test_sample_base_3_5_0() -> None:
     lustre = counters["lustre"][vpic]["-1"]
     assert lustre["COMP1_STRIPE_COUNT"] == 24 and lustre["COMP1_STRIPE_PATTERN"] == "N/A"
     assert lustre["COMP1_OST_ID_0"] == 7
+    assert (lustre["STRIPE_WIDTH"], lustre["OST_ID_0"]) == (24, 7)  # also the 3.1 names
     stderr_ranks = list(counters["stdio"]["<STDERR>"])
     assert len(stderr_ranks) == 128 and stderr_ranks[:3] == ["0", "16", "32"]
     assert list(counters["stdio"]["<STDOUT>"]) == ["0"]
@@ -425,6 +430,13 @@ def test_base_3_4_4_and_3_5_0_differ_only_in_lustre_names(log: str) -> None:
             assert renamed["COMP1_STRIPE_SIZE"] == counters["STRIPE_SIZE"]
             for i in range(counters["STRIPE_WIDTH"]):
                 assert renamed[f"COMP1_OST_ID_{i}"] == counters[f"OST_ID_{i}"]
+            # ... and the 3.5 record also carries the 3.1 names, with the 3.1 values
+            legacy = {k: v for k, v in counters.items() if k in renamed}
+            assert legacy == {
+                k: v
+                for k, v in counters.items()
+                if k == "STRIPE_WIDTH" or k == "STRIPE_SIZE" or k.startswith("OST_ID_")
+            }
 
 
 def test_hash_inside_the_exe_line_is_kept() -> None:
