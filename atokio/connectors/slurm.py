@@ -10,9 +10,7 @@ section 2.2)::
 
 Only ``start`` and ``end`` (naive local datetimes) and ``nodelist`` (a set of
 host names) are converted from the text sacct prints; every other field stays
-a string.  Node lists parsed from sacct text are ``frozenset`` objects, one
-shared by all the records with the same node list (a job and its steps); see
-:mod:`atokio.parsers.sacct` for why.  Where the job lookup comes from:
+a string.  Node lists parsed from sacct text are sets, one per record.  Where the job lookup comes from:
 
 * ``Slurm(jobid)`` runs ``sacct --jobs <jobid>
   --format=jobidraw,start,end,nodelist --parsable2``; its stdout is streamed

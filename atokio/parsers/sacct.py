@@ -14,12 +14,10 @@ documented Slurm structure converts are converted as each line is read:
   -> naive local :class:`datetime.datetime`; sacct's ``Unknown`` / ``None``
   (a job still running, or one that never started) and an empty field
   -> ``None``;
-* ``nodelist``: a Slurm hostlist -> ``frozenset`` of host names
-  (:mod:`atokio.parsers.hostlist`; ``None assigned`` -> empty set).  Lines
-  with the same node-list text (a job and its steps) share one immutable
-  set: a 500k-line output then needs one set per job instead of one per
-  line (memory and garbage-collector time), and sharing cannot surprise
-  anyone since the set cannot be changed; ``set(...)`` gives a mutable copy.
+* ``nodelist``: a Slurm hostlist -> ``set`` of host names, as documented
+  (:mod:`atokio.parsers.hostlist`; ``None assigned`` -> empty set).  Each
+  record gets a set of its own; a node-list text seen before (a job and its
+  steps) is expanded once and copied (a C-level copy of a frozen set).
 
 With ``recast=False`` every value stays the string sacct printed (what
 :func:`atokio.connectors.slurm.parse_sacct` returns).  :func:`build_sacct_dict`
@@ -159,7 +157,7 @@ class SacctParser(LineParser[SacctRecord]):
                     self._converters.append((name, self._expand))
                     self._column_converters.append((index, self._nodelists))
 
-    def _expand(self, text: str) -> frozenset[str]:
+    def _expanded(self, text: str) -> frozenset[str]:
         found = self._memo.get(text)
         if found is None:
             found = frozenset(expand_hostlist(text))
@@ -167,6 +165,9 @@ class SacctParser(LineParser[SacctRecord]):
                 self._memo.clear()
             self._memo[text] = found
         return found
+
+    def _expand(self, text: str) -> set[str]:
+        return set(self._expanded(text))
 
     # -- lines --------------------------------------------------------------------
     def parse_lines(self, lines: list[str]) -> list[SacctRecord]:
@@ -245,10 +246,10 @@ class SacctParser(LineParser[SacctRecord]):
                 return values  # type: ignore[return-value]
         return [parse_sacct_time(text) for text in column]
 
-    def _nodelists(self, column: tuple[str, ...]) -> list[frozenset[str]]:
+    def _nodelists(self, column: tuple[str, ...]) -> list[set[str]]:
         known = self._memo.get
-        expand = self._expand
-        return [known(text) or expand(text) for text in column]
+        expand = self._expanded
+        return [set(known(text) or expand(text)) for text in column]
 
     def _convert(self, records: list[SacctRecord], first: int, lines: list[str]) -> None:
         converters = self._converters

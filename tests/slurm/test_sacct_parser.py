@@ -37,7 +37,7 @@ def test_exact_records(text: bytes) -> None:
         assert record["start"] == _dt(str(expected["start"]))
         assert record["end"] == _dt(str(expected["end"]))
         assert record["nodelist"] == set(expected["nodelist"])  # type: ignore[arg-type]
-        assert isinstance(record["nodelist"], frozenset)
+        assert isinstance(record["nodelist"], set)
     batch = build_sacct_dict(records)["4478544.batch"]
     assert batch["nodelist"] == {"nid05301"}
 
