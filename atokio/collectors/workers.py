@@ -17,12 +17,26 @@ starts.  Functions and their arguments and results must be picklable
 An item whose function raises yields its exception; the others go on.  With
 ``workers=1`` the function runs in one worker thread of this process instead
 (no pickling, no process start-up), unless ``isolate=True``.
+
+Worker processes start by importing the caller's main module again (as
+``__mp_main__``; the fork server works like spawn there).  A plain script
+that calls atokio at its top level, with no ``if __name__ == "__main__":``
+guard -- the way many analysis scripts are written -- would then run again
+in every worker.  :func:`processes_can_start` tells whether that is safe:
+interactive sessions and notebooks (no main file) and main files with such a
+guard (every installed console script has one) get worker processes; any
+other caller gets the same work in threads of its own process (C code such
+as libdarshan-util still runs in parallel there, the Python part does not).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import multiprocessing
 import os
+import re
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +47,16 @@ from typing import Any, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["default_workers", "map_in_workers", "process_pool", "run_in_worker", "warm_up"]
+__all__ = [
+    "default_workers",
+    "map_in_workers",
+    "process_pool",
+    "processes_can_start",
+    "run_in_worker",
+    "warm_up",
+]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -58,6 +81,35 @@ PRELOAD = [
     "numpy",
 ]
 
+_MAIN_GUARD = re.compile(rb"""^\s*if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.MULTILINE)
+
+
+def processes_can_start() -> bool:
+    """Whether worker processes can start without running the caller's script again.
+
+    True in an interactive session or notebook (the main module has no
+    file), and when the main file has an ``if __name__ == "__main__":``
+    guard; False for a script without one (see the module docstring).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        return True
+    return _file_has_main_guard(os.path.abspath(path))
+
+
+@functools.cache
+def _file_has_main_guard(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            guarded = _MAIN_GUARD.search(handle.read()) is not None
+    except OSError:  # the main file cannot be read: it cannot be re-run either
+        return True
+    if not guarded:
+        logger.debug("%s has no __main__ guard: parallel work runs in threads", path)
+    return guarded
+
+
 _POOL: ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -76,6 +128,8 @@ def process_pool() -> ProcessPoolExecutor:
 
 def warm_up(workers: int | None = None) -> None:
     """Start ``workers`` worker processes now, without waiting (they start on demand otherwise)."""
+    if not processes_can_start():
+        return
     pool = process_pool()
     for _ in range(workers or default_workers()):
         pool.submit(os.getpid)
@@ -96,6 +150,8 @@ async def run_in_worker(
 
 
 async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
+    if not processes_can_start():
+        return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
     pool = process_pool()
     future = pool.submit(fn, *args)
     try:

@@ -220,3 +220,47 @@ def test_run_sync_propagates_errors() -> None:
 
     with pytest.raises(KeyError, match="missing"):
         run_sync(fail)
+
+
+def _worker_script(guarded: bool) -> str:
+    body = (
+        "import os\n"
+        "import anyio\n"
+        "from atokio.collectors.workers import map_in_workers, processes_can_start\n"
+        "print('start', flush=True)\n"
+        "async def pids():\n"
+        "    async with map_in_workers(os.getpid_of, range(4), workers=2) as out:\n"
+        "        return {pid async for _item, pid in out}\n"
+    )
+    body = body.replace("os.getpid_of", "abs")  # any picklable builtin: work is done either way
+    run = (
+        "results = anyio.run(pids)\n"
+        "print('can_start', processes_can_start(), sorted(results), flush=True)\n"
+    )
+    if guarded:
+        return (
+            body
+            + 'if __name__ == "__main__":\n'
+            + "".join("    " + line + "\n" for line in run.splitlines())
+        )
+    return body + run
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_unguarded_scripts_get_threads_not_processes(tmp_path: Path, guarded: bool) -> None:
+    """A script without a __main__ guard must not be run again by worker processes."""
+    import subprocess
+
+    script = tmp_path / "analysis.py"
+    script.write_text(_worker_script(guarded))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines[-1] == f"can_start {guarded} [0, 1, 2, 3]"
+    if guarded:
+        # worker processes did the work: each imported the script again (its top level,
+        # outside the guard, printed "start" once more)
+        assert lines.count("start") >= 2
+    else:
+        assert lines == ["start", "can_start False [0, 1, 2, 3]"]  # ran once, in threads
