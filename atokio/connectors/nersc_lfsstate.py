@@ -30,17 +30,39 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TextIO
 
 from atokio.collectors.files import open_binary
+from atokio.collectors.workers import default_workers, process_pool, processes_can_start
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
-from atokio.parsers.lfs import LfsBlock, NerscFullnessParser, NerscOstMapParser
+from atokio.parsers.lfs import (
+    DF_LINE,
+    LCTL_LINE,
+    LfsBlock,
+    NerscFullnessParser,
+    NerscOstMapParser,
+    expand_block,
+    parse_segment,
+)
 
 __all__ = ["NerscLfsOstFullness", "NerscLfsOstMap", "read_blocks", "resolve_link_stub"]
 
 logger = logging.getLogger(__name__)
 
+#: The documented module attributes: the regular expressions of one ``lfs df``
+#: target line and of one ``lctl dl -t`` device line (MGC, LOV and LMV lines
+#: are left out by the parser, not by the expression).  Unlike the
+#: reference's, the ``lfs df`` one does not require names to start with ``snx``.
+_REX_LFS_DF = DF_LINE
+_REX_OST_MAP = LCTL_LINE
+
 CHUNK = 1 << 20
+#: Bytes per piece sent to a worker process.
+SEGMENT = 4 << 20
 #: Largest file taken for a symbolic link stored as a plain file.
 LINK_STUB_MAX = 1024
 
@@ -72,22 +94,86 @@ def resolve_link_stub(path: str) -> str:
     return path
 
 
-def read_blocks(path: str, parser: NerscFullnessParser | NerscOstMapParser) -> list[LfsBlock]:
-    """Every block of a concatenation file, streamed through ``parser``."""
+def read_blocks(
+    path: str,
+    parser: NerscFullnessParser | NerscOstMapParser,
+    workers: int | None = None,
+) -> list[LfsBlock]:
+    """Every block of a concatenation file, streamed through ``parser``.
+
+    ``workers`` > 1 spreads the blocks over that many worker processes
+    (``0``: one per usable core); ``parser`` then only names the format and
+    the source.  This pays only where cores are idle: the dicts are built in
+    this process either way, and that is over half of the work (a script
+    using it needs the ``if __name__ == "__main__":`` guard of
+    :mod:`multiprocessing`).  ``None`` or ``1``: this process only.
+    """
+    path = resolve_link_stub(path)
+    if workers == 0:
+        workers = default_workers()
+    if workers is not None and workers > 1 and processes_can_start():
+        kind = "fullness" if isinstance(parser, NerscFullnessParser) else "map"
+        try:
+            return _read_blocks_in_workers(path, kind, parser.source, workers)
+        except BrokenProcessPool:
+            logger.warning("%s: worker processes failed; parsing in this process", path)
+            parser = type(parser)(parser.source)
     blocks: list[LfsBlock] = []
-    with open_binary(resolve_link_stub(path)) as handle:
+    with open_binary(path) as handle:
         while chunk := handle.read(CHUNK):
             blocks.extend(parser.feed(chunk))
     blocks.extend(parser.close())
     return blocks
 
 
+def _segments(path: str) -> Iterator[tuple[bytes, int]]:
+    """``(data, first line number)`` pieces of about :data:`SEGMENT` bytes, cut before ``BEGIN`` lines."""
+    line = 1
+    pending = b""
+    with open_binary(path) as handle:
+        while chunk := handle.read(SEGMENT):
+            pending += chunk
+            cut = pending.rfind(b"\nBEGIN")
+            if cut < 0:
+                continue
+            piece, pending = pending[: cut + 1], pending[cut + 1 :]
+            yield piece, line
+            line += piece.count(b"\n")
+    if pending:
+        yield pending, line
+
+
+def _read_blocks_in_workers(path: str, kind: str, source: str, workers: int) -> list[LfsBlock]:
+    """Blocks parsed by ``workers`` processes, a segment each at a time, in file order.
+
+    The workers send compact blocks (:func:`~atokio.parsers.lfs.parse_segment`);
+    this process builds the dicts while they parse the next segments.  At most
+    ``workers + 1`` segments are in flight, so memory stays bounded.
+    """
+    pool = process_pool()
+    pending: deque[Future[list[LfsBlock]]] = deque()
+    blocks: list[LfsBlock] = []
+    try:
+        for data, line in _segments(path):
+            pending.append(pool.submit(parse_segment, kind, data, line, source))
+            if len(pending) > workers:
+                blocks.extend(map(expand_block, pending.popleft().result()))
+        while pending:
+            blocks.extend(map(expand_block, pending.popleft().result()))
+    finally:
+        for future in pending:
+            future.cancel()
+    return blocks
+
+
 class _Concatenation(dict):
     """A dict keyed by ``BEGIN`` epoch, loaded from a NERSC concatenation file."""
 
-    def __init__(self, cache_file: str | None = None) -> None:
+    def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
         super().__init__()
         self.cache_file = cache_file
+        #: worker processes to parse the file with (``None``: this process; see :func:`read_blocks`)
+        self.workers = workers
 
     def _store(self, blocks: list[LfsBlock], wrap: Any = None) -> None:
         for block in blocks:
@@ -126,9 +212,12 @@ class NerscLfsOstFullness(_Concatenation):
     plain or gzip); it is loaded instead of running ``lfs df``.
     """
 
-    def __init__(self, cache_file: str | None = None) -> None:
-        """Load the fullness of OSTs from ``cache_file`` (if given)."""
-        super().__init__(cache_file)
+    def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
+        """Load the fullness of OSTs from ``cache_file`` (if given).
+
+        ``workers``: worker processes to parse the file with (see :func:`read_blocks`).
+        """
+        super().__init__(cache_file, workers=workers)
         if cache_file is not None:
             self.load_ost_fullness_file()
 
@@ -136,7 +225,8 @@ class NerscLfsOstFullness(_Concatenation):
         """Parse ``self.cache_file``: ``lfs df`` outputs separated by ``BEGIN <epoch>`` lines."""
         if self.cache_file is None:
             raise ValueError("no cache_file to load")
-        self._store(read_blocks(self.cache_file, NerscFullnessParser(source=self.cache_file)))
+        parser = NerscFullnessParser(source=self.cache_file)
+        self._store(read_blocks(self.cache_file, parser, self.workers))
 
     def _text(self) -> str:
         return "".join(f"BEGIN {stamp}\n" + format_lfs_df(data) for stamp, data in self.items())
@@ -158,9 +248,12 @@ class NerscLfsOstMap(_Concatenation):
     (``ost-map.txt``, plain or gzip); it is loaded instead of running ``lctl``.
     """
 
-    def __init__(self, cache_file: str | None = None) -> None:
-        """Load the mapping of OSTs to OSSes from ``cache_file`` (if given)."""
-        super().__init__(cache_file)
+    def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
+        """Load the mapping of OSTs to OSSes from ``cache_file`` (if given).
+
+        ``workers``: worker processes to parse the file with (see :func:`read_blocks`).
+        """
+        super().__init__(cache_file, workers=workers)
         if cache_file is not None:
             self.load_ost_map_file()
 
@@ -168,7 +261,8 @@ class NerscLfsOstMap(_Concatenation):
         """Parse ``self.cache_file`` into ``{timestamp: {file_system: {target: fields}}}``."""
         if self.cache_file is None:
             raise ValueError("no cache_file to load")
-        blocks = read_blocks(self.cache_file, NerscOstMapParser(source=self.cache_file))
+        parser = NerscOstMapParser(source=self.cache_file)
+        blocks = read_blocks(self.cache_file, parser, self.workers)
         self._store(blocks, wrap=_as_map)
 
     def _text(self) -> str:

@@ -45,14 +45,26 @@ Rules, with the reference's open points decided:
   A block with no target lines gives an empty dict.  Repeated time stamps are
   reported by the connectors, which let the later block win.
 
-Speed: the hot path works on whole batches of lines.  Target lines are picked
-with one substring test each, split into tokens with a single ``str.split``
-of the joined lines, the numeric columns are validated with ``str.isdigit`` on
-their concatenation and converted by numpy in one call, names and mount
-points are parsed once per distinct value (they repeat in every block of a
-file), and the nesting by file system is done per run of lines.  Only a batch
-that does not fit this regular shape goes through the per-line regular
-expressions, which also locate errors.
+Speed.  The single-output parsers work on whole batches of lines: target
+lines are picked with one substring test each, split into tokens with a
+single ``str.split`` of the joined lines, the numeric columns are validated
+on their concatenation and converted by numpy in one call, and names and
+mount points are parsed once per distinct value.  The concatenation parsers
+keep each block as bytes and exploit what repeats from one sample to the
+next.  An ``lfs df`` block is split into tokens once (line breaks become a
+token) and matched against the *layout* of an earlier block with as many
+tokens: the same UUIDs and mount points at the same places, the other lines
+starting alike, the line breaks where they were; the numbers are then
+checked and converted in one numpy call and each target's dict is a copy of
+a template from the layout (the total is reused while it is unchanged).  An
+``lctl dl -t`` block equal to the previous one is a copy of the previous
+result, and other blocks look their lines up among the lines seen before.
+Anything these paths cannot vouch for (a new or irregular layout, a number
+too large for int64, text that is not ASCII) goes through the per-line
+regular expressions, which define the rules and locate errors.  For worker
+processes, :func:`parse_segment` returns blocks in a compact form
+(:class:`DfValues`, :class:`MapTemplates`) that :func:`expand_block` turns
+into the dicts.
 """
 
 from __future__ import annotations
@@ -67,7 +79,11 @@ import numpy
 from atokio.parsers.base import EXCERPT_CHARS, LineParser, ParseError
 
 __all__ = [
+    "DF_LINE",
     "FULLNESS_KEYS",
+    "LCTL_LINE",
+    "DfValues",
+    "MapTemplates",
     "MAP_KEYS",
     "LctlDlParser",
     "LfsBlock",
@@ -75,9 +91,11 @@ __all__ = [
     "NerscFullnessParser",
     "NerscOstMapParser",
     "Target",
+    "expand_block",
     "nest_targets",
     "parse_lctl_dl_lines",
     "parse_lfs_df_lines",
+    "parse_segment",
 ]
 
 #: Keys of one ``lfs df`` target, in order.
@@ -97,6 +115,9 @@ _DF_LINE = re.compile(
 _DF_LOOKS_LIKE_TARGET = re.compile(r"\s*\S+_UUID\s+\d")
 _DEVICE_NAME = re.compile(r"([^\s-]+)-([^\s-]+)-\S+")
 _LCTL_LINE = re.compile(r"\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(([^\s@]+)@\S+)\s*")
+#: The line rules, public under these names (``nersc_lfsstate._REX_LFS_DF`` / ``_REX_OST_MAP``).
+DF_LINE = _DF_LINE
+LCTL_LINE = _LCTL_LINE
 _LCTL_HAS_NID = re.compile(r"\s*(?:\S+\s+){6}\S*@\S*\s*")
 
 
@@ -400,32 +421,352 @@ class LfsBlock(NamedTuple):
     line_number: int
 
 
+Nested = dict[str, dict[str, dict[str, Any]]]
+
 _MARK = b"\nBEGIN"
+#: A block's line breaks become this token in its token list (``\x00`` is not whitespace).
+_SEP = b"\x00"
+_LINE_BREAK = b" \x00 "
+_DIGITS_SPACE = b"0123456789 "
+_INT64_MAX = 2**63 - 1
+#: Whitespace to ``str.split`` and ``re`` but not to ``bytes.split``.
+_STR_ONLY_SPACE = re.compile(rb"[\x1c-\x1f]")
+#: Bounds of the per-parser caches (cleared when full).
+_LAYOUTS_KEPT = 64
+_LINES_KEPT = 1 << 16
 
 
+def _body_lines(body: bytes) -> list[str]:
+    """The decoded lines of a block body (which ends with a line break, unless empty)."""
+    lines = body.decode("utf-8", errors="replace").split("\n")
+    lines.pop()
+    return lines
+
+
+# -- lfs df blocks: a layout per distinct block shape ------------------------------------
+class _DfRun(NamedTuple):
+    """Consecutive target lines of one file system, as laid out in a block's tokens."""
+
+    start: int  # token index of the first UUID
+    stop: int  # token index after the last line break
+    file_system: str
+    uuids: list[bytes]
+    mounts: list[bytes]
+    #: the total column's tokens, and the fields of each line with those totals
+    #: (``used_kib`` and ``remaining_kib`` are filled in per block)
+    totals: list[bytes]
+    targets: list[str]
+    templates: list[dict[str, Any]]
+
+
+class _DfLayout(NamedTuple):
+    """What stays the same from one ``lfs df`` block to the next: all but the numbers.
+
+    A block has this layout when it has as many tokens (line breaks included
+    as :data:`_SEP`), its line breaks are where they were, the UUID and mount
+    tokens of the target lines are the same, and each other line starts with
+    the same token (for a line starting with a UUID: has the same tokens) and
+    holds no line break.  Such a block parses exactly like the one the layout
+    was made from, except for the numbers, which are validated and converted.
+    """
+
+    runs: tuple[_DfRun, ...]
+    #: number of lines
+    lines: int
+    #: ``(start, stop, tokens)`` of the other lines: ``tokens[stop]`` is their line
+    #: break, ``tokens[start:start + len(tokens)]`` must equal ``tokens``
+    skipped: tuple[tuple[int, int, list[bytes]], ...]
+
+
+def _df_layout(tokens: list[bytes]) -> _DfLayout | None:
+    """The layout of an ASCII block's tokens, or None if a line is irregular (slow path)."""
+    runs: list[_DfRun] = []
+    skipped: list[tuple[int, int, list[bytes]]] = []
+    current: _DfRun | None = None
+    start = 0
+    while start < len(tokens):
+        stop = tokens.index(_SEP, start)
+        line = tokens[start:stop]
+        if line and line[0].endswith(b"_UUID"):
+            text = b" ".join(line).decode("ascii")
+            match = _DF_LINE.fullmatch(text)
+            if match is None:
+                if _DF_LOOKS_LIKE_TARGET.match(text):
+                    return None  # a malformed line: the slow path reports it
+                skipped.append((start, stop, line))
+                current = None
+            elif len(line) != 6:
+                return None  # a mount point with spaces
+            else:
+                fs, target, total, _, _, mount, role, index = match.groups()
+                if current is None or current.file_system != fs:
+                    current = _DfRun(start, stop + 1, fs, [], [], [], [], [])
+                    runs.append(current)
+                else:
+                    current = runs[-1] = current._replace(stop=stop + 1)
+                current.uuids.append(line[0])
+                current.mounts.append(line[5])
+                current.totals.append(line[1])
+                current.targets.append(target)
+                current.templates.append(
+                    {
+                        "total_kib": int(total),
+                        "used_kib": 0,
+                        "remaining_kib": 0,
+                        "mount_pt": mount,
+                        "role": role.lower(),
+                        "target_index": int(index),
+                    }
+                )
+        else:
+            skipped.append((start, stop, line[:1]))
+            current = None
+        start = stop + 1
+    lines = len(skipped) + sum(len(run.uuids) for run in runs)
+    return _DfLayout(tuple(runs), lines, tuple(skipped))
+
+
+def _percents_valid(percents: list[bytes]) -> bool:
+    """Every token is ASCII digits followed by one ``%``."""
+    joined = b" ".join(percents) + b" "
+    if joined.count(b"% ") != len(percents):
+        return False
+    bare = joined.replace(b"% ", b" ")
+    return not bare.translate(None, _DIGITS_SPACE) and bare[:1] != b" " and b"  " not in bare
+
+
+class DfValues(NamedTuple):
+    """An ``lfs df`` block reduced to its numbers (what a worker process sends back).
+
+    :meth:`build` gives the nested dicts; the layout travels once per batch
+    of blocks (pickle shares it), the numbers as one int64 array.
+    """
+
+    layout: _DfLayout
+    #: used and remaining KiB of each run, then the totals of the runs whose totals changed
+    values: numpy.ndarray
+    #: per run: are the totals those of the layout?
+    same_totals: tuple[bool, ...]
+
+    def build(self) -> Nested:
+        """``{file_system: {target: fields}}``."""
+        return _df_build(self.layout, self.values.tolist(), self.same_totals)
+
+
+def _df_match(tokens: list[bytes], layout: _DfLayout) -> DfValues | None:
+    """The numbers of a block of this layout, or None if the block does not fit it."""
+    for start, stop, expected in layout.skipped:
+        if (
+            tokens[stop] != _SEP
+            or _SEP in tokens[start:stop]
+            or tokens[start : start + len(expected)] != expected
+        ):
+            return None
+    numbers: list[bytes] = []
+    percents: list[bytes] = []
+    new_totals: list[bytes] = []
+    same_totals: list[bool] = []
+    for run in layout.runs:
+        start, stop = run.start, run.stop
+        if (
+            tokens[start:stop:7] != run.uuids
+            or tokens[start + 5 : stop : 7] != run.mounts
+            or tokens[start + 6 : stop : 7].count(_SEP) != len(run.uuids)
+        ):
+            return None
+        numbers += tokens[start + 2 : stop : 7]
+        numbers += tokens[start + 3 : stop : 7]
+        percents += tokens[start + 4 : stop : 7]
+        totals = tokens[start + 1 : stop : 7]
+        same = totals == run.totals  # capacities rarely change: keep the layout's ints
+        same_totals.append(same)
+        if not same:
+            new_totals += totals
+    if percents and not _percents_valid(percents):
+        return None
+    numbers += new_totals
+    joined = b" ".join(numbers)
+    if joined.translate(None, _DIGITS_SPACE):
+        return None
+    values = numpy.fromstring(joined, dtype=numpy.int64, sep=" ")
+    if len(values) != len(numbers) or (len(values) and values.max() == _INT64_MAX):
+        return None  # too large for int64 (it saturates): the slow path uses Python ints
+    return DfValues(layout, values, tuple(same_totals))
+
+
+def _df_build(layout: _DfLayout, values: list[int], same_totals: tuple[bool, ...]) -> Nested:
+    """The nested targets of a block of ``layout`` with these numbers."""
+    out: Nested = {}
+    offset = 0
+    total_offset = sum(2 * len(run.targets) for run in layout.runs)
+    for run, same in zip(layout.runs, same_totals, strict=True):
+        count = len(run.targets)
+        middle, end = offset + count, offset + 2 * count
+        targets: dict[str, dict[str, Any]] = {}
+        if same:
+            for target, template, used, remaining in zip(
+                run.targets, run.templates, values[offset:middle], values[middle:end], strict=True
+            ):
+                fields = template.copy()
+                fields["used_kib"] = used
+                fields["remaining_kib"] = remaining
+                targets[target] = fields
+        else:
+            for target, template, total, used, remaining in zip(
+                run.targets, run.templates, values[total_offset : total_offset + count],
+                values[offset:middle], values[middle:end], strict=True,
+            ):  # fmt: skip
+                fields = template.copy()
+                fields["total_kib"] = total
+                fields["used_kib"] = used
+                fields["remaining_kib"] = remaining
+                targets[target] = fields
+            total_offset += count
+        offset = end
+        known = out.get(run.file_system)
+        if known is None:
+            out[run.file_system] = targets
+        else:
+            known.update(targets)
+    return out
+
+
+class _DfBlocks:
+    """Parses ``lfs df`` block bodies, remembering the layouts seen."""
+
+    def __init__(self) -> None:
+        self.layouts: dict[int, _DfLayout] = {}
+
+    def match(self, body: bytes) -> DfValues | None:
+        """The block's numbers and layout, or None when only the slow path can tell."""
+        if _SEP in body:
+            return None
+        tokens = body.replace(b"\n", _LINE_BREAK).split()
+        key = len(tokens)
+        layout = self.layouts.get(key)
+        found = None if layout is None else _df_match(tokens, layout)
+        if found is None and body.isascii() and not _STR_ONLY_SPACE.search(body):
+            layout = _df_layout(tokens)
+            if layout is not None:
+                if len(self.layouts) >= _LAYOUTS_KEPT:
+                    self.layouts.clear()
+                self.layouts[key] = layout
+                found = _df_match(tokens, layout)
+        return found
+
+    def parse(
+        self, body: bytes, first_line: int, source: str, compact: bool = False
+    ) -> tuple[Any, int]:
+        """The nested targets (or, if ``compact``, the :class:`DfValues` when the block is
+        regular) and the number of lines."""
+        found = self.match(body)
+        if found is not None:
+            return (found if compact else found.build()), found.layout.lines
+        lines = _body_lines(body)
+        return nest_targets(*_df_slow(lines, first_line, source)), len(lines)
+
+
+# -- lctl dl -t blocks: outputs and lines repeat ----------------------------------------
+_SKIP: tuple[()] = ()
+_MapEntry = tuple[str, str, dict[str, Any]] | tuple[()]
+
+
+class MapTemplates(NamedTuple):
+    """An ``lctl dl -t`` block as shared field dicts (what a worker process sends back).
+
+    Blocks with the same output share one; :meth:`build` gives fresh copies.
+    """
+
+    nested: Nested
+
+    def build(self) -> Nested:
+        """``{file_system: {target: fields}}`` (new dicts)."""
+        return {
+            fs: {target: fields.copy() for target, fields in targets.items()}
+            for fs, targets in self.nested.items()
+        }
+
+
+class _MapBlocks:
+    """Parses ``lctl dl -t`` block bodies.
+
+    The device list of a client rarely changes between two samples, so a body
+    equal to the previous one gives a copy of the previous result, and the
+    lines of other bodies are looked up among the lines seen before.  The
+    cached field dicts are never handed out, only copies of them.
+    """
+
+    def __init__(self) -> None:
+        self.lines: dict[bytes, _MapEntry] = {}
+        self.previous: bytes | None = None
+        self.previous_data = MapTemplates({})
+        self.previous_lines = 0
+
+    def learn(self, line: bytes, line_number: int, source: str) -> _MapEntry:
+        text = line.decode("utf-8", errors="replace")
+        columns = _map_slow([text], line_number, source)
+        entry: _MapEntry = (columns[0][0], columns[1][0], columns[2][0]) if columns[0] else _SKIP
+        if len(self.lines) >= _LINES_KEPT:
+            self.lines.clear()
+        self.lines[line] = entry
+        return entry
+
+    def parse(
+        self, body: bytes, first_line: int, source: str, compact: bool = False
+    ) -> tuple[Any, int]:
+        """The nested targets (or, if ``compact``, the :class:`MapTemplates`) and the number
+        of lines."""
+        if body != self.previous:
+            lines = body.split(b"\n")
+            lines.pop()
+            entries = list(map(self.lines.get, lines))
+            if None in entries:
+                for offset, entry in enumerate(entries):
+                    if entry is None:
+                        entries[offset] = self.learn(lines[offset], first_line + offset, source)
+            nested: Nested = {}
+            for entry in entries:
+                if entry:
+                    fs, target, fields = entry
+                    known = nested.get(fs)
+                    if known is None:
+                        nested[fs] = {target: fields}
+                    else:
+                        known[target] = fields
+            self.previous, self.previous_data = body, MapTemplates(nested)
+            self.previous_lines = len(lines)
+        data = self.previous_data if compact else self.previous_data.build()
+        return data, self.previous_lines
+
+
+# -- splitting the stream into blocks ----------------------------------------------------
 class _ConcatenationParser:
     """Splits a byte stream at lines starting with ``BEGIN``; each block is parsed whole.
 
-    Memory is bounded by the largest block (one command output).
+    Blocks stay bytes: only the ``BEGIN`` line, and the lines that the fast
+    paths cannot vouch for, are decoded.  Memory is bounded by the largest
+    block (one command output) plus one chunk.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, first_line: int = 1, compact: bool = False) -> None:
         self.source = source
+        self.compact = compact
         # a virtual newline in front, so that a BEGIN on the first line is found like the others
         self._buffer = bytearray(b"\n")
         self._scan = 0
         self._started = False
-        self._line = 1  # line number of the first line of the open block (or preamble)
+        self._line = first_line  # line number of the first line of the open block (or preamble)
         self._closed = False
 
     # subclasses give the body parser
-    def _parse_body(self, lines: list[str], first_line: int) -> Columns:
+    def _parse_body(self, body: bytes, first_line: int) -> tuple[Any, int]:
+        """The parsed body (which ends with a line break unless empty) and its number of lines."""
         raise NotImplementedError
 
-    def _preamble(self, text: str) -> None:
+    def _preamble(self, data: bytes) -> None:
         """The text before the first BEGIN line (after the virtual line break): blank only."""
         self._started = True
-        lines = text.split("\n")
+        lines = data.decode("utf-8", errors="replace").split("\n")
         for offset, line in enumerate(lines):
             if line.strip():
                 raise _error(
@@ -433,37 +774,50 @@ class _ConcatenationParser:
                 )
         self._line += len(lines) - 1
 
-    def _block(self, rest: str) -> LfsBlock:
-        """One complete block; ``rest`` is its text after the leading ``BEGIN``."""
+    def _block(self, data: bytes, start: int, stop: int) -> LfsBlock:
+        """One complete block: ``data[start:stop]`` is its bytes after the leading ``BEGIN``,
+        through the line break that ends it (absent at the end of the input)."""
         line = self._line
-        if "\r" in rest:
-            rest = rest.replace("\r\n", "\n")
-        lines = rest.split("\n")
-        self._line += len(lines)  # the line break before the next BEGIN is not in ``rest``
-        if lines[-1] == "":
-            lines.pop()
-        head = ("BEGIN" + lines[0]).split()
+        cut = data.find(b"\n", start, stop)
+        if cut < 0:
+            head, body = data[start:stop], b""
+        else:
+            head, body = data[start:cut], data[cut + 1 : stop]
+            if body and body[-1:] != b"\n":
+                body += b"\n"
+            if b"\r" in body:
+                body = body.replace(b"\r\n", b"\n")
+        if head[-1:] == b"\r" and cut >= 0:
+            head = head[:-1]
+        head_text = "BEGIN" + head.decode("utf-8", errors="replace")
+        fields = head_text.split()
         try:
-            timestamp = int(head[1])
+            timestamp = int(fields[1])
         except (IndexError, ValueError):
             raise _error(
-                self.source, line, "BEGIN line without an integer epoch", "BEGIN" + lines[0]
+                self.source, line, "BEGIN line without an integer epoch", head_text
             ) from None
-        data = nest_targets(*self._parse_body(lines[1:], line + 1))
-        return LfsBlock(timestamp, data, line)
+        data_, lines = self._parse_body(body, line + 1)
+        self._line += 1 + lines
+        return LfsBlock(timestamp, data_, line)
 
-    def _segments(self, text: str, final: bool) -> list[LfsBlock]:
-        """Blocks of ``text`` (which starts with a line break, the one before a BEGIN)."""
-        parts = text.split("\nBEGIN")
+    def _segments(self, data: bytes, final: bool) -> list[LfsBlock]:
+        """The blocks of ``data``, which starts with a line break; each ``\\nBEGIN`` in it
+        starts a block that ends at the next one or at the end of ``data``.  Unless
+        ``final``, ``data`` ends with the line break of the next (open) block's mark."""
         records: list[LfsBlock] = []
         try:
+            mark = data.find(_MARK)
             if not self._started:
-                self._preamble(parts[0])
-            elif parts[0]:
+                end = mark if mark >= 0 else len(data) if final else len(data) - 1
+                self._preamble(data[:end])
+            elif mark != 0:
                 raise AssertionError("a block must start at a BEGIN line")
-            last = len(parts) if final else len(parts) - 1
-            for part in parts[1:last]:
-                records.append(self._block(part))
+            while mark >= 0:
+                following = data.find(_MARK, mark + 1)
+                stop = len(data) if following < 0 else following + 1
+                records.append(self._block(data, mark + len(_MARK), stop))
+                mark = following
         except ParseError as error:
             error.records = [*records, *error.records]
             raise
@@ -478,46 +832,80 @@ class _ConcatenationParser:
         buffer = self._buffer
         buffer += data
         last = buffer.rfind(_MARK, self._scan)
-        if last < 0 or (last == 0 and not self._started):
+        if last <= 0:
             if last == 0:
                 self._started = True
             self._scan = max(1, len(buffer) - len(_MARK) + 1)
             return []
-        # everything before the last mark is complete blocks (plus the open block's start)
-        text = buffer[:last].decode("utf-8", errors="replace") + "\nBEGIN"
+        # everything before the last mark is complete blocks (plus the preamble)
+        complete = bytes(buffer[: last + 1])
         del buffer[:last]
         self._scan = 1
-        return self._segments(text, final=False)
+        return self._segments(complete, final=False)
 
     def close(self) -> list[LfsBlock]:
         """End of input: the last block (nothing for an empty input)."""
         if self._closed:
             return []
         self._closed = True
-        text = self._buffer.decode("utf-8", errors="replace")
+        data = bytes(self._buffer)
         self._buffer = bytearray()
-        if not self._started and not text.strip():
+        if not self._started and not data.strip():
             return []
-        return self._segments(text, final=True)
+        return self._segments(data, final=True)
 
 
 class NerscFullnessParser(_ConcatenationParser):
     """NERSC ``osts.txt``: ``BEGIN <epoch>`` blocks of ``lfs df`` output -> :class:`LfsBlock`."""
 
-    def __init__(self, source: str = "<osts.txt>") -> None:
-        super().__init__(source)
-        self._memo = _DfMemo()
+    def __init__(
+        self, source: str = "<osts.txt>", first_line: int = 1, compact: bool = False
+    ) -> None:
+        super().__init__(source, first_line, compact)
+        self._blocks = _DfBlocks()
 
-    def _parse_body(self, lines: list[str], first_line: int) -> Columns:
-        return parse_lfs_df_lines(lines, first_line, self.source, self._memo)
+    def _parse_body(self, body: bytes, first_line: int) -> tuple[Any, int]:
+        return self._blocks.parse(body, first_line, self.source, self.compact)
 
 
 class NerscOstMapParser(_ConcatenationParser):
     """NERSC ``ost-map.txt``: ``BEGIN <epoch>`` blocks of ``lctl dl -t`` output -> :class:`LfsBlock`."""
 
-    def __init__(self, source: str = "<ost-map.txt>") -> None:
-        super().__init__(source)
-        self._memo = _MapMemo()
+    def __init__(
+        self, source: str = "<ost-map.txt>", first_line: int = 1, compact: bool = False
+    ) -> None:
+        super().__init__(source, first_line, compact)
+        self._blocks = _MapBlocks()
 
-    def _parse_body(self, lines: list[str], first_line: int) -> Columns:
-        return parse_lctl_dl_lines(lines, first_line, self.source, self._memo)
+    def _parse_body(self, body: bytes, first_line: int) -> tuple[Any, int]:
+        return self._blocks.parse(body, first_line, self.source, self.compact)
+
+
+# -- blocks parsed in worker processes ---------------------------------------------------
+_KINDS: dict[str, type[_ConcatenationParser]] = {
+    "fullness": NerscFullnessParser,
+    "map": NerscOstMapParser,
+}
+
+
+def parse_segment(kind: str, data: bytes, first_line: int, source: str) -> list[LfsBlock]:
+    """The blocks of ``data`` in compact form (see :func:`expand_block`), for a worker process.
+
+    ``data`` is a piece of a concatenation cut at block boundaries (it starts
+    at the file's start or at a ``BEGIN`` line and ends at a line break or the
+    file's end); ``first_line`` is its line number in the file.  ``kind`` is
+    ``"fullness"`` (``lfs df``) or ``"map"`` (``lctl dl -t``).  The numbers
+    of regular ``lfs df`` blocks come back as one int64 array per block and
+    repeated ``lctl`` outputs as one shared structure, which is much cheaper
+    to send between processes than the dicts.
+    """
+    parser = _KINDS[kind](source, first_line, compact=True)
+    return [*parser.feed(data), *parser.close()]
+
+
+def expand_block(block: LfsBlock) -> LfsBlock:
+    """A block from :func:`parse_segment` with its ``data`` as the nested dicts."""
+    data: Any = block.data
+    if isinstance(data, DfValues | MapTemplates):
+        return block._replace(data=data.build())
+    return block

@@ -197,3 +197,25 @@ def test_corpus_files() -> None:
     }
     link = corpus_file("2017-03-20/osts.txt.gz")
     assert NerscLfsOstFullness(cache_file=str(link)) == fullness
+
+
+def test_documented_module_regexes() -> None:
+    """``nersc_lfsstate._REX_LFS_DF`` / ``_REX_OST_MAP``: one target line, one device line."""
+    from atokio.connectors import nersc_lfsstate
+
+    df = nersc_lfsstate._REX_LFS_DF.fullmatch(
+        "snx11025-OST0001_UUID 90767651352 40344493196 49969389212  45% /scratch1[OST:1]"
+    )
+    assert df is not None
+    assert df.groups() == ("snx11025", "OST0001", "90767651352", "40344493196",
+                           "49969389212", "/scratch1", "OST", "1")  # fmt: skip
+    device = nersc_lfsstate._REX_OST_MAP.fullmatch(
+        "  5 UP osc snx11025-OST0001-osc-ffff88203b2a5800 "
+        "a4a5f0a6-e3b5-e8a7-1b31-c7d68f1c1a10 5 10.100.100.12@o2ib1"
+    )
+    assert device is not None
+    assert device.group(3, 4, 8) == (
+        "osc",
+        "snx11025-OST0001-osc-ffff88203b2a5800",
+        "10.100.100.12",
+    )
