@@ -8,7 +8,12 @@
   (:func:`init_day_file`, :func:`prepare_days`); :func:`resume_point` finds
   where a restarted run goes on; :func:`follow_day_files` drives the polls
   (:func:`atokio.collectors.follow.follow`) into the archive's single writer
-  (:func:`atokio.archive.writer.open_writer`).
+  (:func:`atokio.archive.writer.open_writer`);
+* the command lines: the query window and init range arguments
+  (:func:`require_window`, :func:`query_window`, :func:`init_window`,
+  :func:`check_window`), the options the tools spell alike
+  (:func:`add_file_options`, :func:`add_follow_option`) and running a
+  ``--follow`` tool (:func:`run_follow`).
 
 The TTS schema itself (creating datasets, committing, reading) lives in
 :mod:`atokio.archive.tts`.
@@ -16,6 +21,7 @@ The TTS schema itself (creating datasets, committing, reading) lives in
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import logging
 import os
@@ -33,22 +39,34 @@ from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries
 from atokio.archive.tts import SCHEMA_VERSION, decode
 from atokio.archive.writer import Batch, DatasetSpec, open_writer
+from atokio.cli._common import parse_datetime
 from atokio.collectors.follow import FollowState, follow
+from atokio.collectors.sync import backend
 from atokio.common import to_epoch
 
 __all__ = [
+    "FOLLOW_OPTIONS",
+    "add_file_options",
+    "add_follow_option",
+    "check_timestep",
+    "check_window",
     "commit_datasets",
     "day_bounds",
     "day_path",
     "day_template",
     "ensure_directory",
     "follow_day_files",
+    "follow_options",
     "init_day_file",
     "init_timeseries_datasets",
+    "init_window",
     "open_archive",
     "prepare_days",
     "print_initialized",
+    "query_window",
+    "require_window",
     "resume_point",
+    "run_follow",
     "set_metadata",
     "writer_specs",
 ]
@@ -69,10 +87,36 @@ def ensure_directory(path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
-def open_archive(path: str) -> h5py.File:
-    """The TTS file at ``path``, opened to create or update (its directory made first)."""
+def open_archive(path: str, **options: Any) -> h5py.File:
+    """The TTS file at ``path``, opened to create or update (its directory made first).
+
+    ``options`` go to ``h5py.File`` (e.g. ``libver``).
+    """
     ensure_directory(path)
-    return h5py.File(path, "a")
+    return h5py.File(path, "a", **options)
+
+
+def check_timestep(timestep: int) -> None:
+    """``ValueError`` unless ``timestep`` (seconds per row) is at least 1."""
+    if timestep < 1:
+        raise ValueError(f"timestep must be at least 1, not {timestep}")
+
+
+def check_window(
+    query_start: datetime.datetime,
+    query_end: datetime.datetime,
+    init_start: datetime.datetime,
+    init_end: datetime.datetime,
+    timestep: int | None = None,
+) -> None:
+    """``ValueError("query_start >= query_end")`` unless both ranges go forward.
+
+    With ``timestep``, that is checked too (:func:`check_timestep`).
+    """
+    if query_start >= query_end or init_start >= init_end:
+        raise ValueError("query_start >= query_end")
+    if timestep is not None:
+        check_timestep(timestep)
 
 
 def print_initialized(hdf5_file: h5py.File) -> Callable[[str, tuple[int, int]], None]:
@@ -272,6 +316,27 @@ def resume_point(
     return None
 
 
+#: The keyword arguments of :func:`follow_day_files` that the ``follow_*`` tools pass on.
+FOLLOW_OPTIONS = (
+    "start",
+    "until",
+    "lag",
+    "now",
+    "retry_initial",
+    "retry_max",
+    "handle_signals",
+    "stop",
+    "state",
+    "flush_seconds",
+    "max_window",
+)
+
+
+def follow_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`FOLLOW_OPTIONS` among a ``follow_*`` tool's ``arguments`` (its ``locals()``)."""
+    return {name: arguments[name] for name in FOLLOW_OPTIONS if name in arguments}
+
+
 def writer_specs(units: Mapping[str, str], source: str) -> dict[str, DatasetSpec]:
     """The writer's dataset specs: these ``units`` per dataset, schema version, ``source``."""
     return {
@@ -329,3 +394,80 @@ async def follow_day_files(
             stop=stop,
             state=state,
         )
+
+
+# -- the command lines ---------------------------------------------------------------------
+
+#: The ``--follow`` help of the tools whose positionals are the query window.
+FOLLOW_HELP = (
+    "keep archiving every timestep into day files (-o is then a strftime template; "
+    "query_start/query_end, optional, say where to start and stop)"
+)
+
+
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """``-o/--output``, ``--init-start``, ``--init-end`` and ``--debug``."""
+    parser.add_argument(
+        "-o", "--output", type=str, default="output.hdf5", help="HDF5 file to create or update"
+    )
+    parser.add_argument(
+        "--init-start",
+        type=str,
+        default=None,
+        help="start of a new file's range (default: query_start)",
+    )
+    parser.add_argument(
+        "--init-end",
+        type=str,
+        default=None,
+        help="end (exclusive) of a new file's range (default: query_end)",
+    )
+    parser.add_argument("--debug", action="store_true", help="debug messages on stderr")
+
+
+def add_follow_option(parser: argparse.ArgumentParser, help: str = FOLLOW_HELP) -> None:
+    """The ``--follow`` flag."""
+    parser.add_argument("--follow", action="store_true", help=help)
+
+
+def require_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Without ``--follow``, ``query_start`` and ``query_end`` are required (a usage error)."""
+    if not args.follow and (args.query_start is None or args.query_end is None):
+        parser.error("the following arguments are required: query_start, query_end")
+
+
+def query_window(
+    args: argparse.Namespace,
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """``(query_start, query_end)`` of the command line, each ``None`` when not given.
+
+    ``ValueError`` for a ``--timestep`` below 1 or a window that does not go
+    forward.
+    """
+    query_start = parse_datetime(args.query_start) if args.query_start else None
+    query_end = parse_datetime(args.query_end) if args.query_end else None
+    check_timestep(args.timestep)
+    if query_start is not None and query_end is not None and query_start >= query_end:
+        raise ValueError("query_start >= query_end")
+    return query_start, query_end
+
+
+def init_window(
+    args: argparse.Namespace,
+    query_start: datetime.datetime,
+    query_end: datetime.datetime,
+    error: str = "query_start >= query_end",
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """``--init-start``/``--init-end``, by default the query window (``ValueError(error)`` if empty)."""
+    init_start = parse_datetime(args.init_start) if args.init_start else query_start
+    init_end = parse_datetime(args.init_end) if args.init_end else query_end
+    if init_start >= init_end:
+        raise ValueError(error)
+    return init_start, init_end
+
+
+def run_follow(tool: Callable[..., Awaitable[datetime.datetime]], *args: Any, **kwargs: Any) -> int:
+    """Run a ``follow_*`` tool in its own event loop until it stops; exit status 0."""
+    stopped = anyio.run(partial(tool, *args, **kwargs), backend=backend())
+    logger.debug("stopped at %s", stopped)
+    return 0

@@ -8,10 +8,19 @@
   stderr (the traceback too when ``ATOKIO_TRACEBACK`` is set) and status 1.
 * Warnings from the library go to stderr through :mod:`logging`
   (:func:`setup_logging`).
+* The Elasticsearch tools (``archive_collectdes``, ``cache_collectdes``,
+  ``cache_nersc_globuslogs``): ``-h`` is ``--host``, the help is a long-only
+  ``--help``, and ``--h`` still abbreviates ``--host``
+  (:func:`es_parser`, :func:`add_es_options`, :func:`parse_es_args`,
+  :func:`es_connector`).
+* ``cache_*`` tools that write CSV print it to stdout or write it to the
+  ``-o`` file (:func:`write_csv`); default output names take the first
+  unused number (:func:`first_unused`).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import logging
@@ -19,17 +28,27 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from atokio.common import JSONEncoder
 
 __all__ = [
+    "add_es_options",
+    "announce_output",
+    "es_connector",
+    "es_parser",
+    "first_unused",
     "parse_date",
+    "parse_es_args",
+    "require_input",
     "parse_datetime",
     "run_main",
     "setup_logging",
+    "write_csv",
     "write_json",
 ]
+
+_Connector = TypeVar("_Connector")
 
 DATE_FMT = "%Y-%m-%d"
 DATETIME_FMT = "%Y-%m-%dT%H:%M:%S"
@@ -76,6 +95,36 @@ def write_json(data: Any, output_file: str | None = None, *, announce: bool = Fa
         json.dump(data, out, cls=JSONEncoder)
 
 
+def announce_output(output_file: str) -> None:
+    """Print ``Caching to FILE`` at once (before a long run fills FILE)."""
+    print(f"Caching to {output_file}")
+    sys.stdout.flush()
+
+
+def require_input(input_file: str) -> None:
+    """``FileNotFoundError`` unless ``input_file`` (an ``-i``/``--input`` file) exists."""
+    if not os.path.isfile(input_file):
+        raise FileNotFoundError(f"input file {input_file!r} does not exist")
+
+
+def write_csv(frame: Any, output_file: str | None = None, *, announce: bool = False) -> None:
+    """Write a DataFrame as CSV to ``output_file``, or print it to stdout."""
+    if output_file is None:
+        print(frame.to_csv())
+        return
+    if announce:
+        print(f"Caching to {output_file}")
+    frame.to_csv(output_file)
+
+
+def first_unused(template: str) -> str:
+    """``template`` formatted with the first number from 0 that names no existing file."""
+    number = 0
+    while os.path.exists(template.format(number)):
+        number += 1
+    return template.format(number)
+
+
 def parse_date(text: str) -> datetime.datetime:
     """A ``YYYY-MM-DD`` argument as a naive local datetime."""
     return datetime.datetime.strptime(text, DATE_FMT)
@@ -107,3 +156,67 @@ def run_main(body: Callable[[Sequence[str] | None], int | None], argv: Sequence[
         print(f"{prog}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     return 0 if status is None else int(status)
+
+
+# -- the Elasticsearch tools -------------------------------------------------------------------
+
+
+def es_parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """An argument parser whose help is the long-only ``--help`` (``-h`` is left for ``--host``)."""
+    parser = argparse.ArgumentParser(
+        prog=prog, add_help=False, description=description, epilog=epilog
+    )
+    parser.add_argument("--help", action="help", help="show this help message and exit")
+    return parser
+
+
+def add_es_options(
+    parser: argparse.ArgumentParser,
+    default_index: str,
+    index_help: str = "Elasticsearch index pattern",
+) -> None:
+    """``-h/--host``, ``-p/--port`` and ``-i/--index`` of an Elasticsearch tool."""
+    parser.add_argument(
+        "-h",
+        "--host",
+        type=str,
+        default="localhost",
+        help="Elasticsearch host (default: localhost)",
+    )
+    parser.add_argument(
+        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
+    )
+    parser.add_argument(
+        "-i",
+        "--index",
+        type=str,
+        default=default_index,
+        help=f"{index_help} (default: {default_index})",
+    )
+
+
+def _host_prefix(argv: Sequence[str]) -> list[str]:
+    """``--h`` means ``--host`` (as in pytokio, which has no ``--help``), not an ambiguous prefix."""
+    out: list[str] = []
+    for position, token in enumerate(argv):
+        if token == "--":
+            out.extend(argv[position:])
+            break
+        if token == "--h" or token.startswith("--h="):
+            token = "--host" + token[3:]
+        out.append(token)
+    return out
+
+
+def parse_es_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """The arguments of an Elasticsearch tool (``argv``, else ``sys.argv[1:]``), ``--h`` as ``--host``."""
+    return parser.parse_args(_host_prefix(sys.argv[1:] if argv is None else argv))
+
+
+def es_connector(
+    connector: Callable[..., _Connector], args: argparse.Namespace, **options: Any
+) -> _Connector:
+    """``connector(host, port, index=, timeout=, **options)`` of the command line's options."""
+    return connector(args.host, args.port, index=args.index, timeout=args.timeout, **options)

@@ -65,7 +65,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import anyio
@@ -79,10 +78,17 @@ from atokio.archive.tts import decode
 from atokio.archive.writer import Batch
 from atokio.cli import _archive
 from atokio.cli._archive import day_template
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import (
+    add_es_options,
+    es_connector,
+    es_parser,
+    parse_es_args,
+    run_main,
+    setup_logging,
+)
 from atokio.collectors.follow import FollowState
-from atokio.collectors.sync import backend, run_sync
-from atokio.collectors.workers import process_pool, run_in_worker
+from atokio.collectors.sync import run_sync
+from atokio.collectors.workers import process_pool, processes_can_start, run_in_worker
 from atokio.common import to_epoch
 from atokio.connectors.collectd_es import DEFAULT_INDEX, PLUGINS, CollectdEs, plugin_query
 from atokio.connectors.es import load_pages
@@ -344,8 +350,7 @@ class CollectdArchive:
         window: tuple[datetime.datetime, datetime.datetime] | None = None,
     ) -> CollectdArchive:
         """Initialise missing datasets and load the rows of ``window`` (default: the whole file)."""
-        if timestep < 1:
-            raise ValueError(f"timestep must be at least 1, not {timestep}")
+        _archive.check_timestep(timestep)
         version = hdf5_file.attrs.get("version")
         if version is not None and str(decode(version)) != SCHEMA_VERSION:
             logger.warning(
@@ -488,7 +493,7 @@ class CollectdArchive:
 
 def _records_pool(pages: Iterable[Any], threads: int) -> Iterable[Records]:
     """Records of each page, in page order (worker processes when ``threads`` > 1)."""
-    if threads <= 1:
+    if threads <= 1 or not processes_can_start():
         for page in pages:
             yield hits_to_records(page_hits(page))
         return
@@ -519,8 +524,7 @@ def pages_to_hdf5(
     pages in that many worker processes.  Returns the archive (insert
     counts, documents outside the range).
     """
-    if query_start >= query_end or init_start >= init_end:
-        raise ValueError("query_start >= query_end")
+    _archive.check_window(query_start, query_end, init_start, init_end)
     with _archive.open_archive(output_file) as hdf5_file:
         archive = CollectdArchive.open(
             hdf5_file, init_start, init_end, timestep, num_servers, devices_per_server
@@ -637,8 +641,7 @@ def archive_collectdes(
     Only the rows of the query window are read and rewritten (the documents
     of a live query all lie inside it).
     """
-    if query_start >= query_end or init_start >= init_end:
-        raise ValueError("query_start >= query_end")
+    _archive.check_window(query_start, query_end, init_start, init_end)
     with _archive.open_archive(output_file) as hdf5_file:
         archive = CollectdArchive.open(
             hdf5_file,
@@ -744,6 +747,7 @@ async def follow_collectdes(
     or SIGINT stop it after the poll in flight, with everything committed.
     A poll covers at most ``max_window`` seconds (catching up takes several).
     """
+    options = _archive.follow_options(locals())
     ready: set[datetime.date] = set()
 
     async def poll(
@@ -769,17 +773,7 @@ async def follow_collectdes(
         timestep,
         _archive.writer_specs({name: UNITS[name] for name in DATASETS}, SOURCE),
         resume_point,
-        start=start,
-        until=until,
-        lag=lag,
-        now=now,
-        retry_initial=retry_initial,
-        retry_max=retry_max,
-        handle_signals=handle_signals,
-        stop=stop,
-        state=state,
-        flush_seconds=flush_seconds,
-        max_window=max_window,
+        **options,
     )
 
 
@@ -788,14 +782,12 @@ async def follow_collectdes(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (CLI.md 3.1, plus ``--follow``); ``-h`` is ``--host``."""
-    parser = argparse.ArgumentParser(
-        prog="archive_collectdes",
-        add_help=False,
-        description="Dump collectd data of the burst-buffer nodes out of Elasticsearch "
+    parser = es_parser(
+        "archive_collectdes",
+        "Dump collectd data of the burst-buffer nodes out of Elasticsearch "
         "(or a cached dump) into a TOKIO Time Series HDF5 file.  PYTOKIO_ES_USER and "
         "PYTOKIO_ES_PASSWORD give HTTP basic authentication.",
     )
-    parser.add_argument("--help", action="help", help="show this help message and exit")
     parser.add_argument(
         "query_start", nargs="?", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)"
     )
@@ -852,29 +844,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="output.hdf5",
         help="HDF5 file to create or update (default: output.hdf5)",
     )
-    parser.add_argument(
-        "-h",
-        "--host",
-        type=str,
-        default="localhost",
-        help="Elasticsearch host (default: localhost)",
-    )
-    parser.add_argument(
-        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
-    )
-    parser.add_argument(
-        "-i",
-        "--index",
-        type=str,
-        default=DEFAULT_INDEX,
-        help=f"index pattern to search (default: {DEFAULT_INDEX})",
-    )
-    parser.add_argument(
-        "--follow",
-        action="store_true",
-        help="keep archiving every timestep into day files (-o is then a strftime template; "
-        "query_start/query_end, optional, say where to start and stop)",
-    )
+    add_es_options(parser, DEFAULT_INDEX, "index pattern to search")
+    _archive.add_follow_option(parser)
     return parser
 
 
@@ -885,49 +856,38 @@ def connection(args: argparse.Namespace) -> CollectdEs:
     password = os.environ.get("PYTOKIO_ES_PASSWORD", "")
     if user and password:
         options["basic_auth"] = (user, password)
-    return CollectdEs(args.host, args.port, index=args.index, timeout=args.timeout, **options)
+    return es_connector(CollectdEs, args, **options)
 
 
 def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.follow and (args.query_start is None or args.query_end is None):
-        parser.error("the following arguments are required: query_start, query_end")
+    args = parse_es_args(parser, argv)
+    _archive.require_window(parser, args)
     setup_logging(2 if args.debug else 0)
-    if args.timestep < 1:
-        raise ValueError(f"timestep must be at least 1, not {args.timestep}")
+    _archive.check_timestep(args.timestep)
     if args.threads < 1:
         raise ValueError(f"threads must be at least 1, not {args.threads}")
-    query_start = parse_datetime(args.query_start) if args.query_start else None
-    query_end = parse_datetime(args.query_end) if args.query_end else None
-    if query_start is not None and query_end is not None and query_start >= query_end:
-        raise ValueError("query_start >= query_end")
+    query_start, query_end = _archive.query_window(args)
 
     if args.follow:
         if args.input is not None:
             raise ValueError("--follow queries Elasticsearch; it cannot be used with --input")
-        stopped = anyio.run(
-            partial(
-                follow_collectdes,
-                connection(args),
-                day_template(args.output),
-                args.timestep,
-                args.num_nodes,
-                args.ssds_per_node,
-                start=query_start,
-                until=query_end,
-                threads=args.threads,
-            ),
-            backend=backend(),
+        return _archive.run_follow(
+            follow_collectdes,
+            connection(args),
+            day_template(args.output),
+            args.timestep,
+            args.num_nodes,
+            args.ssds_per_node,
+            start=query_start,
+            until=query_end,
+            threads=args.threads,
         )
-        logger.debug("stopped at %s", stopped)
-        return 0
 
     assert query_start is not None and query_end is not None
-    init_start = parse_datetime(args.init_start) if args.init_start else query_start
-    init_end = parse_datetime(args.init_end) if args.init_end else query_end
-    if init_start >= init_end:
-        raise ValueError("init_start >= init_end")
+    init_start, init_end = _archive.init_window(
+        args, query_start, query_end, "init_start >= init_end"
+    )
     began = time.perf_counter()
     if args.input is not None:
         pages = load_pages(args.input)

@@ -48,7 +48,6 @@ after the last row archived in today's or yesterday's file, else now),
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import logging
 import sys
@@ -66,14 +65,19 @@ from atokio.archive.timeseries import TimeSeries
 from atokio.archive.writer import Batch
 from atokio.cli import _archive
 from atokio.cli._archive import commit_datasets, day_template
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import run_main, setup_logging
+from atokio.cli.cache_esnet_snmp import (
+    add_endpoints_argument,
+    add_request_options,
+    parse_interfaces,
+    request_retry,
+)
 from atokio.collectors.fanout import SourceFailure
 from atokio.collectors.follow import FollowState
 from atokio.collectors.http import DEFAULT_LIMIT, RetryPolicy
-from atokio.collectors.sync import backend, run_sync
+from atokio.collectors.sync import run_sync
 from atokio.common import to_epoch
-from atokio.connectors import esnet_snmp
-from atokio.connectors.esnet_snmp import UNITS, EsnetSnmp, parse_endpoints
+from atokio.connectors.esnet_snmp import UNITS, EsnetSnmp
 
 __all__ = [
     "CONFIG",
@@ -155,8 +159,7 @@ class Archiver(dict):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if timestep < 1:
-            raise ValueError(f"timestep must be at least 1, not {timestep}")
+        _archive.check_timestep(timestep)
         self.query_start = query_start
         self.query_end = query_end
         self.interfaces: list[tuple[str, str]] = list(
@@ -334,10 +337,7 @@ def archive_esnet_snmp(
     :class:`Archiver`.  Returns the archiver; raises
     :class:`IncompleteArchiveError` after writing when some requests failed.
     """
-    if query_start >= query_end or init_start >= init_end:
-        raise ValueError("query_start >= query_end")
-    if timestep < 1:
-        raise ValueError(f"timestep must be at least 1, not {timestep}")
+    _archive.check_window(query_start, query_end, init_start, init_end, timestep)
     if not interfaces:
         raise ValueError("no interfaces to archive")
     archiver = Archiver(query_start, query_end, interfaces, timestep, **kwargs)
@@ -445,6 +445,7 @@ async def follow_esnet_snmp(
     for :class:`Archiver`; a catch-up is fetched in windows of at most
     ``max_window`` seconds.
     """
+    options = _archive.follow_options(locals())
     pairs = list(dict.fromkeys((str(e), str(i)) for e, i in interfaces))
     if not pairs:
         raise ValueError("no interfaces to archive")
@@ -513,17 +514,7 @@ async def follow_esnet_snmp(
         timestep,
         _archive.writer_specs({name: c.units for name, c in CONFIG.items()}, SOURCE),
         resume_point,
-        start=start,
-        until=until,
-        lag=lag,
-        now=now,
-        retry_initial=retry_initial,
-        retry_max=retry_max,
-        handle_signals=handle_signals,
-        stop=stop,
-        state=state,
-        flush_seconds=flush_seconds,
-        max_window=max_window,
+        **options,
     )
     for pair, since in sorted(pending.items()):
         logger.warning(
@@ -560,12 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=str,
         help="end time of the query (YYYY-MM-DDTHH:MM:SS); rows stop before it",
     )
-    parser.add_argument(
-        "endpoints",
-        type=str,
-        help="a site name from esnet_snmp_interfaces (e.g. nersc), or "
-        "endpoint:interface[,endpoint:interface...]",
-    )
+    add_endpoints_argument(parser)
     parser.add_argument(
         "-i",
         "--input",
@@ -573,40 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="read this JSON cache (written by cache_esnet_snmp) instead of the REST API",
     )
-    parser.add_argument(
-        "-o", "--output", type=str, default="output.hdf5", help="HDF5 file to create or update"
-    )
-    parser.add_argument(
-        "--init-start",
-        type=str,
-        default=None,
-        help="start of a new file's range (default: query_start)",
-    )
-    parser.add_argument(
-        "--init-end",
-        type=str,
-        default=None,
-        help="end (exclusive) of a new file's range (default: query_end)",
-    )
-    parser.add_argument("--debug", action="store_true", help="debug messages on stderr")
+    _archive.add_file_options(parser)
     parser.add_argument("--timestep", type=int, default=30, help="seconds per row (default: 30)")
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        default=3,
-        help="tries after the first for a request that gets a 5xx answer, a dropped "
-        "connection or a timeout (default: 3)",
-    )
-    parser.add_argument(
-        "--follow",
-        action="store_true",
-        help="keep archiving every timestep into day files until SIGTERM (-o is then a "
+    add_request_options(parser)
+    _archive.add_follow_option(
+        parser,
+        "keep archiving every timestep into day files until SIGTERM (-o is then a "
         "strftime template; query_start/query_end, optional, say where to start and stop; "
         "reads the REST API, so not with --input)",
     )
@@ -616,48 +574,30 @@ def build_parser() -> argparse.ArgumentParser:
 def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.follow and (args.query_start is None or args.query_end is None):
-        parser.error("the following arguments are required: query_start, query_end")
-    if args.retries < 0:
-        parser.error("--retries must be 0 or more")
+    _archive.require_window(parser, args)
+    retry = request_retry(parser, args)
     setup_logging(2 if args.debug else 0)
-    query_start = parse_datetime(args.query_start) if args.query_start else None
-    query_end = parse_datetime(args.query_end) if args.query_end else None
-    if args.timestep < 1:
-        raise ValueError(f"timestep must be at least 1, not {args.timestep}")
-    if query_start is not None and query_end is not None and query_start >= query_end:
-        raise ValueError("query_start >= query_end")
-    try:
-        interfaces = parse_endpoints(args.endpoints)
-    except ValueError as error:
-        print(error, file=sys.stderr)
+    query_start, query_end = _archive.query_window(args)
+    interfaces = parse_interfaces(args.endpoints)
+    if interfaces is None:
         return 1
-    retry = dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
 
     if args.follow:
         if args.input is not None:
             parser.error("--follow reads the REST API; it cannot be used with --input")
-        stopped = anyio.run(
-            partial(
-                follow_esnet_snmp,
-                interfaces,
-                day_template(args.output),
-                args.timestep,
-                start=query_start,
-                until=query_end,
-                timeout=args.timeout,
-                retry=retry,
-            ),
-            backend=backend(),
+        return _archive.run_follow(
+            follow_esnet_snmp,
+            interfaces,
+            day_template(args.output),
+            args.timestep,
+            start=query_start,
+            until=query_end,
+            timeout=args.timeout,
+            retry=retry,
         )
-        logger.debug("stopped at %s", stopped)
-        return 0
 
     assert query_start is not None and query_end is not None
-    init_start = parse_datetime(args.init_start) if args.init_start else query_start
-    init_end = parse_datetime(args.init_end) if args.init_end else query_end
-    if init_start >= init_end:
-        raise ValueError("query_start >= query_end")
+    init_start, init_end = _archive.init_window(args, query_start, query_end)
     archive_esnet_snmp(
         init_start,
         init_end,

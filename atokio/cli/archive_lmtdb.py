@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -70,10 +69,10 @@ from atokio.archive.timeseries import TimeSeries
 from atokio.archive.writer import Batch
 from atokio.cli import _archive
 from atokio.cli._archive import commit_datasets, day_template
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import require_input, run_main, setup_logging
 from atokio.cli.cache_lmtdb import connect_lmtdb
 from atokio.collectors.follow import FollowState
-from atokio.collectors.sync import backend, run_sync
+from atokio.collectors.sync import run_sync
 from atokio.common import to_epoch
 from atokio.connectors.lmtdb import LmtBatch, LmtDb, TimestampTable
 
@@ -220,8 +219,7 @@ class DatasetDict(dict):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if timestep < 1:
-            raise ValueError(f"timestep must be at least 1, not {timestep}")
+        _archive.check_timestep(timestep)
         self.query_start = query_start
         self.query_end = query_end
         self.timestep = int(timestep)
@@ -492,10 +490,7 @@ def archive_lmtdb(
 
     A new file (or missing datasets) gets the range ``[init_start, init_end)``.
     """
-    if query_start >= query_end or init_start >= init_end:
-        raise ValueError("query_start >= query_end")
-    if timestep < 1:
-        raise ValueError(f"timestep must be at least 1, not {timestep}")
+    _archive.check_window(query_start, query_end, init_start, init_end, timestep)
     datasets = run_sync(read_window, lmtdb, query_start, query_end, timestep)
     write_file(datasets, init_start, init_end, output_file)
     return datasets
@@ -580,6 +575,7 @@ async def follow_lmtdb(
     the poll in flight, and everything sent is committed before returning.
     The writer commits every ``flush_seconds``.
     """
+    options = _archive.follow_options(locals())
     holder: dict[str, Any] = {}
     ready_days: set[datetime.date] = set()
 
@@ -617,16 +613,7 @@ async def follow_lmtdb(
             timestep,
             _archive.writer_specs({name: c.units for name, c in CONFIG.items()}, SOURCE),
             resume_point,
-            start=start,
-            until=until,
-            lag=lag,
-            now=now,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
-            handle_signals=handle_signals,
-            stop=stop,
-            state=state,
-            flush_seconds=flush_seconds,
+            **options,
         )
     finally:
         lmtdb = holder.pop("lmtdb", None)
@@ -663,22 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-i", "--input", type=str, default=None, help="SQLite cache to read instead of MySQL"
     )
-    parser.add_argument(
-        "-o", "--output", type=str, default="output.hdf5", help="HDF5 file to create or update"
-    )
-    parser.add_argument(
-        "--init-start",
-        type=str,
-        default=None,
-        help="start of a new file's range (default: query_start)",
-    )
-    parser.add_argument(
-        "--init-end",
-        type=str,
-        default=None,
-        help="end (exclusive) of a new file's range (default: query_end)",
-    )
-    parser.add_argument("--debug", action="store_true", help="debug messages on stderr")
+    _archive.add_file_options(parser)
     parser.add_argument(
         "--timestep", type=int, default=5, help="seconds per row; must equal LMT's interval"
     )
@@ -690,49 +662,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--database", type=str, default=None, help="MySQL database name ($PYTOKIO_LMT_DB)"
     )
-    parser.add_argument(
-        "--follow",
-        action="store_true",
-        help="keep archiving every timestep into day files (-o is then a strftime template; "
-        "query_start/query_end, optional, say where to start and stop)",
-    )
+    _archive.add_follow_option(parser)
     return parser
 
 
 def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.follow and (args.query_start is None or args.query_end is None):
-        parser.error("the following arguments are required: query_start, query_end")
+    _archive.require_window(parser, args)
     setup_logging(2 if args.debug else 0)
-    query_start = parse_datetime(args.query_start) if args.query_start else None
-    query_end = parse_datetime(args.query_end) if args.query_end else None
-    if args.timestep < 1:
-        raise ValueError(f"timestep must be at least 1, not {args.timestep}")
-    if query_start is not None and query_end is not None and query_start >= query_end:
-        raise ValueError("query_start >= query_end")
+    query_start, query_end = _archive.query_window(args)
 
     def connect() -> LmtDb:
         return connect_lmtdb(args.input, args.host, args.user, args.password, args.database)
 
     if args.follow:
-        if args.input is not None and not os.path.isfile(args.input):
-            raise FileNotFoundError(f"input file {args.input!r} does not exist")
-        template = day_template(args.output)
-        stopped = anyio.run(
-            partial(
-                follow_lmtdb, connect, template, args.timestep, start=query_start, until=query_end
-            ),
-            backend=backend(),
+        if args.input is not None:
+            require_input(args.input)
+        return _archive.run_follow(
+            follow_lmtdb,
+            connect,
+            day_template(args.output),
+            args.timestep,
+            start=query_start,
+            until=query_end,
         )
-        logger.debug("stopped at %s", stopped)
-        return 0
 
     assert query_start is not None and query_end is not None
-    init_start = parse_datetime(args.init_start) if args.init_start else query_start
-    init_end = parse_datetime(args.init_end) if args.init_end else query_end
-    if init_start >= init_end:
-        raise ValueError("query_start >= query_end")
+    init_start, init_end = _archive.init_window(args, query_start, query_end)
     lmtdb = connect()
     try:
         archive_lmtdb(

@@ -58,7 +58,6 @@ import logging
 import os
 import re
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,9 +67,9 @@ import numpy as np
 from atokio import config
 from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries, sorted_nodenames
-from atokio.archive.tts import CHUNK_ROWS, decode
+from atokio.archive.tts import decode
+from atokio.cli import _archive
 from atokio.cli._common import DATETIME_FMT, run_main, setup_logging
-from atokio.common import to_epoch
 from atokio.connectors.mmperfmon import Mmperfmon
 from atokio.parsers.base import ParseError
 from atokio.tools.common import enumerate_dated_files
@@ -275,14 +274,8 @@ class Archiver(dict):
     def set_timeseries_metadata(self, dataset_names: Sequence[str]) -> None:
         """Set ``version`` and ``units`` on the datasets and ``source`` on their groups."""
         for name in dataset_names:
-            series = self[name]
-            series.version = SCHEMA_VERSION
-            series.global_version = SCHEMA_VERSION
             leaf = name.rsplit("/", 1)[-1]
-            series.dataset_metadata.update(
-                {"version": SCHEMA_VERSION, "units": UNITS.get(leaf, "UNKNOWN")}
-            )
-            series.group_metadata.update({"source": SOURCE})
+            _archive.set_metadata(self[name], UNITS.get(leaf, "UNKNOWN"), SOURCE)
 
     # -- filling ---------------------------------------------------------------------------
     def archive(self, mmpm: Mmperfmon) -> None:
@@ -341,51 +334,27 @@ def init_hdf5_file(
     dataset created and returns their names.
     """
     if not isinstance(hdf5_file, h5py.File):
-        directory = os.path.dirname(os.path.abspath(hdf5_file))
-        os.makedirs(directory, exist_ok=True)
-        with h5py.File(hdf5_file, "a", libver="latest") as handle:
+        with _archive.open_archive(hdf5_file, libver="latest") as handle:
             return init_hdf5_file(datasets, init_start, init_end, handle)
-    missing = [name for name in datasets if "/" + name.strip("/") not in hdf5_file]
-    if not missing:
-        return []
-    start, end = int(to_epoch(init_start)), int(to_epoch(init_end))
-    if "start" in hdf5_file.attrs or "end" in hdf5_file.attrs:
-        found = (int(hdf5_file.attrs.get("start", -1)), int(hdf5_file.attrs.get("end", -1)))
-        if found != (start, end):
-            raise IndexError("Mismatched start or end values")
-    else:
-        hdf5_file.attrs["start"] = np.int64(start)
-        hdf5_file.attrs["end"] = np.int64(end)
-        hdf5_file.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-    timestep = datasets.timestep or 1
-    stamps = np.arange(start, end, timestep, dtype=np.int64)
-    for name in missing:
-        series = datasets[name]
-        group_name = name.strip("/").split("/")[0]
-        group = hdf5_file.require_group(group_name)
-        key = series.timestamp_key or f"/{group_name}/timestamps"
-        if key not in hdf5_file:
-            hdf5_file.create_dataset(key, data=stamps)
-        rows = len(hdf5_file[key])
-        width = max(1, len(series.columns))
-        dataset = hdf5_file.create_dataset(
+    specs = [
+        tts.NewDataset(
             name,
-            shape=(rows, width),
-            maxshape=(rows, None),
-            dtype=np.float64,
-            chunks=(max(1, min(rows, CHUNK_ROWS)), width),
-            compression="gzip",
-            shuffle=True,
-            fillvalue=-0.0,
+            sorted_nodenames(series.columns),
+            series.dataset_metadata.get("units", "UNKNOWN"),
+            timestamp_key=series.timestamp_key,
         )
-        columns = sorted_nodenames(series.columns)
-        dataset.attrs["columns"] = np.array([c.encode() for c in columns], dtype=np.bytes_)
-        dataset.attrs["units"] = np.bytes_(series.dataset_metadata.get("units", "UNKNOWN"))
-        dataset.attrs["version"] = np.bytes_(SCHEMA_VERSION)
-        dataset.attrs["updated"] = np.int64(int(time.time()))
-        group.attrs["source"] = np.bytes_(SOURCE)
-        print(f"Initialized {name} in {hdf5_file.name} with size {dataset.shape}")
-    return missing
+        for name, series in datasets.items()
+    ]
+    created = tts.init_datasets(
+        hdf5_file,
+        specs,
+        init_start,
+        init_end,
+        datasets.timestep or 1,
+        source=SOURCE,
+        created=_archive.print_initialized(hdf5_file),
+    )
+    return list(created)
 
 
 def _merge_with_file(series: TimeSeries, dataset: Any, first: int, last: int) -> None:
@@ -486,9 +455,7 @@ def archive_mmperfmon(
     create_start = init_start if init_start is not None else archiver.init_start
     create_end = init_end if init_end is not None else archiver.init_end
     assert create_start is not None and create_end is not None
-    directory = os.path.dirname(os.path.abspath(output_file))
-    os.makedirs(directory, exist_ok=True)
-    with h5py.File(output_file, "a", libver="latest") as hdf5_file:
+    with _archive.open_archive(output_file, libver="latest") as hdf5_file:
         created = init_hdf5_file(archiver, create_start, create_end, hdf5_file)
         commit_datasets(archiver, hdf5_file, created)
     return archiver

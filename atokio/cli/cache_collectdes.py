@@ -18,12 +18,22 @@ host, as in pytokio; ``--help`` (long form only) prints the help.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import (
+    add_es_options,
+    announce_output,
+    es_connector,
+    es_parser,
+    parse_datetime,
+    parse_es_args,
+    run_main,
+    setup_logging,
+)
 from atokio.collectors.sync import run_sync
 from atokio.connectors.collectd_es import DEFAULT_INDEX, PLUGINS, CollectdEs, plugin_query
 from atokio.connectors.es import PageWriter, load_pages
@@ -34,13 +44,11 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (CLI.md 3.5); ``-h`` is ``--host``."""
-    parser = argparse.ArgumentParser(
-        prog="cache_collectdes",
-        add_help=False,
-        description="Dump collectd documents of the burst-buffer nodes out of Elasticsearch "
+    parser = es_parser(
+        "cache_collectdes",
+        "Dump collectd documents of the burst-buffer nodes out of Elasticsearch "
         "as a JSON list of pages (or CSV), or re-emit an earlier dump (--input).",
     )
-    parser.add_argument("--help", action="help", help="show this help message and exit")
     parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument(
         "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
@@ -55,23 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o", "--output", type=str, default=None, help="output file (default: stdout)"
     )
-    parser.add_argument(
-        "-h",
-        "--host",
-        type=str,
-        default="localhost",
-        help="Elasticsearch host (default: localhost)",
-    )
-    parser.add_argument(
-        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
-    )
-    parser.add_argument(
-        "-i",
-        "--index",
-        type=str,
-        default=DEFAULT_INDEX,
-        help=f"Elasticsearch index pattern (default: {DEFAULT_INDEX})",
-    )
+    add_es_options(parser, DEFAULT_INDEX)
     parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
     return parser
 
@@ -98,8 +90,23 @@ async def _dump_live(es: CollectdEs, start: Any, end: Any, writer: PageWriter | 
                         es.scroll_pages.append(hits)
 
 
+@contextlib.contextmanager
+def _page_writer(path: str | None) -> Iterator[PageWriter]:
+    """A writer of a JSON list of pages into ``path`` (compact) or stdout (indented)."""
+    output = _open_output(path)
+    try:
+        writer = PageWriter(output, 4 if path is None else None)
+        yield writer
+        writer.close()
+        if path is None:
+            output.write("\n")
+    finally:
+        if output is not sys.stdout:
+            output.close()
+
+
 def _body(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_es_args(build_parser(), argv)
     setup_logging(2 if args.debug else 0)
     start = parse_datetime(args.query_start)
     end = parse_datetime(args.query_end)
@@ -107,41 +114,22 @@ def _body(argv: Sequence[str] | None) -> int:
         raise ValueError("query_start >= query_end")
 
     if args.output is not None:
-        print(f"Caching to {args.output}")
-        sys.stdout.flush()
-    indent = 4 if args.output is None else None
+        announce_output(args.output)
 
     if args.input is not None:
         es = CollectdEs(host=None, port=None, index=args.index)
         pages = [page_hits(page) for page in load_pages(args.input)]
-        if args.csv:
-            es.scroll_pages = pages
-        else:
-            output = _open_output(args.output)
-            try:
-                writer = PageWriter(output, indent)
+        if not args.csv:
+            with _page_writer(args.output) as writer:
                 for page in pages:
                     writer.write(page)
-                writer.close()
-                if args.output is None:
-                    output.write("\n")
-            finally:
-                if output is not sys.stdout:
-                    output.close()
             return 0
+        es.scroll_pages = pages
     else:
-        es = CollectdEs(args.host, args.port, index=args.index, timeout=args.timeout)
+        es = es_connector(CollectdEs, args)
         if not args.csv:
-            output = _open_output(args.output)
-            try:
-                writer = PageWriter(output, indent)
+            with _page_writer(args.output) as writer:
                 run_sync(_dump_live, es, start, end, writer)
-                writer.close()
-                if args.output is None:
-                    output.write("\n")
-            finally:
-                if output is not sys.stdout:
-                    output.close()
             return 0
         run_sync(_dump_live, es, start, end, None)
 

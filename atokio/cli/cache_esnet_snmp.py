@@ -26,11 +26,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging, write_json
+from atokio.cli._common import parse_datetime, run_main, setup_logging, write_csv, write_json
+from atokio.collectors.http import RetryPolicy
 from atokio.connectors import esnet_snmp
 from atokio.connectors.esnet_snmp import EsnetSnmp, parse_endpoints
 
-__all__ = ["build_parser", "main"]
+__all__ = [
+    "add_endpoints_argument",
+    "add_request_options",
+    "build_parser",
+    "main",
+    "parse_interfaces",
+    "request_retry",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(including a request that failed after its retries: the data of the other "
         "requests is still written).",
     )
-    parser.add_argument(
-        "endpoints",
-        type=str,
-        help="a site name from esnet_snmp_interfaces (e.g. nersc), or "
-        "endpoint:interface[,endpoint:interface...]",
-    )
+    add_endpoints_argument(parser)
     parser.add_argument(
         "-s",
         "--start",
@@ -76,19 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-c", "--csv", action="store_true", default=False, help="CSV output (wins over --json)"
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        default=3,
-        help="tries after the first for a request that gets a 5xx answer, a dropped "
-        "connection or a timeout (default: 3)",
-    )
+    add_request_options(parser)
     parser.add_argument(
         "-i",
         "--input",
@@ -102,13 +93,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_endpoints_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``endpoints`` positional (see :func:`parse_interfaces`)."""
+    parser.add_argument(
+        "endpoints",
+        type=str,
+        help="a site name from esnet_snmp_interfaces (e.g. nersc), or "
+        "endpoint:interface[,endpoint:interface...]",
+    )
+
+
+def add_request_options(parser: argparse.ArgumentParser) -> None:
+    """``--timeout`` and ``--retries`` of the requests to the ESnet REST service."""
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="tries after the first for a request that gets a 5xx answer, a dropped "
+        "connection or a timeout (default: 3)",
+    )
+
+
+def request_retry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RetryPolicy:
+    """The retry policy of ``--retries`` (a usage error when it is negative)."""
+    if args.retries < 0:
+        parser.error("--retries must be 0 or more")
+    return dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
+
+
+def parse_interfaces(endpoints: str) -> list[tuple[str, str]] | None:
+    """The interfaces of the ``endpoints`` argument; ``None`` (the error on stderr) when invalid."""
+    try:
+        return parse_endpoints(endpoints)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return None
+
+
 def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.end is not None and args.start is None:
         parser.error("--start must be specified with --end")
-    if args.retries < 0:
-        parser.error("--retries must be 0 or more")
+    retry = request_retry(parser, args)
     setup_logging()
 
     start = (
@@ -120,17 +153,14 @@ def _body(argv: Sequence[str] | None) -> int:
     if start >= end:
         raise ValueError(f"start ({start}) must be earlier than end ({end})")
 
-    try:
-        interfaces = parse_endpoints(args.endpoints)
-    except ValueError as error:
-        print(error, file=sys.stderr)
+    interfaces = parse_interfaces(args.endpoints)
+    if interfaces is None:
         return 1
 
     status = 0
     if args.input is not None:
         esnetsnmp = EsnetSnmp(start, end, input_file=args.input)
     else:
-        retry = dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
         esnetsnmp = EsnetSnmp(start, end, timeout=args.timeout, retry=retry)
         result = esnetsnmp.get_counters(interfaces, agg_func="average")
         if result.failures:
@@ -142,12 +172,7 @@ def _body(argv: Sequence[str] | None) -> int:
             )
 
     if args.csv:
-        frame = esnetsnmp.to_dataframe()
-        if args.output is None:
-            print(frame.to_csv())
-        else:
-            print(f"Caching to {args.output}")
-            frame.to_csv(args.output)
+        write_csv(esnetsnmp.to_dataframe(), args.output, announce=True)
     else:
         write_json(esnetsnmp, args.output, announce=True)
     return status

@@ -18,9 +18,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import run_main, setup_logging, write_csv
 
-__all__ = ["main"]
+__all__ = ["main", "require_dumps"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,22 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_dumps(*paths: str) -> None:
+    """``FileNotFoundError`` unless every ISDCT dump of ``paths`` exists."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Input file {path} does not exist")
+
+
 def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if not os.path.exists(args.isdctfile):
-        raise FileNotFoundError(f"Input file {args.isdctfile} does not exist")
+    require_dumps(args.isdctfile)
     from atokio.connectors.nersc_isdct import NerscIsdct
 
     isdct = NerscIsdct(args.isdctfile)
     if args.output is not None:
         print(f"Caching to {args.output}")
     if args.csv:
-        frame = isdct.to_dataframe()
-        if args.output is None:
-            print(frame.to_csv())
-        else:
-            frame.to_csv(args.output)
+        write_csv(isdct.to_dataframe(), args.output)
     else:
         isdct.save_cache(args.output)
     return 0

@@ -26,7 +26,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import (
+    announce_output,
+    first_unused,
+    parse_datetime,
+    require_input,
+    run_main,
+    setup_logging,
+)
 from atokio.collectors.mysql import DEFAULT_BATCH_ROWS, Row
 from atokio.connectors.cachingdb import to_sqlite_value
 from atokio.connectors.lmtdb import LMT_PRIMARY_KEYS, LMT_TABLES, LmtDb
@@ -153,8 +160,7 @@ def connect_lmtdb(
     query" when there is nothing to read.
     """
     if input_file is not None:
-        if not os.path.isfile(input_file):
-            raise FileNotFoundError(f"input file {input_file!r} does not exist")
+        require_input(input_file)
         return LmtDb(cache_file=input_file)
     values = [
         given if given is not None else os.environ.get(variable)
@@ -163,13 +169,6 @@ def connect_lmtdb(
     if all(value is not None for value in values):
         return LmtDb(dbhost=values[0], dbuser=values[1], dbpassword=values[2], dbname=values[3])
     raise RuntimeError("No databases available to query")
-
-
-def _default_output() -> str:
-    number = 0
-    while os.path.exists(f"lmtdb-{number}.sqlite"):
-        number += 1
-    return f"lmtdb-{number}.sqlite"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,9 +211,8 @@ def _body(argv: Sequence[str] | None) -> int:
     lmtdb = connect_lmtdb(args.input, args.host, args.user, args.password, args.database)
     try:
         lmtdb.get_ts_ids(start, end)  # fail (ValueError) before any file is written
-        output = args.output or _default_output()
-        print(f"Caching to {output}")
-        sys.stdout.flush()
+        output = args.output or first_unused("lmtdb-{}.sqlite")
+        announce_output(output)
         retrieve_tables(lmtdb, start, end, limit=args.limit, output_file=output)
     finally:
         lmtdb.close()

@@ -25,7 +25,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import run_main, setup_logging, write_csv
 
 __all__ = ["main"]
 
@@ -78,11 +78,7 @@ def _body(argv: Sequence[str] | None) -> int:
 
     if args.csv:
         frame = mmpm.to_dataframe(by_host=args.host, by_metric=args.metric)
-        if args.output is None:
-            print(frame.to_csv())
-        else:
-            print(f"Caching to {args.output}")
-            frame.to_csv(args.output)
+        write_csv(frame, args.output, announce=True)
         return 0
     if args.output is not None:
         print(f"Caching to {args.output}")

@@ -36,7 +36,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import (
+    add_es_options,
+    announce_output,
+    es_connector,
+    es_parser,
+    parse_datetime,
+    parse_es_args,
+    run_main,
+    setup_logging,
+)
 from atokio.collectors.files import open_binary
 from atokio.collectors.sync import run_sync
 from atokio.connectors.es import PageWriter
@@ -57,15 +66,13 @@ _CHUNK = 1 << 20
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (CLI.md 3.12); ``-h`` is ``--host``."""
-    parser = argparse.ArgumentParser(
-        prog="cache_nersc_globuslogs",
-        add_help=False,
-        description="Dump the NERSC Globus transfer records that overlap "
+    parser = es_parser(
+        "cache_nersc_globuslogs",
+        "Dump the NERSC Globus transfer records that overlap "
         "[query_start, query_end) out of Elasticsearch as a JSON list of pages "
         "(or CSV with -c), or replay an earlier dump (--input).",
         epilog="-h is --host (as in pytokio); use --help for this text.",
     )
-    parser.add_argument("--help", action="help", help="show this help message and exit")
     parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument(
         "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
@@ -83,23 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o", "--output", type=str, default=None, help="output file (default: stdout)"
     )
-    parser.add_argument(
-        "-h",
-        "--host",
-        type=str,
-        default="localhost",
-        help="Elasticsearch host (default: localhost)",
-    )
-    parser.add_argument(
-        "-p", "--port", type=int, default=9200, help="Elasticsearch port (default: 9200)"
-    )
-    parser.add_argument(
-        "-i",
-        "--index",
-        type=str,
-        default=DEFAULT_INDEX,
-        help=f"Elasticsearch index pattern (default: {DEFAULT_INDEX})",
-    )
+    add_es_options(parser, DEFAULT_INDEX)
     parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
     parser.add_argument(
         "--user", type=str, default=None, help="only the transfers of this user (exact match)"
@@ -111,19 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this transfer type (STOR, RETR, NLST, ...; upper-cased)",
     )
     return parser
-
-
-def _host_prefix(argv: Sequence[str]) -> list[str]:
-    """``--h`` means ``--host`` (as in pytokio, which has no ``--help``), not an ambiguous prefix."""
-    out: list[str] = []
-    for position, token in enumerate(argv):
-        if token == "--":
-            out.extend(argv[position:])
-            break
-        if token == "--h" or token.startswith("--h="):
-            token = "--host" + token[3:]
-        out.append(token)
-    return out
 
 
 @contextlib.contextmanager
@@ -178,7 +156,7 @@ def _must(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(_host_prefix(sys.argv[1:] if argv is None else argv))
+    args = parse_es_args(build_parser(), argv)
     setup_logging(2 if args.debug else 0)
     start = parse_datetime(args.query_start)
     end = parse_datetime(args.query_end)
@@ -189,14 +167,13 @@ def _body(argv: Sequence[str] | None) -> int:
         logger.warning("--user and --type are ignored with --input: every cached page is replayed")
 
     if args.output is not None:
-        print(f"Caching to {args.output}")
-        sys.stdout.flush()
+        announce_output(args.output)
 
     if args.csv:
         if args.input is not None:
             es = NerscGlobusLogs.from_cache(args.input)
         else:
-            es = NerscGlobusLogs(args.host, args.port, index=args.index, timeout=args.timeout)
+            es = es_connector(NerscGlobusLogs, args)
         es.query(start, end, must=must or None)
         frame = es.to_dataframe()
         if args.output is None:
@@ -212,7 +189,7 @@ def _body(argv: Sequence[str] | None) -> int:
             for page in _cached_pages(args.input):
                 writer.write(page)
         else:
-            es = NerscGlobusLogs(args.host, args.port, index=args.index, timeout=args.timeout)
+            es = es_connector(NerscGlobusLogs, args)
             run_sync(_stream_live, es, globus_query(start, end, must or None), writer)
         writer.close()
         if args.output is None:

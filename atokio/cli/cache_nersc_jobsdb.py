@@ -20,23 +20,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging
+from atokio.cli._common import (
+    announce_output,
+    first_unused,
+    parse_datetime,
+    require_input,
+    run_main,
+    setup_logging,
+)
 from atokio.common import to_epoch
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger(__name__)
-
-
-def _default_output() -> str:
-    number = 0
-    while os.path.exists(f"nersc_jobsdb-{number}.sqlite"):
-        number += 1
-    return f"nersc_jobsdb-{number}.sqlite"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +72,7 @@ def _body(argv: Sequence[str] | None) -> int:
     start = to_epoch(parse_datetime(args.start))
     end = to_epoch(parse_datetime(args.end))
     if args.input is not None:
-        if not os.path.isfile(args.input):
-            raise FileNotFoundError(f"input file {args.input!r} does not exist")
+        require_input(args.input)
         jobsdb = NerscJobsDb(cache_file=args.input)
     else:
         jobsdb = NerscJobsDb()
@@ -86,9 +84,8 @@ def _body(argv: Sequence[str] | None) -> int:
     with jobsdb:
         totals = jobsdb.get_concurrent_jobs(start, end, args.host)
         logger.debug("concurrent jobs: %s", totals)
-        output = args.output or _default_output()
-        print(f"Caching to {output}")
-        sys.stdout.flush()
+        output = args.output or first_unused("nersc_jobsdb-{}.sqlite")
+        announce_output(output)
         jobsdb.save_cache(output)
     return 0
 

@@ -28,7 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import run_main, setup_logging, write_csv
 
 __all__ = ["build_parser", "main"]
 
@@ -80,12 +80,7 @@ def _body(argv: Sequence[str] | None) -> int:
         slurm = Slurm(args.slurm_jobid)
 
     if args.csv:
-        frame = slurm.to_dataframe()
-        if args.output is None:
-            print(frame.to_csv())
-        else:
-            print(f"Caching to {args.output}")
-            frame.to_csv(args.output)
+        write_csv(slurm.to_dataframe(), args.output, announce=True)
         return 0
     if args.json:
         if args.output is None:

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from atokio.cli._common import run_main, setup_logging, write_json
+from atokio.cli.cache_isdct import require_dumps
 
 __all__ = [
     "ERROR_COUNTERS",
@@ -327,9 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    for path in (args.old_isdctfile, args.new_isdctfile):
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Input file {path} does not exist")
+    require_dumps(args.old_isdctfile, args.new_isdctfile)
     from atokio.connectors.nersc_isdct import NerscIsdct
 
     old_isdct = NerscIsdct(args.old_isdctfile)

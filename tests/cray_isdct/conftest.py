@@ -7,23 +7,14 @@ handler leaking into the next test.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from fixtures_common import empty_path, fresh_cli_logging, pacific_time
 
 from atokio import config
 
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+__all__ = ["empty_path", "fresh_cli_logging", "pacific_time"]  # fixtures used by pytest
 
 
 @pytest.fixture(autouse=True)
@@ -37,21 +28,3 @@ def site_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     yield config.CONFIG
     config.CONFIG.clear()
     config.CONFIG.update(saved)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging() -> Iterator[None]:
-    yield
-    root = logging.getLogger("atokio")
-    for handler in [h for h in root.handlers if getattr(h, "_atokio_cli", False)]:
-        root.removeHandler(handler)
-    root.setLevel(logging.NOTSET)
-
-
-@pytest.fixture
-def empty_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A PATH holding only an empty directory (no xtdb2proc, no sacct)."""
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    return empty

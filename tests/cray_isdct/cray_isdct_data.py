@@ -19,13 +19,13 @@ import gzip
 import io
 import math
 import os
-import stat
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 from corpus import INPUTS
+from fixtures_common import write_program
 
 HEADER = (
     "#\n"
@@ -344,16 +344,10 @@ def install_program(
     data.write_bytes(output)
     log = bin_dir / f"{name}.calls"
     log.write_text("")
-    script = bin_dir / name
-    script.write_text(
+    write_program(
+        bin_dir / name,
         STANDIN.format(
             python=sys.executable, name=name, log=str(log), output=str(data), required=required
-        )  # fmt: skip
+        ),
     )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return log
-
-
-def path_with(bin_dir: Path) -> str:
-    """``PATH`` with ``bin_dir`` first."""
-    return str(bin_dir) + os.pathsep + os.environ.get("PATH", "")

@@ -12,12 +12,12 @@ from cray_isdct_data import (
     SMALL_TABLE,
     corpus_input,
     install_program,
-    path_with,
     processor,
     write_gzip,
     xtdb2proc_line,
     xtdb2proc_text,
 )
+from fixtures_common import path_with
 
 from atokio.connectors.common import SubprocessOutputDict
 from atokio.connectors.craysdb import CraySdbProc

@@ -14,10 +14,10 @@ from cray_isdct_data import (
     SMALL_TABLE,
     corpus_input,
     install_program,
-    path_with,
     write_gzip,
     xtdb2proc_text,
 )
+from fixtures_common import path_with
 
 from atokio.cli import cache_topology
 

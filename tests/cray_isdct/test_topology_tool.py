@@ -17,9 +17,9 @@ from cray_isdct_data import (
     SMALL_TABLE,
     corpus_input,
     install_program,
-    path_with,
     xtdb2proc_text,
 )
+from fixtures_common import path_with
 
 from atokio.common import ConfigError
 from atokio.tools.topology import get_job_diameter

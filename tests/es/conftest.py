@@ -8,26 +8,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from es_corpus import CPULOADS, FULL, load
+from fixtures_common import anyio_backend, pacific_time
 
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+__all__ = ["anyio_backend", "pacific_time"]  # fixtures used by pytest
 
 
 @pytest.fixture(scope="session")

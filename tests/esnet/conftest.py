@@ -8,28 +8,16 @@ the reason, when the corpus is absent).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from esnet_data import SITES, generated, need_cache
 from esnet_server import Data, EsnetServer, load_cache, serve
+from fixtures_common import anyio_backend, pacific_time
 
 from atokio import config
 
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+__all__ = ["anyio_backend", "pacific_time"]  # fixtures used by pytest
 
 
 @pytest.fixture(params=["generated", "corpus"])

@@ -6,10 +6,7 @@ import datetime
 import glob
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -18,6 +15,7 @@ import numpy as np
 import pytest
 from esnet_data import NERSC
 from esnet_server import Data, EsnetServer, make_data, serve
+from fixtures_common import follow_until_sigterm
 
 from atokio.cli.archive_esnet_snmp import follow_esnet_snmp, resume_point
 from atokio.collectors.follow import FollowState
@@ -175,23 +173,12 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
             start.strftime("%Y-%m-%dT%H:%M:%S"),
             "sunn-cr5:to_nersc_ip-b",
         ]
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        # stopped a few polls after the first one has run
+        done = follow_until_sigterm(
+            command, env, str(tmp_path / "live-*.hdf5"), settle=2.2, poll=0.05
         )
-        try:
-            deadline = time.monotonic() + 30
-            while not glob.glob(str(tmp_path / "live-*.hdf5")):  # the first poll has run
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            time.sleep(2.2)  # a few more polls
-            process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-    assert process.returncode == 0, err
-    assert "Initialized datatargets/readrates in / with size (86400, 1)" in out
+    assert done.returncode == 0, done.stderr
+    assert "Initialized datatargets/readrates in / with size (86400, 1)" in done.stdout
     series = live["sunn-cr5"]["to_nersc_ip-b"]
     got: dict[int, float] = {}
     for path in sorted(glob.glob(str(tmp_path / "live-*.hdf5"))):
@@ -200,7 +187,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
             column = h5["datatargets/readrates"][:, 0]
             present = ~((column == 0) & np.signbit(column))
             got.update(zip(stamps[present].tolist(), column[present].tolist(), strict=True))
-    assert got, err
+    assert got, done.stderr
     stamps = sorted(got)
     assert stamps[0] == to_epoch(start) and stamps == list(
         range(stamps[0], stamps[-1] + 1)

@@ -6,12 +6,11 @@
 * :func:`overlapping` computes, independently of atokio, which hits a query
   over ``[start, end)`` must select (started before the end, ended at or
   after the start);
-* ``running`` is the loopback Elasticsearch-subset server of ``tests/es``;
-* the fixtures ``pacific_time`` (every test runs with
-  ``TZ=America/Los_Angeles``, the zone of the corpus) and ``anyio_backend``
-  (async tests run under asyncio and trio) are imported by the test modules.
-  They live here rather than in a ``conftest.py`` so that this folder adds no
-  second top-level ``conftest`` module beside those of the other folders.
+* ``running`` is the loopback Elasticsearch-subset server of ``tests/es``.
+
+The test modules import the fixtures ``pacific_time`` (every test runs with
+``TZ=America/Los_Angeles``, the zone of the corpus) and ``anyio_backend``
+(async tests run under asyncio and trio) from :mod:`fixtures_common`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import gzip
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +44,6 @@ __all__ = [
     "globus_hits",
     "overlapping",
     "running",
-    "anyio_backend",
-    "pacific_time",
     "write_cache",
 ]
 
@@ -65,22 +61,6 @@ FIELDS = (
     "@timestamp BLOCK BUFFER CODE DATE DEST DESTIP FILE HOST NBYTES START STREAMS STRIPES "
     "TASKID TYPE USER VOLUME bandwidth_mbps duration start_date end_date host"
 ).split()
-
-
-@pytest.fixture(autouse=True)
-def pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run the test with ``TZ=America/Los_Angeles``."""
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Async tests run under both anyio backends."""
-    return str(request.param)
 
 
 _USERS = ("fusera", "useroll", "glock")

@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_common import anyio_backend, pacific_time
 from globus_es_data import (
     CORPUS_CACHE,
     END,
     FIELDS,
     START,
-    anyio_backend,
     corpus_pages,
     filtered,
     globus_hits,
     overlapping,
-    pacific_time,
     running,
     write_cache,
 )

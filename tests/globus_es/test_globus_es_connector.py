@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import pandas
 import pytest
+from fixtures_common import anyio_backend, pacific_time
 from globus_es_data import (
     CORPUS_CACHE,
     END,
@@ -22,12 +23,10 @@ from globus_es_data import (
     START,
     T_END,
     T_START,
-    anyio_backend,
     corpus_pages,
     filtered,
     globus_hits,
     overlapping,
-    pacific_time,
     running,
     write_cache,
 )

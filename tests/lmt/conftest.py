@@ -12,24 +12,16 @@ made in.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from corpus import INPUTS
+from fixtures_common import pacific_time
 from lmt_mariadb import MariaDbServer, find_binaries, load_sqlite
 from lmt_paths import DATABASES, SNX_SQLITE
 
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run every LMT test in the corpus's time zone."""
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+__all__ = ["pacific_time"]  # fixtures used by pytest
 
 
 @pytest.fixture(scope="session")

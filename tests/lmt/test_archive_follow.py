@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime
 import glob
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
 import h5py
 import numpy as np
 import pytest
+from fixtures_common import follow_until_sigterm
 from lmt_data import make_cycled
 from lmt_mariadb import MariaDbServer, find_binaries, lmtdb_args, load_sqlite
 
@@ -160,23 +158,10 @@ def test_sigterm_stops_cleanly(lmt_corpus: Path, tmp_path: Path) -> None:
     env = dict(os.environ, TZ="America/Los_Angeles")
     command = [sys.executable, "-m", "atokio.cli.archive_lmtdb", "--follow", "--timestep", "1"]
     command += ["-i", str(source), "-o", str(output), start.strftime("%Y-%m-%dT%H:%M:%S")]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not glob.glob(str(tmp_path / "live-*.hdf5")):  # the first poll has run
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        time.sleep(2.5)  # a few more polls
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, err
-    assert "Initialized datatargets/readbytes in / with size (86400, 24)" in out
+    # stopped a few polls after the first one has run
+    done = follow_until_sigterm(command, env, str(tmp_path / "live-*.hdf5"), settle=2.5)
+    assert done.returncode == 0, done.stderr
+    assert "Initialized datatargets/readbytes in / with size (86400, 24)" in done.stdout
     # everything polled was committed at shutdown, and matches a one-shot read
     stopped = datetime.datetime.now()
     reference = expected_1s(source, start, stopped)

@@ -8,28 +8,19 @@ puts a stand-in ``sacct`` (see :mod:`slurm_data`) first on ``PATH``.
 from __future__ import annotations
 
 import json
-import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from corpus import INPUTS
-from slurm_data import OTHER_JOB, SAMPLE_JOB, install_sacct, path_with
+from fixtures_common import empty_path, fresh_cli_logging, pacific_time, path_with
+from slurm_data import OTHER_JOB, SAMPLE_JOB, install_sacct
 
 from atokio import config
 
+__all__ = ["empty_path", "fresh_cli_logging", "pacific_time"]  # fixtures used by pytest
+
 SAMPLE_SLURM = INPUTS / "sample.slurm"
 SAMPLE_JOBSDB = INPUTS / "sample_nersc_jobsdb.sqlite3"
-
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(autouse=True)
@@ -44,16 +35,6 @@ def site_config(monkeypatch: pytest.MonkeyPatch) -> dict:
     config.CONFIG.update(saved)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging() -> Iterator[None]:
-    """Drop the CLI's stderr log handler after each test (capsys replaces stderr per test)."""
-    yield
-    root = logging.getLogger("atokio")
-    for handler in [h for h in root.handlers if getattr(h, "_atokio_cli", False)]:
-        root.removeHandler(handler)
-    root.setLevel(logging.NOTSET)
-
-
 @pytest.fixture
 def sacct_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in sacct on PATH knowing the sample job and one other; returns its call log."""
@@ -64,11 +45,8 @@ def sacct_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def no_sacct(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_sacct(empty_path: Path) -> None:
     """A PATH on which there is no sacct."""
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import sqlite3
-import stat
 import sys
 from pathlib import Path
+
+from fixtures_common import write_program
 
 JOBID = "4478544"
 NODES = [f"nid{n:05d}" for n in range(5301, 5429)]
@@ -126,7 +126,7 @@ def sacct_text(
 STANDIN = r'''#!{python}
 """Stand-in sacct: answers from a JSON file of job records."""
 import json, os, sys
-sys.path.insert(0, {here!r})
+sys.path[:0] = [{here!r}, {tests!r}]
 from slurm_data import sacct_text
 
 db_path = {db!r}
@@ -175,24 +175,22 @@ def install_sacct(bin_dir: Path, jobs: dict[str, dict[str, object]]) -> Path:
     db.write_text(json.dumps(jobs))
     log = bin_dir / "sacct-calls.log"
     log.write_text("")
-    script = bin_dir / "sacct"
-    script.write_text(
+    write_program(
+        bin_dir / "sacct",
         STANDIN.format(
-            python=sys.executable, here=str(Path(__file__).parent), db=str(db), log=str(log)
-        )
+            python=sys.executable,
+            here=str(Path(__file__).parent),
+            tests=str(Path(__file__).parents[1]),
+            db=str(db),
+            log=str(log),
+        ),
     )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return log
 
 
 def sacct_calls(log: Path) -> list[list[str]]:
     """The argument vectors the stand-in was run with."""
     return [json.loads(line) for line in log.read_text().splitlines() if line]
-
-
-def path_with(bin_dir: Path) -> str:
-    """``PATH`` with ``bin_dir`` first."""
-    return str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
 
 
 #: Rows of a small generated jobs database:

@@ -7,27 +7,18 @@ configuration dict it may change freely (restored afterwards), and no
 
 from __future__ import annotations
 
-import logging
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures_common import fresh_cli_logging, pacific_time, path_with
 from sj_data import install_darshan_parser, write_tts
 
 from atokio import config
 
+__all__ = ["fresh_cli_logging", "pacific_time"]  # fixtures used by pytest
+
 TTS_TEMPLATE = "tts/%Y-%m-%d/testfs.hdf5"
-
-
-@pytest.fixture(autouse=True)
-def _pacific_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/Los_Angeles")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +32,6 @@ def site_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     yield config.CONFIG
     config.CONFIG.clear()
     config.CONFIG.update(saved)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli_logging() -> Iterator[None]:
-    """Drop the CLI's stderr log handler after each test (capsys replaces stderr per test)."""
-    yield
-    root = logging.getLogger("atokio")
-    for handler in [h for h in root.handlers if getattr(h, "_atokio_cli", False)]:
-        root.removeHandler(handler)
-    root.setLevel(logging.NOTSET)
 
 
 @pytest.fixture
@@ -73,5 +54,5 @@ def darshan_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The generated stand-in darshan-parser, first on PATH."""
     bin_dir = tmp_path / "bin"
     install_darshan_parser(bin_dir)
-    monkeypatch.setenv("PATH", str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.setenv("PATH", path_with(bin_dir))
     return bin_dir

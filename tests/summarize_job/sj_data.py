@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import json
 import sqlite3
-import stat
 import sys
 import time
 import zlib
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from fixtures_common import write_program
 
 T0 = datetime.datetime(2018, 1, 28, 0, 0, 0)
 STEP = 10
@@ -241,11 +241,7 @@ sys.stdout.write(open(out).read())
 
 def install_darshan_parser(bin_dir: Path) -> Path:
     """Write the stand-in ``darshan-parser`` into ``bin_dir``."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    path = bin_dir / "darshan-parser"
-    path.write_text(STANDIN.format(python=sys.executable))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
+    return write_program(bin_dir / "darshan-parser", STANDIN.format(python=sys.executable))
 
 
 #: Jobs DB rows: (stepid, hostname, start, completion, numnodes).
