@@ -11,7 +11,7 @@ built-in copies of a few sample lines are used.
 Reported, best of ``--repeats`` (default 3), in MB/s of log text:
 
 * **FtpLog** / **HsiLog** / **GlobusLog**: ``Connector(cache_file=path)`` on a
-  plain text file, i.e. streamed in 1 MiB chunks through the sans-IO parser
+  plain text file, i.e. streamed in 256 KiB chunks through the sans-IO parser
   and shaped into ``{"ftp": [...], "pftp": [...]}``, ``{"hsi": [...],
   "htar": [...]}`` and the list of transfer dicts.
 

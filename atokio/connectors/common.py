@@ -13,17 +13,23 @@
   whole.  A non-zero exit status or bad output is a warning, as in the
   reference, and whatever was parsed is kept (``silent_errors=True`` logs these
   at debug level instead).
+* :class:`_TextLog` — the loading that the text-log connectors share
+  (``hpss.FtpLog``, ``hpss.HsiLog``, ``hpss.HpssDailyReport``,
+  ``globuslogs.GlobusLog``): a log file or string streamed through a sans-IO
+  parser, the records read before a bad line kept.
 * :func:`walk_file_collection` — every file of a directory tree or tar bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import os
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, TextIO
 
 from atokio.collectors.files import open_binary
@@ -189,6 +195,100 @@ class SubprocessOutputList(_SubprocessOutput, list):
     ) -> None:
         list.__init__(self)
         _SubprocessOutput.__init__(self, cache_file, from_string, silent_errors)
+
+
+#: Read size of text logs: small enough for a batch of lines to stay in the CPU caches.
+_TEXT_CHUNK = 1 << 18
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a log is loaded.
+
+    Loading creates millions of small dicts and no reference cycles; left on,
+    the collector would traverse the growing result again and again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _TextLog:
+    """Loading shared by the text-log connectors: stream a file or a string into a parser.
+
+    The host class provides ``_make_parser(source)``, ``_apply_records(records)``
+    and ``_apply_json(data)``; ``silent_errors`` comes from the subprocess-output
+    base class.  A file is read in chunks (plain or gzip; a file holding JSON
+    is a cache that ``save_cache()`` wrote); when the parser raises
+    :class:`~atokio.parsers.base.ParseError`, the records read before the bad
+    line are stored first, then the error is raised (logged at debug level
+    with ``silent_errors``).  Messages go to the logger of the host class's
+    module.
+    """
+
+    cache_file: str | None
+    silent_errors: bool
+
+    def _make_parser(self, source: str = "<string>") -> Parser[Any]:
+        raise NotImplementedError
+
+    def _apply_records(self, records: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _apply_json(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def _parse_chunks(self, chunks: Iterable[bytes], source: str) -> None:
+        parser = self._make_parser(source)
+        records: list[Any] = []
+        try:
+            with _gc_paused():
+                for chunk in chunks:
+                    records.extend(parser.feed(chunk))
+                records.extend(parser.close())
+        except ParseError as error:
+            records.extend(error.records)
+            self._apply_records(records)
+            if not self.silent_errors:
+                raise
+            logging.getLogger(type(self).__module__).debug("%s", error)
+            return
+        skipped = getattr(parser, "skipped", 0)
+        if skipped:
+            logging.getLogger(type(self).__module__).debug(
+                "%s: skipped %d lines that are not transfer records", source, skipped
+            )
+        self._apply_records(records)
+
+    def load_cache(self, cache_file: str | None = None) -> None:
+        """Parse a log file (plain or gzip), or the JSON that ``save_cache`` wrote."""
+        path = cache_file or self.cache_file
+        if path is None:
+            raise ValueError("no cache file given")
+        with open_binary(path) as handle:
+            first = handle.read(_TEXT_CHUNK)
+            if first.lstrip()[:1] in (b"{", b"["):
+                self._apply_json(json.loads(first + handle.read()))
+                return
+
+            def chunks() -> Iterator[bytes]:
+                yield first
+                while chunk := handle.read(_TEXT_CHUNK):
+                    yield chunk
+
+            self._parse_chunks(chunks(), str(path))
+
+    def load_str(self, input_str: str | bytes) -> None:
+        """Parse log text given as a string."""
+        data = input_str.encode() if isinstance(input_str, str) else input_str
+        view = memoryview(data)
+        self._parse_chunks(
+            (bytes(view[i : i + _TEXT_CHUNK]) for i in range(0, len(data), _TEXT_CHUNK)), "<string>"
+        )
 
 
 def walk_file_collection(input_source: str) -> Iterator[tuple[str, float, IO[bytes]]]:

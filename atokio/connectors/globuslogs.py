@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from atokio.connectors.common import SubprocessOutputList
-from atokio.connectors.hpss import _TextLog
+from atokio.connectors.common import SubprocessOutputList, _TextLog
 from atokio.parsers.globus import GlobusLogParser, listify_ips
 
 __all__ = ["GlobusLog"]

@@ -27,17 +27,14 @@ skipped, as in the reference, and their number is logged at debug level.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import gc
-import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
+from itertools import compress, repeat
+from operator import eq, itemgetter
 from typing import Any
 
-from atokio.collectors.files import open_binary
-from atokio.connectors.common import SubprocessOutputDict
-from atokio.parsers.base import ParseError, Parser
+from atokio.connectors.common import SubprocessOutputDict, _TextLog
 from atokio.parsers.hpss import (
     FtpLogParser,
     HpssReportParser,
@@ -54,24 +51,8 @@ __all__ = ["FtpLog", "HpssDailyReport", "HsiLog"]
 
 logger = logging.getLogger(__name__)
 
-#: Read size: small enough for the batch of lines to stay in the CPU caches.
-_CHUNK = 1 << 18
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a log is loaded.
-
-    Loading creates millions of small dicts and no reference cycles; left on,
-    the collector would traverse the growing result again and again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+_BUCKET = itemgetter(0)
+_RECORD = itemgetter(1)
 
 
 def _find_columns(
@@ -109,73 +90,6 @@ def _rekey_table(table: dict[str, Any], key: str) -> dict[str, Any]:
     return rekey_table(table, key)
 
 
-class _TextLog:
-    """Loading shared by the log connectors: stream a file or a string into a parser.
-
-    The host class provides ``_make_parser(source)``, ``_apply_records(records)``
-    and ``_apply_json(data)``; ``silent_errors`` comes from the subprocess-output
-    base class.
-    """
-
-    cache_file: str | None
-    silent_errors: bool
-
-    def _make_parser(self, source: str = "<string>") -> Parser[Any]:
-        raise NotImplementedError
-
-    def _apply_records(self, records: list[Any]) -> None:
-        raise NotImplementedError
-
-    def _apply_json(self, data: Any) -> None:
-        raise NotImplementedError
-
-    def _parse_chunks(self, chunks: Iterable[bytes], source: str) -> None:
-        parser = self._make_parser(source)
-        records: list[Any] = []
-        try:
-            with _gc_paused():
-                for chunk in chunks:
-                    records.extend(parser.feed(chunk))
-                records.extend(parser.close())
-        except ParseError as error:
-            records.extend(error.records)
-            self._apply_records(records)
-            if not self.silent_errors:
-                raise
-            logger.debug("%s", error)
-            return
-        skipped = getattr(parser, "skipped", 0)
-        if skipped:
-            logger.debug("%s: skipped %d lines that are not transfer records", source, skipped)
-        self._apply_records(records)
-
-    def load_cache(self, cache_file: str | None = None) -> None:
-        """Parse a log file (plain or gzip), or the JSON that ``save_cache`` wrote."""
-        path = cache_file or self.cache_file
-        if path is None:
-            raise ValueError("no cache file given")
-        with open_binary(path) as handle:
-            first = handle.read(_CHUNK)
-            if first.lstrip()[:1] in (b"{", b"["):
-                self._apply_json(json.loads(first + handle.read()))
-                return
-
-            def chunks() -> Iterator[bytes]:
-                yield first
-                while chunk := handle.read(_CHUNK):
-                    yield chunk
-
-            self._parse_chunks(chunks(), str(path))
-
-    def load_str(self, input_str: str | bytes) -> None:
-        """Parse log text given as a string."""
-        data = input_str.encode() if isinstance(input_str, str) else input_str
-        view = memoryview(data)
-        self._parse_chunks(
-            (bytes(view[i : i + _CHUNK]) for i in range(0, len(data), _CHUNK)), "<string>"
-        )
-
-
 class _LogDict(_TextLog, SubprocessOutputDict):
     """A log connector shaped as ``{bucket: [record, ...]}`` with fixed buckets."""
 
@@ -191,8 +105,13 @@ class _LogDict(_TextLog, SubprocessOutputDict):
 
     def _apply_records(self, records: list[Any]) -> None:
         buckets = {bucket: self.setdefault(bucket, []) for bucket in self._buckets}
-        for bucket, record in records:
-            buckets[bucket].append(record)
+        labels = list(map(_BUCKET, records))
+        items = list(map(_RECORD, records))
+        for bucket in set(labels):
+            if labels.count(bucket) == len(labels):
+                buckets[bucket].extend(items)
+            else:
+                buckets[bucket].extend(compress(items, map(eq, labels, repeat(bucket))))
 
     def _apply_json(self, data: Any) -> None:
         if not isinstance(data, dict):

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from atokio.parsers.hpss import (
+from atokio.parsers.base import (
     BatchLineParser,
     Groups,
     LocalClock,

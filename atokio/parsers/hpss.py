@@ -54,20 +54,27 @@ from __future__ import annotations
 
 import datetime
 import re
-import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
 from operator import itemgetter, not_
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from atokio.parsers.base import LineParser, ParseError
+from atokio.parsers.base import (
+    CONVERSION_ERRORS,
+    BatchLineParser,
+    Groups,
+    LineParser,
+    LocalClock,
+    ParseError,
+    group_rows,
+    in_line_order,
+)
 
 __all__ = [
     "FLOAT_COLUMNS",
-    "BatchLineParser",
     "FTP_OPNAMES",
     "INT_COLUMNS",
     "REKEY_COLUMNS",
@@ -75,18 +82,13 @@ __all__ = [
     "FtpLogParser",
     "HpssReportParser",
     "HsiLogParser",
-    "LocalClock",
     "ReportDate",
     "build_report",
-    "char_codes",
     "convert_cell",
-    "digit_columns",
     "find_columns",
     "ftp_protocol",
-    "group_rows",
     "get_ascii_resolution",
     "hpss_timedelta_to_secs",
-    "naive_seconds",
     "parse_section",
     "rekey_table",
 ]
@@ -95,17 +97,8 @@ __all__ = [
 _RESOLUTION = tuple(10.0**-k for k in range(330))
 _RESOLUTION_ARRAY = np.array(_RESOLUTION)
 
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
-_HMS_DIGITS = np.array([0, 1, 3, 4, 6, 7])
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError)
+_ERRORS = CONVERSION_ERRORS
 
-R = TypeVar("R")
 
 #: Command -> ``opname`` of the FTP log (other ``*_Cmd`` commands get none).
 FTP_OPNAMES = {
@@ -159,257 +152,20 @@ def _resolution_column(column: Sequence[str]) -> list[float]:
     return _mapped(column, get_ascii_resolution)
 
 
+def _shared(column: list[str]) -> list[str]:
+    """``column`` with equal strings made one object when few are distinct (less memory kept)."""
+    distinct = {value: value for value in column}
+    if len(distinct) * 8 > len(column):
+        return column
+    return list(map(distinct.__getitem__, column))
+
+
 def ftp_protocol(command: str) -> str:
     """``"pftp"`` for parallel-FTP commands (``P...``, ``LF...``), else ``"ftp"``."""
     return "pftp" if command.startswith(("P", "LF")) else "ftp"
 
 
-# -- local ctime() time stamps --------------------------------------------------
-
-
-def digit_columns(column: Sequence[str], width: int, digits: np.ndarray) -> np.ndarray:
-    """The decimal digits at positions ``digits`` of strings that are all ``width`` long.
-
-    Returns an ``(n, len(digits))`` int64 array; ``ValueError`` when a string
-    has another length or a non-digit at one of those positions.
-    """
-    codes = char_codes(column, width)
-    values = codes[:, digits]
-    if (values < 0).any() or (values > 9).any():
-        raise ValueError("expected decimal digits")
-    return values
-
-
-def char_codes(column: Sequence[str], width: int) -> np.ndarray:
-    """``(n, width)`` int64 array of the code points of the strings, minus 48 (``"0"``).
-
-    ``ValueError`` unless every string is exactly ``width`` characters long.
-    """
-    n = len(column)
-    text = np.array(column)
-    if text.dtype != np.dtype(f"<U{width}") or text.shape != (n,):
-        raise ValueError(f"expected {width}-character fields")
-    codes = text.view(np.uint32).reshape(n, width).astype(np.int64) - 48
-    if (codes == -48).any():  # a shorter string, padded with NUL
-        raise ValueError(f"expected {width}-character fields")
-    return codes
-
-
-def naive_seconds(
-    year: np.ndarray,
-    month: np.ndarray,
-    day: np.ndarray,
-    hour: np.ndarray,
-    minute: np.ndarray,
-    second: np.ndarray,
-) -> np.ndarray:
-    """Seconds since 1970-01-01T00:00 of the (proleptic Gregorian) dates, as if they were UTC.
-
-    ``ValueError`` if a field is out of range (seconds up to 61, as ``strptime``).
-    """
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    bad_month = (month < 1) | (month > 12)
-    month_days = _MONTH_DAYS[np.where(bad_month, 0, month)] + ((month == 2) & leap)
-    if (
-        bad_month
-        | (year < 1)
-        | (year > 9999)
-        | (day < 1)
-        | (day > month_days)
-        | (hour < 0)
-        | (hour > 23)
-        | (minute < 0)
-        | (minute > 59)
-        | (second < 0)
-        | (second > 61)
-    ).any():
-        raise ValueError("date out of range")
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return (era * 146097 + doe - 719468) * 86400 + hour * 3600 + minute * 60 + second
-
-
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-
-
-def _day_number(year: str, month: str, day: str) -> int:
-    """Days since 1970-01-01 of ``ctime()`` date fields (``"2019"``, ``"Aug"``, ``"9"``)."""
-    return datetime.date(int(year), _MONTHS[month], int(day)).toordinal() - _EPOCH_ORDINAL
-
-
-class LocalClock:
-    """Turns local date fields into epoch seconds, a column at a time.
-
-    The calendar arithmetic is vectorised; the UTC offset of each distinct
-    hour is asked of ``time.mktime`` once and cached, so the result is what
-    ``time.mktime(datetime.strptime(text, "%a %b %d %H:%M:%S %Y").timetuple())``
-    gives.  The weekday field is not checked.  The cache belongs to the
-    instance: a change of ``TZ`` takes effect for new parsers.
-    """
-
-    def __init__(self) -> None:
-        self._offsets: dict[int, int] = {}
-        self._days: dict[tuple[str, str, str], int] = {}
-
-    def epochs(
-        self,
-        years: Sequence[str],
-        months: Sequence[str],
-        days: Sequence[str],
-        hms: Sequence[str],
-    ) -> np.ndarray:
-        """Epoch seconds (float64) of ``ctime()`` fields; ``ValueError`` if one is not a date."""
-        n = len(hms)
-        dates = list(zip(years, months, days, strict=True))
-        known = self._days
-        for date in set(dates).difference(known):
-            known[date] = _day_number(*date)
-        day_number = np.fromiter(map(known.__getitem__, dates), dtype=np.int64, count=n)
-        codes = char_codes(hms, 8)
-        digits = codes[:, _HMS_DIGITS]
-        if (
-            (digits < 0).any()
-            or (digits > 9).any()
-            or (codes[:, 2] != 10).any()
-            or (codes[:, 5] != 10).any()
-        ):
-            raise ValueError("time of day is not HH:MM:SS")
-        hour = digits[:, 0] * 10 + digits[:, 1]
-        minute = digits[:, 2] * 10 + digits[:, 3]
-        second = digits[:, 4] * 10 + digits[:, 5]
-        if ((hour > 23) | (minute > 59) | (second > 61)).any():
-            raise ValueError("time of day out of range")
-        naive = day_number * 86400 + hour * 3600 + minute * 60 + second
-        return self.localize(naive).astype(np.float64)
-
-    def localize(self, naive: np.ndarray) -> np.ndarray:
-        """Epoch seconds (int64) of naive local times given as :func:`naive_seconds`."""
-        hours = naive // 3600
-        first = int(hours[0])
-        if (hours == first).all():
-            return naive + self._offset(first)
-        unique, inverse = np.unique(hours, return_inverse=True)
-        offsets = np.array([self._offset(int(h)) for h in unique], dtype=np.int64)
-        return naive + offsets[inverse]
-
-    def _offset(self, hour: int) -> int:
-        offset = self._offsets.get(hour)
-        if offset is None:
-            t = time.gmtime(hour * 3600)
-            local = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, 0, 0, 0, 0, -1))
-            offset = self._offsets[hour] = int(local) - hour * 3600
-        return offset
-
-
 Pair = tuple[str, dict[str, Any]]
-Groups = dict[Any, tuple[list[int], list[Any]]]
-
-
-def group_rows(kinds: list[Any], rows: list[Any], skip: Any = None) -> Groups:
-    """``{kind: (line indexes, rows)}`` of rows labelled by ``kinds`` (rows of kind ``skip`` dropped).
-
-    Grouping is done with C-level scans (one ``list.count`` for a batch of a
-    single kind, one comparison per kind otherwise), not a Python loop per row.
-    """
-    if not kinds:
-        return {}
-    first = kinds[0]
-    if kinds.count(first) == len(kinds):
-        return {} if first == skip else {first: (list(range(len(rows))), rows)}
-    codes = {kind: number for number, kind in enumerate(set(kinds))}
-    coded = np.fromiter(map(codes.__getitem__, kinds), dtype=np.int64, count=len(kinds))
-    groups: Groups = {}
-    for kind, number in codes.items():
-        if kind == skip:
-            continue
-        index = np.flatnonzero(coded == number).tolist()
-        groups[kind] = (index, [rows[i] for i in index])
-    return groups
-
-
-class BatchLineParser(LineParser[R]):
-    """A line parser that converts a batch of lines column by column.
-
-    :meth:`classify` sorts the lines of a batch into groups of one layout
-    (and names the first bad line, if any); :meth:`build` turns the rows of a
-    group into records, vectorised.  When a group does not convert, the batch
-    is converted again row by row so that the first row that fails is reported
-    as a :class:`~atokio.parsers.base.ParseError` with its line number, the
-    records before it in ``error.records``.  ``build`` must give for a group
-    the records it gives for its rows one at a time: that is what makes the
-    output independent of the chunking.
-    """
-
-    #: What a record is called in error messages.
-    what = "log"
-
-    def __init__(self, source: str = "<input>") -> None:
-        super().__init__(source)
-        #: Lines that were not records of a known kind (not errors), so far.
-        self.skipped = 0
-
-    def parse_lines(self, lines: list[str]) -> list[R]:
-        base = self.line_number
-        groups, failure = self.classify(lines)
-        try:
-            out = self._convert(groups)
-        except _ERRORS:
-            out = self._convert_slowly(groups, base, lines)
-        if failure is not None:
-            index, message = failure
-            self.line_number = base + index + 1
-            error = self.error(message, lines[index])
-            error.records = list(out)
-            raise error
-        self.line_number = base + len(lines)
-        return out
-
-    def classify(self, lines: list[str]) -> tuple[Groups, tuple[int, str] | None]:
-        """Group the lines by layout: ``{kind: (line indexes, rows)}`` and the first bad line.
-
-        Only the lines before the first bad line (``(index, message)``) are grouped.
-        """
-        raise NotImplementedError
-
-    def build(self, kind: Any, rows: list[Any]) -> list[R]:
-        """The records of the rows of one group (one record per row)."""
-        raise NotImplementedError
-
-    def _convert(self, groups: Groups) -> list[R]:
-        if len(groups) == 1:
-            ((kind, (_, rows)),) = groups.items()
-            return self.build(kind, rows)
-        slots: list[Any] = [None] * sum(len(index) for index, _ in groups.values())
-        order = sorted(i for index, _ in groups.values() for i in index)
-        position = {line: slot for slot, line in enumerate(order)}
-        for kind, (index, rows) in groups.items():
-            for line, record in zip(index, self.build(kind, rows), strict=True):
-                slots[position[line]] = record
-        return slots
-
-    def _convert_slowly(self, groups: Groups, base: int, lines: list[str]) -> list[R]:
-        """Row by row, in line order, to name the first row that does not convert."""
-        rows = sorted(
-            (
-                (line, kind, row)
-                for kind, (index, group) in groups.items()
-                for line, row in zip(index, group, strict=True)
-            ),
-            key=lambda item: item[0],
-        )
-        out: list[R] = []
-        for line, kind, row in rows:
-            try:
-                out.extend(self.build(kind, [row]))
-            except _ERRORS as exc:
-                self.line_number = base + line + 1
-                error = self.error(f"bad {self.what} record ({exc})", lines[line])
-                error.records = list(out)
-                raise error from None
-        return out
 
 
 class _LogParser(BatchLineParser[Pair]):
@@ -480,14 +236,26 @@ class FtpLogParser(_LogParser):
     def build(self, kind: Any, rows: list[Any]) -> list[Pair]:
         columns = list(zip(*rows, strict=False))
         end = self._clock.epochs(columns[4], columns[1], columns[2], columns[3])
-        duration = np.fromiter(map(float, columns[5]), dtype=np.float64, count=len(rows))
-        resolution = _resolutions(columns[5])
-        nbytes = list(map(int, columns[7]))
+        c = columns
+        return self._records(end, c[5], c[6], c[7], c[8], c[14], c[11])
+
+    @staticmethod
+    def _records(
+        end: np.ndarray,
+        durations: Sequence[str],
+        hosts: Sequence[str],
+        sizes: Sequence[str],
+        paths: Sequence[str],
+        users: Sequence[str],
+        commands: Sequence[str],
+    ) -> list[Pair]:
+        """The records of columns of transfer fields (``end`` already converted)."""
+        duration = np.fromiter(map(float, durations), dtype=np.float64, count=len(durations))
+        resolution = _resolutions(durations)
+        nbytes = list(map(int, sizes))
         start = (end - duration).tolist()
         rate = (np.array(nbytes, dtype=np.float64) / np.maximum(duration, resolution)).tolist()
-        commands = columns[11]
         opnames = list(map(FTP_OPNAMES.get, commands))
-        protocol = {command: ftp_protocol(command) for command in set(commands)}
         records = [
             {
                 "end_timestamp": e,
@@ -502,23 +270,17 @@ class FtpLogParser(_LogParser):
                 "bytes_sec": bs,
             }
             for e, o, d, r, h, b, p, u, s, bs in zip(
-                end.tolist(),
-                opnames,
-                duration.tolist(),
-                resolution.tolist(),
-                columns[6],
-                nbytes,
-                columns[8],
-                columns[14],
-                start,
-                rate,
-                strict=True,
+                end.tolist(), opnames, duration.tolist(), resolution.tolist(), hosts, nbytes,
+                paths, users, start, rate, strict=True,
             )
-        ]
+        ]  # fmt: skip
         if None in opnames:
             for record, opname in zip(records, opnames, strict=True):
                 if opname is None:
                     del record["opname"]
+        protocol = {command: ftp_protocol(command) for command in set(commands)}
+        if len(protocol) == 1:
+            return list(zip(repeat(next(iter(protocol.values()))), records))
         return list(zip(map(protocol.__getitem__, commands), records, strict=True))
 
 
@@ -526,6 +288,23 @@ class FtpLogParser(_LogParser):
 
 #: Least number of TAB fields (after the eight space-separated ones) per layout.
 _HSI_NEED = {"hsi": 10, "hsi-FR": 9, "hsi-FU": 8, "htar18": 10, "htar19": 11}
+
+
+#: The kind of the lines that are counted as skipped.
+_SKIP = "skip"
+
+
+def _hsi_kind(app: str, op: str, fields: int) -> str | None:
+    """The layout of a line of ``fields`` TAB fields, :data:`_SKIP`, or ``None`` for a bad line."""
+    if app == "hsi":
+        kind = "hsi-FU" if op == "FU" else "hsi-FR" if op == "FR" else "hsi"
+    elif app == "htar":
+        if fields not in (10, 11):
+            return None
+        kind = "htar19" if fields == 11 else "htar18"
+    else:
+        return _SKIP
+    return kind if fields >= _HSI_NEED[kind] else None
 
 
 class HsiLogParser(_LogParser):
@@ -571,24 +350,94 @@ class HsiLogParser(_LogParser):
             group[1].append((head, tail))
         return groups, None
 
+    def parse_batch(self, lines: list[str]) -> list[Pair] | None:
+        """A batch of well-formed lines in one pass, without a Python loop per line.
+
+        Lines are grouped by their number of TABs (a C-level count); the lines
+        of a group are joined and split on TAB in one call, so that each field
+        is a slice of one flat list.  The space-separated head (date, host,
+        application, uid, pid) is cut with one ``rsplit`` per line, the end
+        times are read from the line prefixes (:meth:`LocalClock.ctime_epochs`).
+        Declines (``None``) for a blank line, a line without TABs, a head of
+        another shape or a line that :meth:`classify` would report.
+        """
+        tabs = list(map(str.count, lines, repeat("\t")))
+        if not tabs or min(tabs) == 0:
+            return None
+        parts: list[tuple[list[int], list[Pair]]] = []
+        skipped = 0
+        for count, (index, group) in group_rows(tabs, lines).items():
+            width = count + 1
+            flat = "\t".join(group).split("\t")
+            tail = [flat[k::width] for k in range(width)]
+            heads = list(map(str.rsplit, tail[0], repeat(None), repeat(4)))
+            if min(map(len, heads)) != 5:
+                return None
+            dates, hosts, apps, uids, pids = map(list, zip(*heads, strict=True))
+            # the prefix holds a date, and the head nothing else but the last four fields
+            end = self._clock.ctime_epochs(tail[0])
+            if end is None or not set(map(len, dates)) <= {23, 24}:
+                return None
+            ops = tail[1]
+            # rows of each layout, None for all the rows of the group
+            layouts: dict[str, list[int] | None]
+            if apps.count("hsi") == len(apps) and "FU" not in ops and "FR" not in ops:
+                layouts = {"hsi": None}
+            else:
+                table = {key: _hsi_kind(*key, width) for key in set(zip(apps, ops, strict=True))}
+                if None in table.values():
+                    return None  # a line that classify() reports
+                labels = list(map(table.__getitem__, zip(apps, ops, strict=True)))
+                skipped += labels.count(_SKIP)
+                layouts = {
+                    kind: (None if len(rows) == len(labels) else rows)
+                    for kind, (rows, _) in group_rows(labels, labels, skip=_SKIP).items()
+                }
+            for kind, rows in layouts.items():
+                if rows is None:
+                    parts.append((index, self._records(kind, tail, pids, uids, hosts, end)))
+                    continue
+                records = self._records(
+                    kind,
+                    [list(map(column.__getitem__, rows)) for column in tail],
+                    list(map(pids.__getitem__, rows)),
+                    list(map(uids.__getitem__, rows)),
+                    list(map(hosts.__getitem__, rows)),
+                    end[rows],
+                )
+                parts.append((list(map(index.__getitem__, rows)), records))
+        self.skipped += skipped
+        return in_line_order(parts) if parts else []
+
     def build(self, kind: Any, rows: list[Any]) -> list[Pair]:
         heads, tails = zip(*rows, strict=True)
         head = list(zip(*heads, strict=False))
         tail = list(zip(*tails, strict=False))
-        n = len(rows)
-        end = self._clock.epochs(head[4], head[1], head[2], head[3]).tolist()
-        remote_host = head[5]
-        uid = _mapped(head[7], int)
-        pid = list(map(int, tail[0]))
+        end = self._clock.epochs(head[4], head[1], head[2], head[3])
+        return self._records(kind, tail, tail[0], head[7], head[5], end)
+
+    def _records(
+        self,
+        kind: str,
+        tail: Sequence[Sequence[str]],
+        pids: Sequence[str],
+        uids: Sequence[str],
+        hosts: Sequence[str],
+        end: np.ndarray,
+    ) -> list[Pair]:
+        """The records of one layout from its columns: ``tail[k]`` is TAB field ``k`` (k >= 1)."""
+        n = len(pids)
+        pid = list(map(int, pids))
+        uid = _mapped(uids, int)
         if kind.startswith("hsi"):
-            return self._build_hsi(kind, n, tail, pid, uid, remote_host, end)
-        return self._build_htar(kind, n, tail, pid, uid, remote_host, end)
+            return self._build_hsi(kind, n, tail, pid, uid, hosts, end.tolist())
+        return self._build_htar(kind, n, tail, pid, uid, hosts, end.tolist())
 
     @staticmethod
     def _build_hsi(
         kind: str,
         n: int,
-        tail: list[tuple[str, ...]],
+        tail: Sequence[Sequence[str]],
         pid: list[int],
         uid: list[int],
         remote_host: Sequence[str],
@@ -691,7 +540,7 @@ class HsiLogParser(_LogParser):
     def _build_htar(
         kind: str,
         n: int,
-        tail: list[tuple[str, ...]],
+        tail: Sequence[Sequence[str]],
         pid: list[int],
         uid: list[int],
         remote_host: Sequence[str],

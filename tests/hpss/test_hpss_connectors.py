@@ -230,7 +230,7 @@ def test_bad_line_raises_after_keeping_what_came_before(tmp_path: Path) -> None:
 
 def test_silent_errors_logs_instead(caplog: pytest.LogCaptureFixture) -> None:
     text = GLOBUS_TEXT + "not a pair\n" + GLOBUS_TEXT
-    with caplog.at_level(logging.DEBUG, logger="atokio.connectors.hpss"):
+    with caplog.at_level(logging.DEBUG, logger="atokio.connectors.globuslogs"):
         log = GlobusLog(from_string=text, silent_errors=True)
     assert len(log) == 3
     assert "<string>:4: bad GridFTP transfer record (expected KEY=value pairs)" in caplog.text
