@@ -39,6 +39,7 @@ from atokio.parsers.base import ParseError, Parser, parse_all
 
 __all__ = [
     "CacheableDict",
+    "gc_paused",
     "SubprocessOutputDict",
     "SubprocessOutputList",
     "walk_file_collection",
@@ -202,8 +203,8 @@ _TEXT_CHUNK = 1 << 18
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a log is loaded.
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a log is loaded (restored afterwards).
 
     Loading creates millions of small dicts and no reference cycles; left on,
     the collector would traverse the growing result again and again.
@@ -246,7 +247,7 @@ class _TextLog:
         parser = self._make_parser(source)
         records: list[Any] = []
         try:
-            with _gc_paused():
+            with gc_paused():
                 for chunk in chunks:
                     records.extend(parser.feed(chunk))
                 records.extend(parser.close())

@@ -63,7 +63,7 @@ from atokio import config
 from atokio.collectors.files import open_binary
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
-from atokio.connectors.common import SubprocessOutputDict
+from atokio.connectors.common import SubprocessOutputDict, gc_paused
 from atokio.parsers.base import ParseError
 from atokio.parsers.hostlist import NO_NODES, compact_hostlist, expand_hostlist
 from atokio.parsers.sacct import (
@@ -289,7 +289,7 @@ class Slurm(SubprocessOutputDict):
         if path is None:
             raise ValueError("no cache file given")
         source = os.fspath(path)
-        with open_binary(path) as handle:
+        with open_binary(path) as handle, gc_paused():
             head = handle.read(_READ_CHUNK)
             if head.lstrip()[:1] == b"{":
                 self._load_json_text((head + handle.read()).decode("utf-8", "replace"), source)
@@ -317,7 +317,8 @@ class Slurm(SubprocessOutputDict):
         if text.lstrip()[:1] == "{":
             self._load_json_text(text, "<string>")
             return
-        self._apply_records(self._parse_bytes(text.encode("utf-8"), "<string>"), "<string>")
+        with gc_paused():
+            self._apply_records(self._parse_bytes(text.encode("utf-8"), "<string>"), "<string>")
 
     def _load_json_text(self, text: str, source: str) -> None:
         """Load a JSON cache; text that starts like JSON but is not is a ParseError.
