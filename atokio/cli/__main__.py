@@ -67,9 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = "is not available in this version" if known else "is not an atokio tool"
         print(f"\natokio: error: {args[0]!r} {reason}", file=sys.stderr)
         return 2
+    from atokio.cli._common import as_program
+
     module = importlib.import_module(f"atokio.cli.{tool}")
     sys.argv[0] = tool
-    return int(module.main(args[1:]) or 0)
+    return as_program(module.main, args[1:])
 
 
 def run_named_tool() -> int:

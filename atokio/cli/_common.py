@@ -43,6 +43,7 @@ __all__ = [
     "require_input",
     "parse_datetime",
     "run_main",
+    "as_program",
     "setup_logging",
     "write_csv",
     "write_json",
@@ -136,9 +137,35 @@ def parse_datetime(text: str) -> datetime.datetime:
 
 
 def run_main(body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
-    """Run a tool's body with the shared exit-status conventions."""
+    """Run a tool's body: as a program when ``argv`` is None, as a function otherwise.
+
+    Called as a program (``python -m atokio.cli.<tool>``, the console
+    scripts: ``argv`` is None, the arguments come from ``sys.argv``), a
+    failure becomes one line on stderr and exit status 1 (:func:`as_program`).
+    Called from Python with an argument list (``main([...])``, as scripts
+    and pytokio's own tests do), an exception propagates to the caller, as
+    with pytokio, whose tools never catch them.  Usage errors are
+    ``SystemExit(2)`` either way.
+    """
+    if argv is None:
+        return as_program(body, None)
+    status = body(argv)
+    return 0 if status is None else int(status)
+
+
+def as_program(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None
+) -> int:
+    """``main(argv)`` with the conventions of a program: the exit status it should end with.
+
+    0 on success (or the status the tool returns); 1 for a failure, reported
+    as ``<tool>: error: <Type>: <message>`` on stderr (the traceback too when
+    ``ATOKIO_TRACEBACK`` is set); 130 when interrupted; a closed stdout
+    (``| head``) is not an error.  ``SystemExit`` (usage errors, ``--help``)
+    passes through.
+    """
     try:
-        status = body(argv)
+        status = main(argv)
     except SystemExit:
         raise
     except KeyboardInterrupt:

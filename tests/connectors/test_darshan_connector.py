@@ -15,6 +15,7 @@ import pytest
 from corpus import DARSHAN, INPUTS, darshan_text, need_corpus
 from standin import install_darshan_parser, path_with
 
+from atokio.cli._common import as_program
 from atokio.parsers.base import parse_all
 from atokio.parsers.darshan import DarshanParser, build_darshan_dict
 
@@ -302,7 +303,7 @@ def test_find_darshanlogs_cli(corpus_cwd: Path, capsys: pytest.CaptureFixture[st
         "glock_dbscan_read_id4478544_3-20-7800-15217972833987807816_1.darshan",
         "glock_vpicio_uni_id4478544_3-20-7667-18385393005962577517_1.darshan",
     ]
-    assert find_darshanlogs.main(["-u", "glock"]) == 1
+    assert as_program(find_darshanlogs.main, ["-u", "glock"]) == 1
     assert "Either --start/--end or --jobid must be defined" in capsys.readouterr().err
 
 

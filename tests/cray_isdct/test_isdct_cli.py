@@ -20,6 +20,7 @@ from cray_isdct_data import (
 )
 
 from atokio.cli import cache_isdct, compare_isdct
+from atokio.cli._common import as_program
 from atokio.connectors.nersc_isdct import NerscIsdct
 
 MTIME = 1503685872.0  # 2017-08-25 11:31:12 in Los Angeles
@@ -100,11 +101,11 @@ def test_cache_isdct_csv(
 
 def test_cache_isdct_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "missing.tgz"
-    assert cache_isdct.main([str(missing)]) == 1
+    assert as_program(cache_isdct.main, [str(missing)]) == 1
     assert f"Input file {missing} does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_text("neither tar nor json\n")
-    assert cache_isdct.main([str(bad)]) == 1
+    assert as_program(cache_isdct.main, [str(bad)]) == 1
     assert "JSONDecodeError" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         cache_isdct.main([])
@@ -261,13 +262,13 @@ def test_compare_errors(
     dumps: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "gone.tgz"
-    assert compare_isdct.main([dumps[0], str(missing)]) == 1
+    assert as_program(compare_isdct.main, [dumps[0], str(missing)]) == 1
     assert f"Input file {missing} does not exist" in capsys.readouterr().err
     old = tmp_path / "old.json"
     old.write_text(json.dumps({S1: {"media_errors": "n/a"}}))
     new = tmp_path / "new.json"
     new.write_text(json.dumps({S1: {"media_errors": 3}}))
-    assert compare_isdct.main([str(old), str(new)]) == 1
+    assert as_program(compare_isdct.main, [str(old), str(new)]) == 1
     assert "media_errors" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         compare_isdct.main([dumps[0]])

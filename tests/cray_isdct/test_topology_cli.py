@@ -20,6 +20,7 @@ from cray_isdct_data import (
 from fixtures_common import path_with
 
 from atokio.cli import cache_topology
+from atokio.cli._common import as_program
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_jobid_runs_sacct_and_xtdb2proc(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_missing_xtdb2proc_fails(caches: tuple[str, str], empty_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    assert cache_topology.main(["--jobinfo-cache", caches[0]]) == 1
+    assert as_program(cache_topology.main, ["--jobinfo-cache", caches[0]]) == 1
     assert "xtdb2proc: command not found" in capsys.readouterr().err
 
 

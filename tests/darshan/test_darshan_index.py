@@ -23,6 +23,7 @@ from darshan_corpus import (
 )
 
 from atokio.cli import index_darshanlogs as cli
+from atokio.cli._common import as_program
 from atokio.tools.darshan_summary import SUMMARY_COLUMNS
 
 HEADER_COLUMNS = (
@@ -318,7 +319,7 @@ def test_verbose_output_and_options(small_logs: Path, tmp_path: Path, no_fsnames
     assert sum(line.startswith("INSERT OR IGNORE INTO headers") for line in out) == 5
     assert sum(line.startswith("INSERT OR REPLACE INTO summaries") for line in out) == 10
     assert db_rows(db) == {f"{log}.darshan": expected_index(log)["rows"] for log in SMALL_LOGS}
-    assert cli.main(["-t", "-1", "-o", str(db), str(small_logs)]) == 1
+    assert as_program(cli.main, ["-t", "-1", "-o", str(db), str(small_logs)]) == 1
     assert "threads must be 0 (all cores) or more" in capsys.readouterr().err
     with pytest.raises(SystemExit) as caught:
         cli.main(["--reader", "magic", str(small_logs)])
@@ -330,7 +331,7 @@ def test_missing_darshan_parser(small_logs: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("ATOKIO_DARSHAN_PARSER", raising=False)
     db = tmp_path / "index.db"
-    assert cli.main(["--reader", "darshan-parser", "-o", str(db), str(small_logs)]) == 1
+    assert as_program(cli.main, ["--reader", "darshan-parser", "-o", str(db), str(small_logs)]) == 1
     assert capsys.readouterr().err.endswith("darshan-parser: command not found\n")
 
 

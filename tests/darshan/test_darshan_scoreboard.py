@@ -12,6 +12,7 @@ import pytest
 from darshan_corpus import INPUTS, need_corpus
 
 from atokio.cli import darshan_scoreboard as cli
+from atokio.cli._common import as_program
 
 TITLES = {"per_user": "Users", "per_fs": "File Systems", "per_exe": "Applications",
           "per_user_exe_fs": "User/App/FS"}  # fmt: skip
@@ -182,7 +183,7 @@ def test_query_function_and_verbose(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([str(tmp_path / "none.db")]) == 1
+    assert as_program(cli.main, [str(tmp_path / "none.db")]) == 1
     assert "no such index database" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
 

@@ -27,6 +27,7 @@ from es_corpus import CPULOADS, FULL, PART, TOKIOTS, need
 from es_server import generated, running
 
 from atokio.cli import archive_collectdes, cache_collectdes
+from atokio.cli._common import as_program
 from atokio.collectors.follow import FollowState
 from atokio.connectors.collectd_es import SOURCE_FIELDS, CollectdEs
 from atokio.parsers.collectd import DATASETS
@@ -235,16 +236,19 @@ def test_archive_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as caught:
         archive_collectdes.main(["2017-12-13T00:00:00"])
     assert caught.value.code == 2
-    assert archive_collectdes.main(["--input", "x", "2017-12-13", "2017-12-14"]) == 1
+    assert as_program(archive_collectdes.main, ["--input", "x", "2017-12-13", "2017-12-14"]) == 1
     assert (
-        archive_collectdes.main(["--input", "x", "2017-12-13T01:00:00", "2017-12-13T00:00:00"]) == 1
+        as_program(
+            archive_collectdes.main, ["--input", "x", "2017-12-13T01:00:00", "2017-12-13T00:00:00"]
+        )
+        == 1
     )
-    assert archive_collectdes.main(["--input", str(tmp_path / "none.json"), "-o", str(tmp_path / "o.hdf5"),
+    assert as_program(archive_collectdes.main, ["--input", str(tmp_path / "none.json"), "-o", str(tmp_path / "o.hdf5"),
                                     "2017-12-13T00:00:00", "2017-12-13T01:00:00"]) == 1  # fmt: skip
     # nothing listens on port 9 of loopback: an unreachable service is a failure (1)
     argv = ["-h", "127.0.0.1", "-p", "9", "--timeout", "2", "-o", str(tmp_path / "o.hdf5"),
             "2017-12-13T00:00:00", "2017-12-13T01:00:00"]  # fmt: skip
-    assert archive_collectdes.main(argv) == 1
+    assert as_program(archive_collectdes.main, argv) == 1
     assert "error" in capsys.readouterr().err
 
 
@@ -349,4 +353,4 @@ def test_cache_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         cache_collectdes.main(["-c"])
     assert caught.value.code == 2
-    assert cache_collectdes.main(["2017-12-13 00:00:00", "2017-12-13T01:00:00"]) == 1
+    assert as_program(cache_collectdes.main, ["2017-12-13 00:00:00", "2017-12-13T01:00:00"]) == 1

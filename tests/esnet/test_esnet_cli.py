@@ -16,6 +16,7 @@ from esnet_data import CACHE, NERSC, T0, need_cache
 from esnet_server import Data, EsnetServer
 
 from atokio.cli import archive_esnet_snmp, cache_esnet_snmp
+from atokio.cli._common import as_program
 from atokio.collectors.http import RetryPolicy
 from atokio.connectors import esnet_snmp
 
@@ -106,7 +107,9 @@ def test_cache_live_pairs_and_a_failure(
     site.fault("sunn-cr5:to_nersc_ip-b_v6:in", status=503)
     target = tmp_path / "partial.json"
     spec = "sunn-cr5:to_nersc_ip-b,sunn-cr5:to_nersc_ip-b_v6"
-    assert cache_esnet_snmp.main([*WINDOW, "--retries", "1", "-o", str(target), spec]) == 1
+    assert (
+        as_program(cache_esnet_snmp.main, [*WINDOW, "--retries", "1", "-o", str(target), spec]) == 1
+    )
     captured = capsys.readouterr()
     assert captured.out == f"Caching to {target}\n"
     assert "1 of 4 requests failed; the others' data is in the output" in captured.err
@@ -127,7 +130,7 @@ def test_cache_bad_endpoints(
 ) -> None:
     cache = write_cache({}, tmp_path / "in.json")
     for spec in ("bogus", "", "sunn-cr5:"):
-        assert cache_esnet_snmp.main(["-i", str(cache), spec]) == 1
+        assert as_program(cache_esnet_snmp.main, ["-i", str(cache), spec]) == 1
         assert capsys.readouterr().err == (
             "Invalid endpoint specification.\n"
             "Valid endpoints: nersc\n"
@@ -142,11 +145,14 @@ def test_cache_usage_and_time_errors(site: EsnetServer, capsys: pytest.CaptureFi
     assert caught.value.code == 2
     assert "--start must be specified with --end" in capsys.readouterr().err
     assert (
-        cache_esnet_snmp.main(["-s", "2019-02-11T01:05:00", "-e", "2019-02-11T01:00:00", "nersc"])
+        as_program(
+            cache_esnet_snmp.main,
+            ["-s", "2019-02-11T01:05:00", "-e", "2019-02-11T01:00:00", "nersc"],
+        )
         == 1
     )
     assert "must be earlier than end" in capsys.readouterr().err
-    assert cache_esnet_snmp.main(["-s", "2019-02-11 01:05:00", "nersc"]) == 1
+    assert as_program(cache_esnet_snmp.main, ["-s", "2019-02-11 01:05:00", "nersc"]) == 1
     with pytest.raises(SystemExit) as caught:
         cache_esnet_snmp.main(["--help"])
     assert caught.value.code == 0
@@ -292,7 +298,10 @@ def test_archive_in_two_pieces(
     with h5py.File(extra, "a") as h5:
         del h5["datatargets/writerates"]
     assert (
-        archive_esnet_snmp.main(["-o", str(extra), *wrong, *QUERY, "sunn-cr5:to_nersc_ip-b"]) == 1
+        as_program(
+            archive_esnet_snmp.main, ["-o", str(extra), *wrong, *QUERY, "sunn-cr5:to_nersc_ip-b"]
+        )
+        == 1
     )
     assert "IndexError: Mismatched start or end values" in capsys.readouterr().err
 
@@ -334,7 +343,10 @@ def test_archive_with_a_failing_interface(
     site.fault("sacr-cr5:to_nersc_ip-e:in", empty=True)
     site.fault("sunn-cr5:to_nersc_ip-b:in", statuses=[502, 503])  # recovers
     output = tmp_path / "partial.hdf5"
-    assert archive_esnet_snmp.main(["--retries", "2", "-o", str(output), *QUERY, "nersc"]) == 1
+    assert (
+        as_program(archive_esnet_snmp.main, ["--retries", "2", "-o", str(output), *QUERY, "nersc"])
+        == 1
+    )
     captured = capsys.readouterr()
     assert "Writing out /datatargets/readrates" in captured.out
     assert (
@@ -366,8 +378,9 @@ def test_archive_when_every_request_fails(
     site.fault("*", status=503)
     output = tmp_path / "nothing.hdf5"
     assert (
-        archive_esnet_snmp.main(
-            ["--retries", "0", "-o", str(output), *QUERY, "sunn-cr5:to_nersc_ip-b"]
+        as_program(
+            archive_esnet_snmp.main,
+            ["--retries", "0", "-o", str(output), *QUERY, "sunn-cr5:to_nersc_ip-b"],
         )
         == 1
     )
@@ -380,7 +393,10 @@ def test_archive_different_point_counts(
 ) -> None:
     del site.data["sunn-cr5"]["to_nersc_ip-b"]["out"][T0 + 60]
     output = tmp_path / "counts.hdf5"
-    assert archive_esnet_snmp.main(["-o", str(output), *QUERY, "sunn-cr5:to_nersc_ip-b"]) == 1
+    assert (
+        as_program(archive_esnet_snmp.main, ["-o", str(output), *QUERY, "sunn-cr5:to_nersc_ip-b"])
+        == 1
+    )
     assert (
         "interfaces returned different numbers of points: sunn-cr5:to_nersc_ip-b:in=11, sunn-cr5:to_nersc_ip-b:out=10"
         in capsys.readouterr().err
@@ -397,16 +413,23 @@ def test_archive_errors(
 ) -> None:
     cache = write_cache(data, tmp_path / "in.json")
     output = str(tmp_path / "x.hdf5")
-    assert archive_esnet_snmp.main(["-i", str(cache), "-o", output, *QUERY, "sunn-cr5:nope"]) == 1
+    assert (
+        as_program(
+            archive_esnet_snmp.main, ["-i", str(cache), "-o", output, *QUERY, "sunn-cr5:nope"]
+        )
+        == 1
+    )
     assert "KeyError" in capsys.readouterr().err
-    assert archive_esnet_snmp.main(["-o", output, QUERY[1], QUERY[0], "nersc"]) == 1
+    assert as_program(archive_esnet_snmp.main, ["-o", output, QUERY[1], QUERY[0], "nersc"]) == 1
     assert "ValueError: query_start >= query_end" in capsys.readouterr().err
     init = ["--init-start", QUERY[1], "--init-end", QUERY[0]]
-    assert archive_esnet_snmp.main(["-o", output, *init, *QUERY, "nersc"]) == 1
+    assert as_program(archive_esnet_snmp.main, ["-o", output, *init, *QUERY, "nersc"]) == 1
     assert "ValueError: query_start >= query_end" in capsys.readouterr().err
-    assert archive_esnet_snmp.main(["--timestep", "0", "-o", output, *QUERY, "nersc"]) == 1
+    assert (
+        as_program(archive_esnet_snmp.main, ["--timestep", "0", "-o", output, *QUERY, "nersc"]) == 1
+    )
     assert "timestep must be at least 1, not 0" in capsys.readouterr().err
-    assert archive_esnet_snmp.main(["-o", output, *QUERY, "bogus"]) == 1
+    assert as_program(archive_esnet_snmp.main, ["-o", output, *QUERY, "bogus"]) == 1
     assert capsys.readouterr().err.startswith(
         "Invalid endpoint specification.\nValid endpoints: nersc\n"
     )

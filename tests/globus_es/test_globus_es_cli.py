@@ -30,6 +30,7 @@ from globus_es_data import (
 
 from atokio.cli import cache_nersc_globuslogs
 from atokio.cli.__main__ import main as atokio_main
+from atokio.cli._common import as_program
 
 __all__ = ["anyio_backend", "pacific_time"]  # fixtures used by pytest
 
@@ -48,7 +49,7 @@ CORPUS_CSV = """\
 def run_cli(argv: list[str]) -> tuple[int, str]:
     out = io.StringIO()
     with redirect_stdout(out):
-        status = cache_nersc_globuslogs.main(argv)
+        status = as_program(cache_nersc_globuslogs.main, argv)
     return status, out.getvalue()
 
 
@@ -198,22 +199,30 @@ def test_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
             cache_nersc_globuslogs.main(argv)
         assert caught.value.code == 2, argv
     capsys.readouterr()
-    assert cache_nersc_globuslogs.main(["2019-01-29 00:00:00", WINDOW[1]]) == 1
-    assert cache_nersc_globuslogs.main([WINDOW[1], WINDOW[0]]) == 1
+    assert as_program(cache_nersc_globuslogs.main, ["2019-01-29 00:00:00", WINDOW[1]]) == 1
+    assert as_program(cache_nersc_globuslogs.main, [WINDOW[1], WINDOW[0]]) == 1
     assert "query_start >= query_end" in capsys.readouterr().err
-    assert cache_nersc_globuslogs.main(["--input", str(tmp_path / "missing.json"), *WINDOW]) == 1
+    assert (
+        as_program(
+            cache_nersc_globuslogs.main, ["--input", str(tmp_path / "missing.json"), *WINDOW]
+        )
+        == 1
+    )
     bad = tmp_path / "bad.json"
     bad.write_text('[[{"_id": "a"}],\n [{"_id": "b"}]\n')  # cut short
     target = tmp_path / "out.json"
-    assert cache_nersc_globuslogs.main(["--input", str(bad), "-o", str(target), *WINDOW]) == 1
+    assert (
+        as_program(cache_nersc_globuslogs.main, ["--input", str(bad), "-o", str(target), *WINDOW])
+        == 1
+    )
     err = capsys.readouterr().err
     assert f"{bad}:" in err and "truncated" in err
     assert sorted(os.listdir(tmp_path)) == ["bad.json"]  # no partial output file
     # nothing listens on this port: a failure, not a hang
     with running([]) as server:
         port = server.port
-    status = cache_nersc_globuslogs.main(
-        ["-h", "127.0.0.1", "-p", str(port), "--timeout", "2", *WINDOW]
+    status = as_program(
+        cache_nersc_globuslogs.main, ["-h", "127.0.0.1", "-p", str(port), "--timeout", "2", *WINDOW]
     )
     assert status == 1
 

@@ -11,6 +11,7 @@ from lmt_mariadb import MariaDbServer
 from lmt_paths import SNX_SQLITE
 
 from atokio.cli import cache_lmtdb
+from atokio.cli._common import as_program
 from atokio.connectors.lmtdb import LMT_TABLES, LmtDb
 
 WINDOW = ["2018-01-28T00:01:00", "2018-01-28T00:02:00"]
@@ -94,8 +95,9 @@ def test_failures(
     out = tmp_path / "none.sqlite"
     # no time stamp in the window: ValueError, exit 1, no file
     assert (
-        cache_lmtdb.main(
-            ["-i", str(SNX_SQLITE), "-o", str(out), "2019-01-01T00:00:00", "2019-01-02T00:00:00"]
+        as_program(
+            cache_lmtdb.main,
+            ["-i", str(SNX_SQLITE), "-o", str(out), "2019-01-01T00:00:00", "2019-01-02T00:00:00"],
         )
         == 1
     )
@@ -103,13 +105,15 @@ def test_failures(
     assert not out.exists()
     # a missing input file is reported, not created
     missing = tmp_path / "missing.sqlite"
-    assert cache_lmtdb.main(["-i", str(missing), "-o", str(out), *WINDOW]) == 1
+    assert as_program(cache_lmtdb.main, ["-i", str(missing), "-o", str(out), *WINDOW]) == 1
     assert not missing.exists()
     # nothing to read from
-    assert cache_lmtdb.main(["-o", str(out), *WINDOW]) == 1
+    assert as_program(cache_lmtdb.main, ["-o", str(out), *WINDOW]) == 1
     assert "No databases available to query" in capsys.readouterr().err
     # bad time format: exit 1; bad --limit: usage error
-    assert cache_lmtdb.main(["-i", str(SNX_SQLITE), "2018-01-28 00:00:00", WINDOW[1]]) == 1
+    assert (
+        as_program(cache_lmtdb.main, ["-i", str(SNX_SQLITE), "2018-01-28 00:00:00", WINDOW[1]]) == 1
+    )
     with pytest.raises(SystemExit) as usage:
         cache_lmtdb.main(["-i", str(SNX_SQLITE), "-l", "x", *WINDOW])
     assert usage.value.code == 2

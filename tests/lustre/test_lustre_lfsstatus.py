@@ -18,6 +18,7 @@ from lustre_data import concatenate, corpus_file, lctl_dl, lfs_df
 
 from atokio import config
 from atokio.cli import cache_lfsstatus
+from atokio.cli._common import as_program
 from atokio.common import ConfigError, to_epoch
 from atokio.tools import lfsstatus
 
@@ -226,7 +227,7 @@ def test_hdf5_provider_bad_column(site: Path) -> None:
 
 # -- the command ----------------------------------------------------------------------------
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    status = cache_lfsstatus.main(list(argv))
+    status = as_program(cache_lfsstatus.main, list(argv))
     out, err = capsys.readouterr()
     return status, out, err
 

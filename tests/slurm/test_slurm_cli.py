@@ -12,6 +12,7 @@ import pytest
 from slurm_data import JOBID, JOBSDB_ROWS, SAMPLE_JOB, make_jobsdb, sacct_calls
 
 from atokio.cli import cache_nersc_jobsdb, cache_slurm, find_darshanlogs
+from atokio.cli._common import as_program
 
 NATIVE = "\n".join(
     ["jobidraw|start|end|nodelist"]
@@ -91,7 +92,7 @@ def test_cache_slurm_runs_sacct(
 
 
 def test_cache_slurm_without_sacct(no_sacct: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cache_slurm.main([JOBID]) == 1
+    assert as_program(cache_slurm.main, [JOBID]) == 1
     assert "sacct: command not found" in capsys.readouterr().err
 
 
@@ -181,12 +182,22 @@ def test_cache_nersc_jobsdb_corpus(corpus_jobsdb: Path, tmp_path: Path,
 
 def test_cache_nersc_jobsdb_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "missing.sqlite"
-    assert cache_nersc_jobsdb.main(["-i", str(missing), "2017-03-20T00:00:00",
+    assert as_program(cache_nersc_jobsdb.main, ["-i", str(missing), "2017-03-20T00:00:00",
                                     "2017-03-20T00:05:00", "edison"]) == 1  # fmt: skip
     assert "does not exist" in capsys.readouterr().err and not missing.exists()
-    assert cache_nersc_jobsdb.main(["2017-03-20T00:00:00", "2017-03-20T00:05:00", "edison"]) == 1
+    assert (
+        as_program(
+            cache_nersc_jobsdb.main, ["2017-03-20T00:00:00", "2017-03-20T00:05:00", "edison"]
+        )
+        == 1
+    )
     assert "No databases available to query" in capsys.readouterr().err
-    assert cache_nersc_jobsdb.main(["2017-03-20 00:00:00", "2017-03-20T00:05:00", "edison"]) == 1
+    assert (
+        as_program(
+            cache_nersc_jobsdb.main, ["2017-03-20 00:00:00", "2017-03-20T00:05:00", "edison"]
+        )
+        == 1
+    )
     with pytest.raises(SystemExit) as caught:
         cache_nersc_jobsdb.main(["2017-03-20T00:00:00"])
     assert caught.value.code == 2
@@ -238,7 +249,7 @@ def test_find_darshanlogs_jobid_without_providers(log_tree: Path, no_sacct: None
 
     with pytest.raises(ConfigError, match="sacct: command not found"):
         find_logs(jobid=JOBID)
-    assert find_darshanlogs.main(["-j", JOBID]) == 1
+    assert as_program(find_darshanlogs.main, ["-j", JOBID]) == 1
     assert "ConfigError" in capsys.readouterr().err
 
 

@@ -16,6 +16,7 @@ import pytest
 from sj_data import START_TIME, write_darshan_log, write_jobsdb, write_nodemap, write_slurm_cache
 
 from atokio.cli import summarize_job as sj
+from atokio.cli._common import as_program
 
 GIB = 2.0**30
 
@@ -297,7 +298,7 @@ def test_guess_takes_the_first_matching_regex(site_config: dict) -> None:
 def test_failures_exit_1(
     argv: list[str], message: str, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert sj.main(argv) == 1
+    assert as_program(sj.main, argv) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
