@@ -77,12 +77,14 @@ def timestamps_key(h5: h5py.File, dataset_name: str) -> str:
 
 
 def get_insert_indices(
-    my_timestamps: numpy.ndarray, existing_timestamps: numpy.ndarray
+    my_timestamps: numpy.ndarray, existing_timestamps: numpy.ndarray, *, timestep: int | None = None
 ) -> tuple[int, int]:
     """``(first, last)`` rows of ``existing_timestamps`` where ``my_timestamps`` go (last exclusive).
 
     Raises ``IndexError`` unless the new time stamps fall inside the existing
-    ones on the same grid.
+    ones on the same grid: same first-row alignment and the same time step
+    (``timestep``, the new data's step, is checked too when given: a single
+    new row shows no step of its own).
     """
     existing = numpy.asarray(existing_timestamps)
     mine = numpy.asarray(my_timestamps)
@@ -92,6 +94,14 @@ def get_insert_indices(
     offset = int(mine[0] - existing[0])
     if step <= 0 or offset % step:
         raise IndexError("cannot commit dataset that is not a subset of existing data")
+    steps = {int(mine[1] - mine[0])} if len(mine) > 1 else set()
+    if timestep:
+        steps.add(int(timestep))
+    if steps - {step}:
+        raise IndexError(
+            f"cannot commit dataset with a time step of {sorted(steps - {step})[0]} s "
+            f"into one of {step} s"
+        )
     first = offset // step
     last = first + len(mine)
     if first < 0 or first > len(existing) - 2 or last < 1 or last > len(existing):
@@ -148,7 +158,9 @@ def commit_timeseries(h5: h5py.File, timeseries: TimeSeries, **kwargs: Any) -> N
         h5.create_dataset(key, data=numpy.asarray(timeseries.timestamps, dtype=numpy.int64))
         first, last = 0, len(timeseries.timestamps)
     else:
-        first, last = get_insert_indices(timeseries.timestamps, h5[key][...])
+        first, last = get_insert_indices(
+            timeseries.timestamps, h5[key][...], timestep=timeseries.timestep
+        )
 
     if name not in h5:
         rows = len(h5[key])

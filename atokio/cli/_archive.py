@@ -213,7 +213,9 @@ def commit_datasets(
         print(f"Writing out {path}")
         if name not in fresh and path in hdf5_file and series.timestamps.size:
             key = tts.timestamps_key(hdf5_file, path)
-            first, last = tts.get_insert_indices(series.timestamps, hdf5_file[key][...])
+            first, last = tts.get_insert_indices(
+                series.timestamps, hdf5_file[key][...], timestep=series.timestep
+            )
             _align_to_file(series, hdf5_file[path], first, last)
         tts.commit_timeseries(hdf5_file, series)
 

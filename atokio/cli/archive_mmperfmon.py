@@ -387,7 +387,9 @@ def commit_datasets(datasets: Archiver, hdf5_file: h5py.File, created: Sequence[
         print(f"Writing out {path}")
         if path in hdf5_file:
             key = tts.timestamps_key(hdf5_file, path)
-            first, last = tts.get_insert_indices(series.timestamps, hdf5_file[key][...])
+            first, last = tts.get_insert_indices(
+                series.timestamps, hdf5_file[key][...], timestep=series.timestep
+            )
             if name in fresh:
                 ordered = [str(c) for c in decode(hdf5_file[path].attrs.get("columns", []))]
                 if ordered and ordered != series.columns and set(ordered) == set(series.columns):

@@ -14,6 +14,7 @@ from lmt_mariadb import MariaDbServer
 from lmt_paths import SNX_HDF5, SNX_SQLITE
 
 from atokio.cli import archive_lmtdb
+from atokio.cli._common import as_program
 
 QUERY = ["2018-01-28T00:00:00", "2018-01-28T00:05:00"]
 DAY = ["--init-start", "2018-01-28T00:00:00", "--init-end", "2018-01-29T00:00:00"]
@@ -32,7 +33,7 @@ UNITS = {
 def run(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = archive_lmtdb.main(argv)
+        status = as_program(archive_lmtdb.main, argv)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -239,3 +240,16 @@ def test_daylight_saving_change(lmt_corpus: Path, tmp_path: Path) -> None:
             want = np.tile(ref[name][...], (4, 1))
             got = h5[name][...]
             assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_another_timestep_into_an_existing_file_fails(lmt_corpus: Path, tmp_path: Path) -> None:
+    """FORMATS.md 14.4: new data must have the file's time step; nothing is overwritten."""
+    out = tmp_path / "day.hdf5"
+    assert run(["-i", str(SNX_SQLITE), "-o", str(out), *QUERY])[0] == 0
+    with h5py.File(out, "r") as h5:
+        before = h5["dataservers/cpuload"][...]
+    status, _, err = run(["-i", str(SNX_SQLITE), "-o", str(out), "--timestep", "10", *QUERY])
+    assert status == 1
+    assert "IndexError: cannot commit dataset with a time step of 10 s into one of 5 s" in err
+    with h5py.File(out, "r") as h5:
+        assert np.array_equal(h5["dataservers/cpuload"][...], before, equal_nan=True)

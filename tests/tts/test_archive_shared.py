@@ -384,3 +384,17 @@ def test_writer_specs_and_metadata() -> None:
     assert series.version == series.global_version == "1"
     assert series.dataset_metadata == {"version": "1", "units": "%"}
     assert series.group_metadata == {"source": "lmt"}
+
+
+def test_insert_indices_need_the_files_grid_and_step() -> None:
+    existing = numpy.arange(1000, 1100, 10)  # 10 rows of 10 s
+    assert tts.get_insert_indices(numpy.array([1020, 1030, 1040]), existing) == (2, 5)
+    assert tts.get_insert_indices(numpy.array([1080]), existing, timestep=10) == (8, 9)
+    with pytest.raises(IndexError, match="time step of 5 s into one of 10 s"):
+        tts.get_insert_indices(numpy.array([1020, 1025]), existing)
+    with pytest.raises(IndexError, match="time step of 20 s into one of 10 s"):
+        tts.get_insert_indices(numpy.array([1020]), existing, timestep=20)
+    with pytest.raises(IndexError, match="not a subset of existing data"):
+        tts.get_insert_indices(numpy.array([1025]), existing)  # off the grid
+    with pytest.raises(IndexError, match="not a subset of existing data"):
+        tts.get_insert_indices(numpy.array([1090, 1100]), existing)  # runs past the end
