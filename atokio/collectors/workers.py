@@ -89,7 +89,9 @@ def processes_can_start() -> bool:
 
     True in an interactive session or notebook (the main module has no
     file), and when the main file has an ``if __name__ == "__main__":``
-    guard; False for a script without one (see the module docstring).
+    guard; False for a script without one (see the module docstring) and
+    for a main "file" that cannot be read again (a script piped to
+    ``python -``).
     """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
@@ -103,8 +105,9 @@ def _file_has_main_guard(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
             guarded = _MAIN_GUARD.search(handle.read()) is not None
-    except OSError:  # the main file cannot be read: it cannot be re-run either
-        return True
+    except OSError:  # e.g. "<stdin>": the workers would fail to run it again
+        logger.debug("main file %s cannot be read: parallel work runs in threads", path)
+        return False
     if not guarded:
         logger.debug("%s has no __main__ guard: parallel work runs in threads", path)
     return guarded

@@ -227,15 +227,15 @@ def _worker_script(guarded: bool) -> str:
         "import os\n"
         "import anyio\n"
         "from atokio.collectors.workers import map_in_workers, processes_can_start\n"
-        "print('start', flush=True)\n"
-        "async def pids():\n"
-        "    async with map_in_workers(os.getpid_of, range(4), workers=2) as out:\n"
-        "        return {pid async for _item, pid in out}\n"
+        "os.write(1, b'start\\n')  # one write: lines of several processes do not mix\n"
+        "async def work():\n"
+        "    async with map_in_workers(abs, range(4), workers=2) as out:\n"
+        "        return {value async for _item, value in out}\n"
     )
-    body = body.replace("os.getpid_of", "abs")  # any picklable builtin: work is done either way
     run = (
-        "results = anyio.run(pids)\n"
-        "print('can_start', processes_can_start(), sorted(results), flush=True)\n"
+        "results = anyio.run(work)\n"
+        "line = f'can_start {processes_can_start()} {sorted(results)}\\n'\n"
+        "os.write(1, line.encode())\n"
     )
     if guarded:
         return (
@@ -264,3 +264,14 @@ def test_unguarded_scripts_get_threads_not_processes(tmp_path: Path, guarded: bo
         assert lines[0] == "start" and lines.count("start") >= 2
     else:
         assert lines == ["start", "can_start False [0, 1, 2, 3]"]  # ran once, in threads
+
+
+def test_script_read_from_stdin_gets_threads() -> None:
+    """``python - < script``: the workers could not run ``<stdin>`` again."""
+    import subprocess
+
+    code = _worker_script(guarded=True)
+    done = subprocess.run(
+        [sys.executable, "-"], input=code, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.splitlines() == ["start", "can_start False [0, 1, 2, 3]"]
