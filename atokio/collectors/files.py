@@ -31,9 +31,11 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
     except FileNotFoundError as error:
         raise FileNotFoundError(f"{os.fspath(path)}: no such file") from error
     magic = handle.read(2)
-    handle.seek(0)
     if magic == GZIP_MAGIC or os.fspath(path).endswith(".gz"):
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+        handle.close()
+        # opened by name, the gzip file owns its file: closing it closes both
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    handle.seek(0)
     return handle
 
 

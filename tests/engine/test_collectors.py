@@ -275,3 +275,17 @@ def test_script_read_from_stdin_gets_threads() -> None:
         [sys.executable, "-"], input=code, capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.splitlines() == ["start", "can_start False [0, 1, 2, 3]"]
+
+
+def test_closing_a_gzip_input_closes_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt.gz"
+    path.write_bytes(gzip.compress(b"a\nb\n"))
+    handle = open_binary(path)
+    raw = handle.fileobj  # type: ignore[attr-defined]
+    assert handle.read() == b"a\nb\n"
+    handle.close()
+    assert raw.closed
+    plain = tmp_path / "log.txt"
+    plain.write_bytes(b"GZ not really\n")
+    with open_binary(plain) as handle:
+        assert handle.read() == b"GZ not really\n"
