@@ -47,9 +47,10 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -145,6 +146,24 @@ def _source_body(
     return request
 
 
+async def _release(
+    stream: PageStream,
+    release: Callable[[], Awaitable[Any]],
+    release_timeout: float,
+    what: str,
+) -> None:
+    """Free a server-side search context, shielded from cancellation, within ``release_timeout``.
+
+    A failure is logged as ``could not <what>: <error>``; ``stream.released`` is set on success.
+    """
+    with anyio.CancelScope(shield=True), anyio.move_on_after(release_timeout):
+        try:
+            await release()
+            stream.released = True
+        except Exception as error:
+            logger.warning("could not %s: %s", what, error)
+
+
 async def _scroll(
     client: AsyncElasticsearch,
     index: str | None,
@@ -180,12 +199,12 @@ async def _scroll(
             page = dict(response.body)
     finally:
         if scroll_id is not None:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(release_timeout):
-                try:
-                    await client.clear_scroll(scroll_id=scroll_id)
-                    stream.released = True
-                except Exception as error:
-                    logger.warning("could not release scroll context %s: %s", scroll_id, error)
+            await _release(
+                stream,
+                partial(client.clear_scroll, scroll_id=scroll_id),
+                release_timeout,
+                f"release scroll context {scroll_id}",
+            )
 
 
 async def _open_pit(client: AsyncElasticsearch, index: str | None, keep_alive: str) -> str:
@@ -236,12 +255,12 @@ async def _pit(
             if len(hits) < size:
                 break  # a short page of a sorted search is the last one
     finally:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(release_timeout):
-            try:
-                await client.close_point_in_time(id=pit_id)
-                stream.released = True
-            except Exception as error:
-                logger.warning("could not close point in time %s: %s", pit_id, error)
+        await _release(
+            stream,
+            partial(client.close_point_in_time, id=pit_id),
+            release_timeout,
+            f"close point in time {pit_id}",
+        )
 
 
 @asynccontextmanager

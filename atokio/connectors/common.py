@@ -218,6 +218,32 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class _TextDump:
+    """A text cache: ``repr()`` and ``save_cache()`` give the text of ``_text()``.
+
+    Put before the dict base class, so that ``save_cache`` writes this text
+    rather than JSON.
+    """
+
+    def _text(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _save_cache(self, output: TextIO) -> None:
+        """Write the text into ``output``."""
+        output.write(self._text())
+
+    def save_cache(self, output_file: str | None = None) -> None:
+        """Write the text to ``output_file`` (``None`` = stdout)."""
+        if output_file is None:
+            self._save_cache(sys.stdout)
+        else:
+            with open(output_file, "w") as output:
+                self._save_cache(output)
+
+
 class _TextLog:
     """Loading shared by the text-log connectors: stream a file or a string into a parser.
 

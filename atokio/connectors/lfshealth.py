@@ -21,12 +21,11 @@ for every subprocess connector; what was parsed is kept.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from typing import Any, TextIO
+from typing import Any
 
 from atokio.collectors.files import open_binary
-from atokio.connectors.common import SubprocessOutputDict
+from atokio.connectors.common import SubprocessOutputDict, _TextDump
 from atokio.parsers.base import Parser
 from atokio.parsers.lfs import LctlDlParser, LfsDfParser, Target
 
@@ -104,8 +103,8 @@ def failovers(targets: dict[str, dict[str, Any]], file_system: str = "") -> dict
     }
 
 
-class _LfsOutput(SubprocessOutputDict):
-    """What the two connectors share: nesting records, text caches, JSON caches."""
+class _LfsOutput(_TextDump, SubprocessOutputDict):
+    """What the two connectors share: nesting records, command-like text caches, JSON caches."""
 
     command: tuple[str, ...] = ()
 
@@ -141,24 +140,6 @@ class _LfsOutput(SubprocessOutputDict):
                 self.update(json.loads(handle.read()))
             return
         super().load_cache(path)
-
-    def _text(self) -> str:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return self._text()
-
-    def _save_cache(self, output: TextIO) -> None:
-        """Write the command-like text into ``output``."""
-        output.write(self._text())
-
-    def save_cache(self, output_file: str | None = None) -> None:
-        """Write the command-like text to ``output_file`` (``None`` = stdout)."""
-        if output_file is None:
-            self._save_cache(sys.stdout)
-        else:
-            with open(output_file, "w") as output:
-                self._save_cache(output)
 
 
 class LfsOstFullness(_LfsOutput):

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TextIO
+from typing import Any
 
 from atokio.collectors.files import open_binary
 from atokio.collectors.workers import default_workers, process_pool, processes_can_start
+from atokio.connectors.common import _TextDump
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
 from atokio.parsers.lfs import (
     DF_LINE,
@@ -166,8 +166,8 @@ def _read_blocks_in_workers(path: str, kind: str, source: str, workers: int) -> 
     return blocks
 
 
-class _Concatenation(dict):
-    """A dict keyed by ``BEGIN`` epoch, loaded from a NERSC concatenation file."""
+class _Concatenation(_TextDump, dict):
+    """A dict keyed by ``BEGIN`` epoch, loaded from a NERSC concatenation file (``BEGIN``-separated text)."""
 
     def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
         super().__init__()
@@ -185,24 +185,6 @@ class _Concatenation(dict):
                     block.timestamp,
                 )
             self[block.timestamp] = block.data if wrap is None else wrap(block.data)
-
-    def _text(self) -> str:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return self._text()
-
-    def _save_cache(self, output: TextIO) -> None:
-        """Write the ``BEGIN``-separated text into a file object."""
-        output.write(self._text())
-
-    def save_cache(self, output_file: str | None = None) -> None:
-        """Write the ``BEGIN``-separated text to ``output_file`` (``None`` = stdout)."""
-        if output_file is None:
-            self._save_cache(sys.stdout)
-        else:
-            with open(output_file, "w") as output:
-                self._save_cache(output)
 
 
 class NerscLfsOstFullness(_Concatenation):

@@ -131,14 +131,17 @@ _CPU = {
     "user": (_INDEX["dataservers/cpuuser"], False),
     "system": (_INDEX["dataservers/cpusys"], False),
 }
+#: type_instance -> (dataset index, False): stored as is
 _MEMORY = {
-    "cached": _INDEX["dataservers/memcached"],
-    "buffered": _INDEX["dataservers/membuffered"],
-    "free": _INDEX["dataservers/memfree"],
-    "used": _INDEX["dataservers/memused"],
-    "slab_recl": _INDEX["dataservers/memslab"],
-    "slab_unrecl": _INDEX["dataservers/memslab_unrecl"],
+    "cached": (_INDEX["dataservers/memcached"], False),
+    "buffered": (_INDEX["dataservers/membuffered"], False),
+    "free": (_INDEX["dataservers/memfree"], False),
+    "used": (_INDEX["dataservers/memused"], False),
+    "slab_recl": (_INDEX["dataservers/memslab"], False),
+    "slab_unrecl": (_INDEX["dataservers/memslab_unrecl"], False),
 }
+#: plugin -> its gauge table: one value per hit, one dataset per type_instance
+_GAUGES = {"cpu": _CPU, "memory": _MEMORY}
 
 
 @dataclass
@@ -296,8 +299,8 @@ def hits_to_records(hits: Iterable[Any]) -> Records:
             hit_of += (count - 1, count - 1)
             columns += (column, column)
             values += (read, write)
-        elif plugin == "cpu":
-            target = _CPU.get(source.get("type_instance"))  # type: ignore[arg-type]
+        elif (gauges := _GAUGES.get(plugin)) is not None:  # type: ignore[arg-type]
+            target = gauges.get(source.get("type_instance"))  # type: ignore[arg-type]
             if target is None:
                 continue
             value = _number(source.get("value"))
@@ -310,20 +313,6 @@ def hits_to_records(hits: Iterable[Any]) -> Records:
             sets.append(target[0])
             columns.append(str(host))
             values.append(100.0 - value if target[1] else value)
-        elif plugin == "memory":
-            memory = _MEMORY.get(source.get("type_instance"))  # type: ignore[arg-type]
-            if memory is None:
-                continue
-            value = _number(source.get("value"))
-            if value is None or host is None:
-                incomplete += 1
-                continue
-            stamp_of.append(len(stamps))
-            hit_of.append(count - 1)
-            stamps.append(source.get("@timestamp"))
-            sets.append(memory)
-            columns.append(str(host))
-            values.append(value)
     epochs = epoch_seconds(stamps)[np.asarray(stamp_of, dtype=np.int64)]
     records = Records(
         np.asarray(sets, dtype=np.int16),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus import SAMPLE_HEADER
 from darshan_corpus import EMPTY_LOGS, REAL_LOGS, corpus_log, darshan_text, package_logs
 
 from atokio.collectors.darshanlog import (
@@ -68,24 +69,7 @@ def test_all_modes_at_once_give_the_merged_dict(utc: None) -> None:
 def test_values_as_darshan_parser_3_5_prints_them(utc: None) -> None:
     result = build_darshan_dict(read_darshan_log(corpus_log("sample"), modes=MODES))
     header = result["header"]
-    assert header == {
-        "version": "3.10",
-        "compression": "ZLIB",
-        "exe": [
-            "/global/project/projectdirs/m888/glock/tokio-abc-results/bin.edison/vpicio_uni",
-            "/scratch2/scratchdirs/glock/tokioabc-s.4478544/vpicio/vpicio.hdf5",
-            "32",
-        ],
-        "uid": 69615,
-        "jobid": "4478544",
-        "start_time": 1490000867,
-        "start_time_string": "Mon Mar 20 09:07:47 2017",
-        "end_time": 1490000983,
-        "end_time_string": "Mon Mar 20 09:09:43 2017",
-        "nprocs": 2048,
-        "walltime": 117,
-        "metadata": ["lib_ver = 3.1.3", "h = romio_no_indep_rw=true;cb_nodes=4"],
-    }
+    assert header == SAMPLE_HEADER
     assert result["mounts"]["/"] == "dvs"  # listed twice (rootfs, dvs): the last one wins
     vpic = "/scratch2/scratchdirs/glock/tokioabc-s.4478544/vpicio/vpicio.hdf5"
     posix = result["counters"]["posix"][vpic]["-1"]
@@ -204,14 +188,20 @@ def test_truncated_logs_never_reach_the_library(tmp_path: Path, cut: int) -> Non
     assert path.stat().st_size == cut  # the C library never saw (nor removed) it
 
 
-@pytest.mark.parametrize("start", [720, 3000, 7000])
-def test_a_corrupt_name_table_never_reaches_the_library(tmp_path: Path, start: int) -> None:
-    # sample.darshan: the name table is bytes 708-7810 (the C library crashes on it corrupt)
+def corrupt_sample(tmp_path: Path, start: int) -> Path:
+    """A copy of sample.darshan with the 40 bytes from ``start`` garbled."""
     data = bytearray(package_logs()["sample"].read_bytes())
     for i in range(start, start + 40):
         data[i] ^= 0x5A
     path = tmp_path / "corrupt.darshan"
     path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("start", [720, 3000, 7000])
+def test_a_corrupt_name_table_never_reaches_the_library(tmp_path: Path, start: int) -> None:
+    # sample.darshan: the name table is bytes 708-7810 (the C library crashes on it corrupt)
+    path = corrupt_sample(tmp_path, start)
     with pytest.raises(DarshanLogError) as caught:
         read_darshan_log(path)
     assert str(caught.value).startswith(
@@ -223,11 +213,7 @@ def test_a_corrupt_name_table_never_reaches_the_library(tmp_path: Path, start: i
 def test_corrupt_module_data_is_an_error(tmp_path: Path, start: int) -> None:
     # POSIX data at bytes 7811-7996, MPI-IO 7997-8150, LUSTRE 8151-8237, STDIO 8238-11471:
     # libdarshan-util fails to read a module (not always the corrupt one)
-    data = bytearray(package_logs()["sample"].read_bytes())
-    for i in range(start, start + 40):
-        data[i] ^= 0x5A
-    path = tmp_path / "corrupt.darshan"
-    path.write_bytes(bytes(data))
+    path = corrupt_sample(tmp_path, start)
     with pytest.raises(DarshanLogError) as caught:
         read_darshan_log(path, modes=MODES)
     assert re.fullmatch(

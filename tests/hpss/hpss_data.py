@@ -27,6 +27,85 @@ FTP_TEXT = (
     " ftp nickb fd 0\n"
 )
 
+#: The records of :data:`FTP_TEXT` (the ``POPN_Cmd`` line is skipped).
+FTP_RECORDS = [
+    (
+        "pftp",
+        {
+            "end_timestamp": 1546243606.0,
+            "opname": "HL",
+            "duration_sec": 0.01,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "dtn01-int.nersc.gov",
+            "bytes": 33,
+            "hpss_path": "/home/o/opera...",
+            "hpss_uid": "operator",
+            "start_timestamp": 1546243605.99,
+            "bytes_sec": 3300.0,
+        },
+    ),
+    (
+        "ftp",
+        {
+            "end_timestamp": 1546243608.0,
+            "opname": "HL",
+            "duration_sec": 0.43,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "sgn-pub-01.nersc.gov",
+            "bytes": 0,
+            "hpss_path": "/home/r/regan...",
+            "hpss_uid": "wwwhpss",
+            "start_timestamp": 1546243608.0 - 0.43,
+            "bytes_sec": 0.0,
+        },
+    ),
+    (
+        "ftp",
+        {
+            "end_timestamp": 1549327504.0,
+            "opname": "HL",
+            "duration_sec": 457.8,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "sgn-pub-01.nersc.gov",
+            "bytes": 7184842752,
+            "hpss_path": "/home/r/regan...",
+            "hpss_uid": "wwwhpss",
+            "start_timestamp": 1549327504.0 - 457.8,
+            "bytes_sec": 7184842752 / 457.8,
+        },
+    ),
+    (
+        "pftp",
+        {
+            "end_timestamp": 1562970763.0,
+            "opname": "LH",
+            "duration_sec": 2.08,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "gert01-224.nersc.gov",
+            "bytes": 2147483647,
+            "hpss_path": "/home/n/nickb...",
+            "hpss_uid": "nickb",
+            "start_timestamp": 1562970763.0 - 2.08,
+            "bytes_sec": 2147483647 / 2.08,
+        },
+    ),
+    (
+        "pftp",
+        {
+            "end_timestamp": 1564440262.0,
+            "opname": "HL",
+            "duration_sec": 0.8,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "dtn02.nersc.gov",
+            "bytes": 464566784,
+            "hpss_path": "/home/n/nickb...",
+            "hpss_uid": "nickb",
+            "start_timestamp": 1564440262.0 - 0.8,
+            "bytes_sec": 464566784 / 0.8,
+        },
+    ),
+]
+
 #: Lines of ``corpus/inputs/hsilog.txt.gz`` of every layout (hsi LH/HL/FU/FR, htar).
 HSI_TEXT = (
     "Sat Aug  9 00:05:01 2019 oogabooga.edu hsi 35136 1035\tLH\t-1\t0.03\t0\t0.0\t0\t"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from corpus import INPUTS
-from hpss_data import FTP_TEXT, GLOBUS_TEXT, HSI_TEXT, REPORT_TEXT
+from hpss_data import FTP_RECORDS, FTP_TEXT, GLOBUS_TEXT, HSI_TEXT, REPORT_TEXT
 
 from atokio.connectors.common import SubprocessOutputDict, SubprocessOutputList
 from atokio.connectors.globuslogs import GlobusLog
@@ -32,18 +32,7 @@ def test_ftplog_corpus() -> None:
     log = FtpLog.from_file(corpus_file("hpssftplog.txt.gz"))
     assert isinstance(log, SubprocessOutputDict)
     assert {k: len(v) for k, v in log.items()} == {"ftp": 2, "pftp": 3}
-    assert log["pftp"][0] == {
-        "end_timestamp": 1546243606.0,
-        "opname": "HL",
-        "duration_sec": 0.01,
-        "duration_sec_resolution": 0.001,
-        "remote_host": "dtn01-int.nersc.gov",
-        "bytes": 33,
-        "hpss_path": "/home/o/opera...",
-        "hpss_uid": "operator",
-        "start_timestamp": 1546243605.99,
-        "bytes_sec": 3300.0,
-    }
+    assert log["pftp"][0] == FTP_RECORDS[0][1]
     assert [r["opname"] for r in log["pftp"]] == ["HL", "LH", "HL"]
     assert log["ftp"][0]["end_timestamp"] == 1546243608.0
     assert repr(log) == "<FtpLog ftp: 2, pftp: 3>"
@@ -153,16 +142,16 @@ def test_globuslog_corpus() -> None:
 
 # -- strings, plain and gzip files, JSON caches -----------------------------------------
 
+#: Each connector with a small input of its format.
+CONNECTORS_AND_TEXTS = [
+    (FtpLog, FTP_TEXT),
+    (HsiLog, HSI_TEXT),
+    (GlobusLog, GLOBUS_TEXT),
+    (HpssDailyReport, REPORT_TEXT),
+]
 
-@pytest.mark.parametrize(
-    ("cls", "text"),
-    [
-        (FtpLog, FTP_TEXT),
-        (HsiLog, HSI_TEXT),
-        (GlobusLog, GLOBUS_TEXT),
-        (HpssDailyReport, REPORT_TEXT),
-    ],
-)
+
+@pytest.mark.parametrize(("cls", "text"), CONNECTORS_AND_TEXTS)
 def test_string_plain_and_gzip_files_agree(cls: type, text: str, tmp_path: Path) -> None:
     plain = tmp_path / "log.txt"
     plain.write_text(text)
@@ -178,15 +167,7 @@ def test_string_plain_and_gzip_files_agree(cls: type, text: str, tmp_path: Path)
     assert later == from_string
 
 
-@pytest.mark.parametrize(
-    ("cls", "text"),
-    [
-        (FtpLog, FTP_TEXT),
-        (HsiLog, HSI_TEXT),
-        (GlobusLog, GLOBUS_TEXT),
-        (HpssDailyReport, REPORT_TEXT),
-    ],
-)
+@pytest.mark.parametrize(("cls", "text"), CONNECTORS_AND_TEXTS)
 def test_json_cache_round_trip(cls: type, text: str, tmp_path: Path) -> None:
     original = cls.from_str(text)
     cache = tmp_path / "cache.json"

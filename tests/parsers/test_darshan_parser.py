@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from corpus import REAL_LOGS, darshan_text
+from corpus import REAL_LOGS, SAMPLE_HEADER, darshan_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,24 +340,7 @@ def corpus_dict(log: str, mode: str, version: str = "3.5.0") -> dict:
 
 def test_sample_base_3_5_0() -> None:
     result = corpus_dict("sample", "base")
-    assert result["header"] == {
-        "version": "3.10",
-        "compression": "ZLIB",
-        "exe": [
-            "/global/project/projectdirs/m888/glock/tokio-abc-results/bin.edison/vpicio_uni",
-            "/scratch2/scratchdirs/glock/tokioabc-s.4478544/vpicio/vpicio.hdf5",
-            "32",
-        ],
-        "uid": 69615,
-        "jobid": "4478544",
-        "start_time": 1490000867,
-        "start_time_string": "Mon Mar 20 09:07:47 2017",
-        "end_time": 1490000983,
-        "end_time_string": "Mon Mar 20 09:09:43 2017",
-        "nprocs": 2048,
-        "walltime": 117,
-        "metadata": ["lib_ver = 3.1.3", "h = romio_no_indep_rw=true;cb_nodes=4"],
-    }
+    assert result["header"] == SAMPLE_HEADER
     assert len(result["mounts"]) == 21
     assert result["mounts"]["/"] == "dvs"
     assert result["mounts"]["/scratch2"] == "lustre"
