@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -35,7 +36,12 @@ def _summary(tool: str) -> str:
 
     with open(spec.origin) as handle:
         doc = ast.get_docstring(ast.parse(handle.read())) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    # plain text for a terminal: no reST markup, no pointers into the developers' docs
+    first = re.sub(r"\s*\((?:[^()]*,\s*)?CLI\.md[^()]*\)", "", first)
+    first = re.sub(r"\s*\(``\w+``\)", "", first)
+    first = re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
+    return first
 
 
 def usage() -> str:
