@@ -37,7 +37,7 @@ from typing import Any
 
 from atokio.collectors.files import open_binary
 from atokio.collectors.workers import default_workers, process_pool, processes_can_start
-from atokio.connectors.common import _TextDump
+from atokio.connectors.common import _TextDump, gc_paused
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
 from atokio.parsers.lfs import (
     DF_LINE,
@@ -208,7 +208,8 @@ class NerscLfsOstFullness(_Concatenation):
         if self.cache_file is None:
             raise ValueError("no cache_file to load")
         parser = NerscFullnessParser(source=self.cache_file)
-        self._store(read_blocks(self.cache_file, parser, self.workers))
+        with gc_paused():
+            self._store(read_blocks(self.cache_file, parser, self.workers))
 
     def _text(self) -> str:
         return "".join(f"BEGIN {stamp}\n" + format_lfs_df(data) for stamp, data in self.items())
@@ -244,8 +245,8 @@ class NerscLfsOstMap(_Concatenation):
         if self.cache_file is None:
             raise ValueError("no cache_file to load")
         parser = NerscOstMapParser(source=self.cache_file)
-        blocks = read_blocks(self.cache_file, parser, self.workers)
-        self._store(blocks, wrap=_as_map)
+        with gc_paused():
+            self._store(read_blocks(self.cache_file, parser, self.workers), wrap=_as_map)
 
     def _text(self) -> str:
         return "".join(f"BEGIN {stamp}\n" + format_lctl_dl(data) for stamp, data in self.items())

@@ -51,8 +51,8 @@ single ``str.split`` of the joined lines, the numeric columns are validated
 on their concatenation and converted by numpy in one call, and names and
 mount points are parsed once per distinct value.  The concatenation parsers
 keep each block as bytes and exploit what repeats from one sample to the
-next.  An ``lfs df`` block is split into tokens once (line breaks become a
-token) and matched against the *layout* of an earlier block with as many
+next.  An ``lfs df`` block is split into tokens once (each line break marks
+the token before it) and matched against the *layout* of an earlier block with as many
 tokens: the same UUIDs and mount points at the same places, the other lines
 starting alike, the line breaks where they were; the numbers are then
 checked and converted in one numpy call and each target's dict is a copy of
@@ -424,9 +424,10 @@ class LfsBlock(NamedTuple):
 Nested = dict[str, dict[str, dict[str, Any]]]
 
 _MARK = b"\nBEGIN"
-#: A block's line breaks become this token in its token list (``\x00`` is not whitespace).
+#: A block's line breaks become this byte, ending the last token of each line in the
+#: block's token list (``\x00`` is not whitespace; a line without tokens gives ``b"\x00"``).
 _SEP = b"\x00"
-_LINE_BREAK = b" \x00 "
+_LINE_BREAK = b"\x00 "
 _DIGITS_SPACE = b"0123456789 "
 _INT64_MAX = 2**63 - 1
 #: Whitespace to ``str.split`` and ``re`` but not to ``bytes.split``.
@@ -462,19 +463,20 @@ class _DfRun(NamedTuple):
 class _DfLayout(NamedTuple):
     """What stays the same from one ``lfs df`` block to the next: all but the numbers.
 
-    A block has this layout when it has as many tokens (line breaks included
-    as :data:`_SEP`), its line breaks are where they were, the UUID and mount
-    tokens of the target lines are the same, and each other line starts with
-    the same token (for a line starting with a UUID: has the same tokens) and
-    holds no line break.  Such a block parses exactly like the one the layout
+    A block has this layout when it has as many tokens (each line break is a
+    :data:`_SEP` ending the token before it, or a token of its own), its line
+    breaks are where they were, the UUID and mount tokens of the target lines
+    are the same (the mount token with the line break: no trailing blanks), and
+    each other line starts with the same token (for a line starting with a
+    UUID: has the same tokens) and holds no other line break.  Such a block parses exactly like the one the layout
     was made from, except for the numbers, which are validated and converted.
     """
 
     runs: tuple[_DfRun, ...]
     #: number of lines
     lines: int
-    #: ``(start, stop, tokens)`` of the other lines: ``tokens[stop]`` is their line
-    #: break, ``tokens[start:start + len(tokens)]`` must equal ``tokens``
+    #: ``(start, stop, tokens)`` of the other lines: ``tokens[stop]`` ends with their
+    #: line break, ``tokens[start:start + len(tokens)]`` must equal ``tokens``
     skipped: tuple[tuple[int, int, list[bytes]], ...]
 
 
@@ -484,19 +486,22 @@ def _df_layout(tokens: list[bytes]) -> _DfLayout | None:
     skipped: list[tuple[int, int, list[bytes]]] = []
     current: _DfRun | None = None
     start = 0
-    while start < len(tokens):
-        stop = tokens.index(_SEP, start)
-        line = tokens[start:stop]
+    ends = [position for position, token in enumerate(tokens) if token.endswith(_SEP)]
+    for stop in ends:
+        raw = tokens[start : stop + 1]  # the last one ends with the line break
+        line = raw[:-1]
+        if raw[-1] != _SEP:
+            line.append(raw[-1][:-1])
         if line and line[0].endswith(b"_UUID"):
             text = b" ".join(line).decode("ascii")
             match = _DF_LINE.fullmatch(text)
             if match is None:
                 if _DF_LOOKS_LIKE_TARGET.match(text):
                     return None  # a malformed line: the slow path reports it
-                skipped.append((start, stop, line))
+                skipped.append((start, stop, raw))
                 current = None
-            elif len(line) != 6:
-                return None  # a mount point with spaces
+            elif len(raw) != 6:
+                return None  # a mount point with spaces, or trailing blanks
             else:
                 fs, target, total, _, _, mount, role, index = match.groups()
                 if current is None or current.file_system != fs:
@@ -504,8 +509,8 @@ def _df_layout(tokens: list[bytes]) -> _DfLayout | None:
                     runs.append(current)
                 else:
                     current = runs[-1] = current._replace(stop=stop + 1)
-                current.uuids.append(line[0])
-                current.mounts.append(line[5])
+                current.uuids.append(raw[0])
+                current.mounts.append(raw[5])
                 current.totals.append(line[1])
                 current.targets.append(target)
                 current.templates.append(
@@ -519,9 +524,11 @@ def _df_layout(tokens: list[bytes]) -> _DfLayout | None:
                     }
                 )
         else:
-            skipped.append((start, stop, line[:1]))
+            skipped.append((start, stop, raw[:1]))
             current = None
         start = stop + 1
+    if start != len(tokens):
+        return None  # text after the last line break
     lines = len(skipped) + sum(len(run.uuids) for run in runs)
     return _DfLayout(tuple(runs), lines, tuple(skipped))
 
@@ -557,8 +564,8 @@ def _df_match(tokens: list[bytes], layout: _DfLayout) -> DfValues | None:
     """The numbers of a block of this layout, or None if the block does not fit it."""
     for start, stop, expected in layout.skipped:
         if (
-            tokens[stop] != _SEP
-            or _SEP in tokens[start:stop]
+            not tokens[stop].endswith(_SEP)
+            or _SEP in b"".join(tokens[start:stop])
             or tokens[start : start + len(expected)] != expected
         ):
             return None
@@ -568,16 +575,14 @@ def _df_match(tokens: list[bytes], layout: _DfLayout) -> DfValues | None:
     same_totals: list[bool] = []
     for run in layout.runs:
         start, stop = run.start, run.stop
-        if (
-            tokens[start:stop:7] != run.uuids
-            or tokens[start + 5 : stop : 7] != run.mounts
-            or tokens[start + 6 : stop : 7].count(_SEP) != len(run.uuids)
-        ):
+        # equal UUIDs and mounts (with their line break) and numbers and percents
+        # without one: the lines are where they were
+        if tokens[start:stop:6] != run.uuids or tokens[start + 5 : stop : 6] != run.mounts:
             return None
-        numbers += tokens[start + 2 : stop : 7]
-        numbers += tokens[start + 3 : stop : 7]
-        percents += tokens[start + 4 : stop : 7]
-        totals = tokens[start + 1 : stop : 7]
+        numbers += tokens[start + 2 : stop : 6]
+        numbers += tokens[start + 3 : stop : 6]
+        percents += tokens[start + 4 : stop : 6]
+        totals = tokens[start + 1 : stop : 6]
         same = totals == run.totals  # capacities rarely change: keep the layout's ints
         same_totals.append(same)
         if not same:
@@ -607,20 +612,18 @@ def _df_build(layout: _DfLayout, values: list[int], same_totals: tuple[bool, ...
             for target, template, used, remaining in zip(
                 run.targets, run.templates, values[offset:middle], values[middle:end], strict=True
             ):
-                fields = template.copy()
+                targets[target] = fields = template.copy()
                 fields["used_kib"] = used
                 fields["remaining_kib"] = remaining
-                targets[target] = fields
         else:
             for target, template, total, used, remaining in zip(
                 run.targets, run.templates, values[total_offset : total_offset + count],
                 values[offset:middle], values[middle:end], strict=True,
             ):  # fmt: skip
-                fields = template.copy()
+                targets[target] = fields = template.copy()
                 fields["total_kib"] = total
                 fields["used_kib"] = used
                 fields["remaining_kib"] = remaining
-                targets[target] = fields
             total_offset += count
         offset = end
         known = out.get(run.file_system)
@@ -830,6 +833,12 @@ class _ConcatenationParser:
         if not data:
             return []
         buffer = self._buffer
+        last = data.rfind(_MARK)
+        if last >= 0:  # a mark inside the new bytes (not the open block's): one copy, no growth
+            complete = b"".join((buffer, memoryview(data)[: last + 1]))
+            self._buffer = bytearray(memoryview(data)[last:])
+            self._scan = 1
+            return self._segments(complete, final=False)
         buffer += data
         last = buffer.rfind(_MARK, self._scan)
         if last <= 0:

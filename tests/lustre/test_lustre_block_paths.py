@@ -52,6 +52,11 @@ DF_EDITS = [
     ("/scratch2[OST:1]", "/scratch 2[OST:1]"),  # a mount point with a space
     ("/scratch2[OST:1]", "/scratch2[OST:10]"),
     ("/scratch2[OST:1]", "/scratch2"),
+    ("/scratch2[OST:1]\n", "/scratch2[OST:1]  \n"),  # trailing blanks
+    ("/scratch2[OST:1]\n", "/scratch2[OST:1] "),  # two lines joined
+    ("/scratch2[OST:1]\n", "/scratch2[OST:1]\n\n"),
+    ("Mounted on\n", "Mounted on \n"),
+    ("Mounted on\n", "Mounted\non\n"),
     ("OST0001_UUID", "OST0004_UUID"),
     ("snx11035-OST0001", "lustre-OST0001"),  # another file system within the run
     ("snx11035-OST0001", "snx11035-OST0000"),  # a duplicate target
