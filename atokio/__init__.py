@@ -8,33 +8,17 @@ imported when first used, so ``import atokio`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from types import ModuleType
 
 from atokio import config
+from atokio._lazy import submodule
 from atokio.common import ConfigError
 
 __version__ = "0.1.0"
 
 __all__ = ["ConfigError", "__version__", "config"]
 
-_SUBMODULES = frozenset(
-    {
-        "analysis",
-        "archive",
-        "cli",
-        "collectors",
-        "common",
-        "connectors",
-        "debug",
-        "parsers",
-        "timeseries",
-        "tools",
-    }
-)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"atokio.{name}")
-    raise AttributeError(f"module 'atokio' has no attribute {name!r}")
+def __getattr__(name: str) -> ModuleType:
+    """Subpackages and modules load on first use (``atokio.tools.hdf5`` after ``import atokio``)."""
+    return submodule(__name__, name)

@@ -5,6 +5,12 @@ Every tool runs as ``atokio <tool> ...`` (dashes or underscores), as
 ``atokio.cli.<tool>.main([...])``.
 """
 
+from __future__ import annotations
+
+from types import ModuleType
+
+from atokio._lazy import submodule
+
 #: The documented tools, then the two names the published Quick Start uses.
 TOOLS = (
     "archive_collectdes",
@@ -33,3 +39,8 @@ TOOLS = (
     "cache_darshanlogs",
     "summarize_darshanlogs",
 )
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Submodules load on first use (``atokio.cli.<module>`` after ``import atokio``)."""
+    return submodule(__name__, name)
