@@ -91,7 +91,7 @@ class CraySdbProc(SubprocessOutputDict):
         ``silent_errors``); the records before it are kept.
         """
         data = input_str.encode() if isinstance(input_str, str) else input_str
-        parser = self._make_parser()
+        parser = Xtdb2procParser(source="<string>")
         records: list[Xtdb2procRecord] = []
         try:
             records.extend(parser.feed(data))

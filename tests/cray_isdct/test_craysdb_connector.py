@@ -98,6 +98,17 @@ def test_bad_string_warns_and_keeps_the_records_before(caplog: pytest.LogCapture
     assert "<string>:2: expected key=value: 'garbage'" in caplog.text
 
 
+def test_load_str_names_the_string_not_the_cache_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_gzip(tmp_path / "sdb.txt.gz", TEXT)
+    table = CraySdbProc(cache_file=str(path))
+    with caplog.at_level(logging.WARNING, logger="atokio"):
+        table.load_str("garbage\n")
+    assert "<string>:1: expected key=value: 'garbage'" in caplog.text
+    assert str(path) not in caplog.text
+
+
 def test_bad_cache_file_raises(tmp_path: Path) -> None:
     path = tmp_path / "bad.txt"
     path.write_text("cpu=0\n")
