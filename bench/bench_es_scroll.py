@@ -21,9 +21,10 @@ Measured, each in a fresh process (so that its peak RSS is its own):
 Targets: the client is not the bottleneck — the collector's capacity
 (documents per second of its own CPU time) is at least 1.5 times the raw
 server rate, so the client waits for the server, not the reverse (the wall
-rate is printed beside it: a scroll cannot ask for page *n*+1 before page
-*n* is decoded, so the decode of a page and the server's work on the next
-one do not overlap) — and its peak RSS is bounded by the page size: the run
+rate / raw is printed beside it: the collector reads page *n*'s scroll id
+from the first bytes of its body and sends the request for page *n*+1
+before it decodes page *n*, so decoding and the server's work on the next
+page overlap) — and its peak RSS is bounded by the page size: the run
 over 1,000,000 documents peaks within 10 % of a run over 200,000.
 
     python bench/bench_es_scroll.py [--docs 1000000] [--page 10000]

@@ -30,10 +30,26 @@ with ``hits.hits``) of one query:
 The next page is fetched while the consumer works on the current one: a
 producer task keeps up to ``prefetch`` pages ready in a bounded memory
 channel, so memory stays bounded by ``prefetch + 2`` pages whatever the
-size of the result.  The scroll context or point in time is **always
-released** — at the end, when the consumer leaves the block early or raises,
-on errors and on cancellation (the release request is shielded from the
-cancellation and bounded by ``release_timeout`` seconds).  The stream
+size of the result.
+
+A scroll also overlaps the decoding of a page with the server's work on
+the next one.  The request for page *n*+1 needs page *n*'s ``_scroll_id``,
+which a client normally has only once it has decoded the whole body of
+page *n*.  A client opened by :meth:`EsClient.open` reads that id from the
+first bytes of the body instead (:class:`ScrollPageSerializer`, a wrapper
+of the client's JSON serializer that leaves scroll pages undecoded, only in
+the producer task of a scroll), sends the request for page *n*+1, waits
+until httpx has written it, and only then decodes page *n* with the
+client's own serializer — so the pages are the same dicts as without the
+overlap.  A page whose first bytes do not show its scroll id and whether
+it has hits is decoded first, as is every page of any other client.
+Point-in-time paging cannot overlap in this way (its next request needs
+the sort values of the page's last hit).
+
+The scroll context or point in time is **always released** — at the end,
+when the consumer leaves the block early or raises, on errors and on
+cancellation (the release request is shielded from the cancellation and
+bounded by ``release_timeout`` seconds).  The stream
 records what it did (:attr:`PageStream.released`, :attr:`PageStream.pages`,
 ...), which the tests check against the server.
 
@@ -47,17 +63,28 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import anyio
+import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch.serializer import Serializer
 
-__all__ = ["EsClient", "PageStream", "Paging", "iter_pages"]
+__all__ = [
+    "EsClient",
+    "PageStream",
+    "Paging",
+    "RawScrollPage",
+    "ScrollPageSerializer",
+    "iter_pages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +92,108 @@ Paging = Literal["scroll", "pit", "auto"]
 
 #: HTTP statuses with which a server without point-in-time support answers ``_pit``.
 NO_PIT_STATUSES = (400, 404, 405)
+
+#: The JSON mimetypes whose serializers :meth:`EsClient.open` wraps in :class:`ScrollPageSerializer`.
+JSON_MIMETYPES = ("application/json", "application/vnd.elasticsearch+json")
+
+#: True in the producer task of a scroll: its scroll pages arrive undecoded.
+_RAW_SCROLL_PAGES: ContextVar[bool] = ContextVar("atokio_raw_scroll_pages", default=False)
+#: Set in a task that requests a page ahead: called once httpx has written the request.
+_ON_SENT: ContextVar[Callable[[], None] | None] = ContextVar("atokio_on_sent", default=None)
+
+#: A scroll page starts with its scroll id (a base64 string, no escapes)...
+_SCROLL_HEAD = re.compile(rb'\s*\{\s*"_scroll_id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]+)"')
+#: ... and its first array under a ``hits`` key is ``hits.hits`` (``]`` right away: no hits).
+_HITS_ARRAY = re.compile(rb'"hits"\s*:\s*\[\s*(\]?)')
+#: The httpcore trace events after which a request is on the wire.
+_SENT_EVENTS = (".send_request_body.complete", ".receive_response_headers.started")
+
+
+class RawScrollPage:
+    """A scroll page not decoded yet: its scroll id and whether it has hits, read from its first bytes.
+
+    :meth:`decode` gives the page that ``serializer`` (the client's own JSON
+    serializer) makes of the body.
+    """
+
+    __slots__ = ("data", "has_hits", "scroll_id", "serializer")
+
+    def __init__(self, data: bytes, scroll_id: str, has_hits: bool, serializer: Serializer) -> None:
+        self.data = data
+        self.scroll_id = scroll_id
+        self.has_hits = has_hits
+        self.serializer = serializer
+
+    def decode(self) -> dict[str, Any]:
+        page = self.serializer.loads(self.data)
+        if not isinstance(page, dict):
+            raise TypeError(f"a scroll page is a JSON object, not {type(page).__name__}")
+        return page
+
+    def __repr__(self) -> str:
+        return f"RawScrollPage({len(self.data)} bytes, scroll_id={self.scroll_id!r})"
+
+
+class ScrollPageSerializer(Serializer):
+    """The client's JSON serializer, leaving scroll pages undecoded in the producer task of a scroll.
+
+    Everywhere else (other tasks, other responses, bodies whose first
+    bytes do not show the scroll id and the start of the hits) it is
+    ``inner`` itself.  ``dumps`` is always ``inner.dumps``.
+    """
+
+    mimetype: ClassVar[str] = "application/json"
+
+    def __init__(self, inner: Serializer) -> None:
+        self.inner = inner
+
+    def loads(self, data: bytes) -> Any:
+        if _RAW_SCROLL_PAGES.get() and isinstance(data, bytes):
+            head = _SCROLL_HEAD.match(data)
+            if head is not None:
+                hits = _HITS_ARRAY.search(data, head.end())
+                if hits is not None:
+                    scroll_id = head.group(1).decode("ascii")
+                    return RawScrollPage(data, scroll_id, not hits.group(1), self.inner)
+        return self.inner.loads(data)
+
+    def dumps(self, data: Any) -> bytes:
+        return self.inner.dumps(data)
+
+
+async def _trace_sent(request: httpx.Request) -> None:
+    """An httpx request hook: in a task that requests a page ahead, tell it when the request is sent."""
+    on_sent = _ON_SENT.get()
+    if on_sent is None:
+        return
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith(_SENT_EVENTS):
+            on_sent()
+
+    request.extensions = {**request.extensions, "trace": trace}
+
+
+def _overlap_scroll_pages(client: AsyncElasticsearch) -> None:
+    """Let ``client`` read a scroll page's id before decoding it and report requests sent.
+
+    Where the transport does not look as expected (another elastic-transport
+    layout, another node class), the client stays as it is: pages are then
+    decoded before the next one is asked for.
+    """
+    serializers = getattr(getattr(client.transport, "serializers", None), "serializers", None)
+    if not isinstance(serializers, dict):
+        return
+    for mimetype in JSON_MIMETYPES:
+        inner = serializers.get(mimetype)
+        if inner is not None and not isinstance(inner, ScrollPageSerializer):
+            serializers[mimetype] = ScrollPageSerializer(inner)
+    for node in client.transport.node_pool.all():
+        http = getattr(node, "client", None)
+        if isinstance(http, httpx.AsyncClient):
+            hooks = http.event_hooks
+            if _trace_sent not in hooks["request"]:
+                http.event_hooks = {**hooks, "request": [*hooks["request"], _trace_sent]}
 
 
 @dataclass
@@ -85,7 +214,9 @@ class EsClient:
         """A new ``AsyncElasticsearch`` (the caller closes it; prefer :meth:`connect`)."""
         kwargs: dict[str, Any] = {"request_timeout": self.timeout, "node_class": "httpxasync"}
         kwargs.update(self.options)
-        return AsyncElasticsearch(self.hosts, **kwargs)
+        client = AsyncElasticsearch(self.hosts, **kwargs)
+        _overlap_scroll_pages(client)
+        return client
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncElasticsearch]:
@@ -109,6 +240,7 @@ class PageStream:
     """
 
     receive: MemoryObjectReceiveStream[dict[str, Any]]
+    room: anyio.Semaphore
     paging: str = "scroll"
     pages: int = 0
     hits: int = 0
@@ -128,6 +260,7 @@ class PageStream:
                 error, self.error = self.error, None
                 raise error from None
             raise StopAsyncIteration from None
+        self.room.release()
         return page
 
 
@@ -164,6 +297,43 @@ async def _release(
             logger.warning("could not %s: %s", what, error)
 
 
+async def _hand_over(
+    stream: PageStream, send: MemoryObjectSendStream[dict[str, Any]], page: dict[str, Any]
+) -> None:
+    """Count ``page`` and send it (room for it is already taken)."""
+    stream.pages += 1
+    stream.hits += len(_hits(page))
+    await send.send(page)
+
+
+class _Ahead:
+    """The body of the next scroll page, requested in its own task while this one is decoded."""
+
+    def __init__(self) -> None:
+        #: set once the request is on the wire (or once it has failed or finished)
+        self.sent = anyio.Event()
+        self.done = anyio.Event()
+        self.body: Any = None
+        self.error: Exception | None = None
+
+    async def fetch(self, request: Callable[[], Awaitable[Any]]) -> None:
+        on_sent = _ON_SENT.set(self.sent.set)
+        try:
+            self.body = (await request()).body
+        except Exception as error:  # raised by result(), in the producer
+            self.error = error
+        finally:
+            _ON_SENT.reset(on_sent)
+            self.sent.set()
+            self.done.set()
+
+    async def result(self) -> Any:
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.body
+
+
 async def _scroll(
     client: AsyncElasticsearch,
     index: str | None,
@@ -177,27 +347,58 @@ async def _scroll(
     release_timeout: float,
 ) -> None:
     scroll_id: str | None = None
+    raw_pages = _RAW_SCROLL_PAGES.set(True)
     try:
         response = await client.search(
             index=index, body=_source_body(body, size, source), scroll=keep_alive
         )
-        page = dict(response.body)
-        stream.total = (page.get("hits") or {}).get("total")
+        current: Any = response.body
         no_retry = client.options(max_retries=0)
-        while True:
-            scroll_id = page.get("_scroll_id") or scroll_id
-            stream.context_id = scroll_id
-            hits = _hits(page)
-            if not hits:
-                break
-            stream.pages += 1
-            stream.hits += len(hits)
-            await send.send(page)
-            if scroll_id is None:
-                break  # the server did not open a scroll context: one page only
-            response = await no_retry.scroll(scroll_id=scroll_id, scroll=keep_alive)
-            page = dict(response.body)
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            try:
+                while True:
+                    ahead: _Ahead | None = None
+                    if isinstance(current, RawScrollPage) and current.has_hits:
+                        # room for this page first, so that no more pages are in memory than
+                        # without the overlap; then ask for the next one and decode this one
+                        # while the server works on it
+                        await stream.room.acquire()
+                        scroll_id = stream.context_id = current.scroll_id
+                        ahead = _Ahead()
+                        group.start_soon(
+                            ahead.fetch,
+                            partial(no_retry.scroll, scroll_id=scroll_id, scroll=keep_alive),
+                        )
+                        await ahead.sent.wait()
+                    if isinstance(current, RawScrollPage):
+                        page = current.decode()
+                    else:
+                        page = dict(current)
+                    if stream.pages == 0:  # the first page
+                        stream.total = (page.get("hits") or {}).get("total")
+                    scroll_id = page.get("_scroll_id") or scroll_id
+                    stream.context_id = scroll_id
+                    if not _hits(page):
+                        break
+                    if ahead is None:
+                        await stream.room.acquire()
+                    await _hand_over(stream, send, page)
+                    if scroll_id is None:
+                        break  # the server did not open a scroll context: one page only
+                    if ahead is not None:
+                        current = await ahead.result()
+                    else:
+                        response = await no_retry.scroll(scroll_id=scroll_id, scroll=keep_alive)
+                        current = response.body
+            except Exception as error:  # raised below, not wrapped in an exception group
+                failure = error
+            finally:
+                group.cancel_scope.cancel()  # a request ahead that is no longer needed
+        if failure is not None:
+            raise failure
     finally:
+        _RAW_SCROLL_PAGES.reset(raw_pages)
         if scroll_id is not None:
             await _release(
                 stream,
@@ -249,9 +450,8 @@ async def _pit(
             if own_sort:
                 for hit in hits:
                     hit.pop("sort", None)
-            stream.pages += 1
-            stream.hits += len(hits)
-            await send.send(page)
+            await stream.room.acquire()
+            await _hand_over(stream, send, page)
             if len(hits) < size:
                 break  # a short page of a sorted search is the last one
     finally:
@@ -291,7 +491,8 @@ async def iter_pages(
     if paging not in ("scroll", "pit", "auto"):
         raise ValueError(f"paging must be scroll, pit or auto, not {paging!r}")
     send, receive = anyio.create_memory_object_stream[dict[str, Any]](prefetch)
-    stream = PageStream(receive, paging="scroll")
+    # room for ``prefetch`` pages in the channel: taken by the producer, given back by the consumer
+    stream = PageStream(receive, anyio.Semaphore(prefetch), paging="scroll")
     options = {
         "keep_alive": keep_alive,
         "size": size,

@@ -7,11 +7,13 @@ when the server fails mid-way.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
 import pytest
-from elasticsearch import ApiError
+from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch.serializer import JsonSerializer
 from es_server import generated, running
 
 from atokio.collectors.elasticsearch import EsClient, iter_pages
@@ -69,6 +71,53 @@ async def test_generated_documents_paged_exactly(anyio_backend: str, paging: str
         assert log.bodies[0]["size"] == 500
     else:
         assert log.pits_closed == log.pits_opened and len(log.pits_opened) == 1
+
+
+async def test_next_scroll_request_is_sent_before_the_page_is_decoded(anyio_backend: str) -> None:
+    docs = generated(2345, nodes=4)
+    with running(docs) as server:
+        log = server.log
+        decoded: list[tuple[int, int]] = []  # (page number, requests the server had seen by then)
+
+        class Recording(JsonSerializer):
+            """The client's JSON serializer, noting how far the server got when a page is decoded."""
+
+            def loads(self, data: bytes) -> Any:
+                page = super().loads(data)
+                if isinstance(page, dict) and (page.get("hits") or {}).get("hits"):
+                    number = len(decoded) + 1
+                    # the request for the next page should be on its way: wait for the server to see it
+                    deadline = time.monotonic() + 2
+                    while len(log.requests) <= number and time.monotonic() < deadline:
+                        time.sleep(0.001)
+                    decoded.append((number, len(log.requests)))
+                return page
+
+        options = {"serializers": {"application/json": Recording()}}
+        async with EsClient([server.url], options=options).connect() as client:
+            async with iter_pages(client, "x", MATCH_ALL, size=500) as stream:
+                pages = [page["hits"]["hits"] async for page in stream]
+        assert log.open_contexts() == []
+    assert pages == expected_pages(docs, 500)
+    # page n was decoded once the server had seen the search, n - 1 scrolls and the scroll for n + 1
+    assert decoded == [(n, n + 1) for n in range(1, 6)]
+    assert stream.released and stream.total == {"value": 2345, "relation": "eq"}
+
+
+async def test_scroll_with_a_client_of_its_own(anyio_backend: str) -> None:
+    """A client not opened by EsClient decodes each page before asking for the next: same pages."""
+    docs = generated(1234, nodes=4)
+    with running(docs) as server:
+        client = AsyncElasticsearch([server.url], node_class="httpxasync")
+        try:
+            async with iter_pages(client, "x", MATCH_ALL, size=500) as stream:
+                pages = [page["hits"]["hits"] async for page in stream]
+        finally:
+            await client.close()
+        assert server.log.open_contexts() == []
+        assert [r[1] for r in server.log.requests].count("/_search/scroll") == 4
+    assert pages == expected_pages(docs, 500)
+    assert stream.released and stream.pages == 3 and stream.hits == 1234
 
 
 async def test_auto_falls_back_to_scroll_without_pit(anyio_backend: str) -> None:
