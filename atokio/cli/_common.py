@@ -21,18 +21,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import gzip
 import json
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, TypeVar
 
 from atokio.common import JSONEncoder
 
 __all__ = [
+    "add_dump_arguments",
     "add_es_options",
     "announce_output",
     "es_connector",
@@ -45,6 +48,7 @@ __all__ = [
     "run_main",
     "as_program",
     "setup_logging",
+    "text_output",
     "write_csv",
     "write_json",
 ]
@@ -186,6 +190,48 @@ def as_program(
 
 
 # -- the Elasticsearch tools -------------------------------------------------------------------
+
+
+def add_dump_arguments(parser: argparse.ArgumentParser, input_help: str) -> None:
+    """What the Elasticsearch dump tools share: the window, ``--debug``, ``--timeout``, ``--input``, ``-o``."""
+    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
+    parser.add_argument(
+        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
+    )
+    parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
+    parser.add_argument(
+        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
+    )
+    parser.add_argument("--input", type=str, default=None, help=input_help)
+    parser.add_argument(
+        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    )
+
+
+@contextlib.contextmanager
+def text_output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or ``path`` (gzip when it ends in ``.gz``) written under a temporary name.
+
+    The file gets its name only once complete, so a run that fails midway
+    leaves no partial output behind.
+    """
+    if path is None:
+        yield sys.stdout
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(temporary, "wt") as handle:
+                yield handle
+        else:
+            with open(temporary, "w") as handle:
+                yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def es_parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:

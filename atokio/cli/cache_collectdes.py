@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import Any
 
 from atokio.cli._common import (
+    add_dump_arguments,
     add_es_options,
     announce_output,
     es_connector,
@@ -33,6 +33,7 @@ from atokio.cli._common import (
     parse_es_args,
     run_main,
     setup_logging,
+    text_output,
 )
 from atokio.collectors.sync import run_sync
 from atokio.connectors.collectd_es import DEFAULT_INDEX, PLUGINS, CollectdEs, plugin_query
@@ -49,31 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Dump collectd documents of the burst-buffer nodes out of Elasticsearch "
         "as a JSON list of pages (or CSV), or re-emit an earlier dump (--input).",
     )
-    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
-    parser.add_argument(
-        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
-    )
-    parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
-    parser.add_argument(
-        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
-    )
-    parser.add_argument(
-        "--input", type=str, default=None, help="re-emit this dump (JSON, .gz allowed) instead"
-    )
-    parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
-    )
+    add_dump_arguments(parser, "re-emit this dump (JSON, .gz allowed) instead")
     add_es_options(parser, DEFAULT_INDEX)
     parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
     return parser
-
-
-def _open_output(path: str | None) -> IO[str]:
-    if path is None:
-        return sys.stdout
-    if path.endswith(".gz"):
-        return gzip.open(path, "wt")
-    return open(path, "w")
 
 
 async def _dump_live(es: CollectdEs, start: Any, end: Any, writer: PageWriter | None) -> None:
@@ -93,16 +73,12 @@ async def _dump_live(es: CollectdEs, start: Any, end: Any, writer: PageWriter | 
 @contextlib.contextmanager
 def _page_writer(path: str | None) -> Iterator[PageWriter]:
     """A writer of a JSON list of pages into ``path`` (compact) or stdout (indented)."""
-    output = _open_output(path)
-    try:
+    with text_output(path) as output:
         writer = PageWriter(output, 4 if path is None else None)
         yield writer
         writer.close()
         if path is None:
             output.write("\n")
-    finally:
-        if output is not sys.stdout:
-            output.close()
 
 
 def _body(argv: Sequence[str] | None) -> int:
@@ -137,7 +113,7 @@ def _body(argv: Sequence[str] | None) -> int:
     if args.output is None:
         print(frame.to_csv())
     else:
-        with _open_output(args.output) as output:
+        with text_output(args.output) as output:
             frame.to_csv(output)
     return 0
 

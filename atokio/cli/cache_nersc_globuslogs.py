@@ -28,15 +28,13 @@ and renamed when complete, so a failed run leaves no truncated file.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gzip
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import Any
 
 from atokio.cli._common import (
+    add_dump_arguments,
     add_es_options,
     announce_output,
     es_connector,
@@ -45,6 +43,7 @@ from atokio.cli._common import (
     parse_es_args,
     run_main,
     setup_logging,
+    text_output,
 )
 from atokio.collectors.files import open_binary
 from atokio.collectors.sync import run_sync
@@ -73,22 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(or CSV with -c), or replay an earlier dump (--input).",
         epilog="-h is --host (as in pytokio); use --help for this text.",
     )
-    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
-    parser.add_argument(
-        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
-    )
-    parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
-    parser.add_argument(
-        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
-    )
-    parser.add_argument(
-        "--input",
-        type=str,
-        default=None,
-        help="replay this dump (JSON list of pages, .gz allowed) instead of querying",
-    )
-    parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+    add_dump_arguments(
+        parser, "replay this dump (JSON list of pages, .gz allowed) instead of querying"
     )
     add_es_options(parser, DEFAULT_INDEX)
     parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
@@ -102,28 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this transfer type (STOR, RETR, NLST, ...; upper-cased)",
     )
     return parser
-
-
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[str]]:
-    """stdout, or a file written under a temporary name and renamed once complete."""
-    if path is None:
-        yield sys.stdout
-        return
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        if path.endswith(".gz"):
-            with gzip.open(temporary, "wt") as handle:
-                yield handle
-        else:
-            with open(temporary, "w") as handle:
-                yield handle
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _cached_pages(path: str) -> Iterator[list[Any]]:
@@ -179,11 +142,11 @@ def _body(argv: Sequence[str] | None) -> int:
         if args.output is None:
             print(frame.to_csv())
         else:
-            with _output(args.output) as output:
+            with text_output(args.output) as output:
                 frame.to_csv(output)
         return 0
 
-    with _output(args.output) as output:
+    with text_output(args.output) as output:
         writer = PageWriter(output, 4 if args.output is None else None)
         if args.input is not None:
             for page in _cached_pages(args.input):

@@ -11,6 +11,7 @@ import datetime
 import gzip
 import io
 import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -354,3 +355,15 @@ def test_cache_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
         cache_collectdes.main(["-c"])
     assert caught.value.code == 2
     assert as_program(cache_collectdes.main, ["2017-12-13 00:00:00", "2017-12-13T01:00:00"]) == 1
+
+
+def test_cache_failing_live_run_leaves_no_output_file(tmp_path: Path) -> None:
+    with running([]) as server:
+        port = server.port  # nothing listens there once the block has ended
+    target = tmp_path / "dump.json"
+    argv = ["-h", "127.0.0.1", "-p", str(port), "--timeout", "2", "-o", str(target),
+            "2017-12-13T00:00:00", "2017-12-13T01:00:00"]  # fmt: skip
+    with redirect_stdout(io.StringIO()) as out:
+        assert as_program(cache_collectdes.main, argv) == 1
+    assert out.getvalue() == f"Caching to {target}\n"
+    assert sorted(os.listdir(tmp_path)) == []  # neither the file nor its temporary copy
