@@ -26,10 +26,12 @@ from typing import Any
 import h5py
 import numpy
 
+from atokio.archive.schema import MD_OPS, SCHEMA_VERSION
 from atokio.archive.timeseries import TimeSeries, sorted_nodenames
 from atokio.common import to_epoch
 
 __all__ = [
+    "MD_OPS",
     "SCHEMA_VERSION",
     "NewDataset",
     "commit_timeseries",
@@ -44,7 +46,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 #: Rows per HDF5 chunk of a new dataset (a chunk holds at most this many rows).
 CHUNK_ROWS = 1024
 

@@ -73,6 +73,7 @@ import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
 
 from atokio.archive import tts
+from atokio.archive.schema import SCHEMA_VERSION
 from atokio.archive.timeseries import TimeSeries, sorted_nodenames
 from atokio.archive.tts import decode
 from atokio.archive.writer import Batch
@@ -120,7 +121,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 SOURCE = "collectd_disk"
 METADATASET_PREFIX = "_num_"
 #: rows x columns of an HDF5 chunk of a new dataset (at most)

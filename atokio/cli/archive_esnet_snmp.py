@@ -95,7 +95,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 SOURCE = "esnet_snmp"
 
 

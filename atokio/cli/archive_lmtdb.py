@@ -65,6 +65,7 @@ import h5py
 import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
 
+from atokio.archive.schema import MD_OPS
 from atokio.archive.timeseries import TimeSeries
 from atokio.archive.writer import Batch
 from atokio.cli import _archive
@@ -95,24 +96,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 SOURCE = "lmt"
 
 #: The metadata operations archived, in the order of the TTS dataset list.
-MDS_OPERATIONS = (
-    "open",
-    "close",
-    "mknod",
-    "link",
-    "unlink",
-    "mkdir",
-    "rmdir",
-    "rename",
-    "getxattr",
-    "statfs",
-    "setattr",
-    "getattr",
-)
+MDS_OPERATIONS = MD_OPS
 
 #: The component id column of each LMT data table.
 TABLE_IDS = {

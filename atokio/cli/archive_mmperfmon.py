@@ -87,7 +87,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
 SOURCE = "mmperfmon"
 
 #: mmperfmon metric -> TTS dataset leaf (FORMATS.md 4.5, master).

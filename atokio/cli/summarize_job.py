@@ -61,6 +61,7 @@ from types import ModuleType
 from typing import Any
 
 from atokio import config
+from atokio.archive.schema import MD_OPS
 from atokio.cli._common import run_main, setup_logging
 from atokio.common import to_epoch
 
@@ -112,20 +113,7 @@ POSIX_COUNTERS = (
 )
 
 #: Metadata operations summarized from ``mdtargets/<op>s``.
-MDS_OPS = (
-    "open",
-    "close",
-    "mknod",
-    "link",
-    "unlink",
-    "mkdir",
-    "rmdir",
-    "rename",
-    "getxattr",
-    "statfs",
-    "setattr",
-    "getattr",
-)
+MDS_OPS = MD_OPS
 
 #: Modules whose byte counters do not double-count another module's (used by get_biggest_fs).
 _BOTTOM_MODULES = ("posix", "stdio")

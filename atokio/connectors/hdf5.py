@@ -45,10 +45,7 @@ _DERIVED = {
     "datatargets/readrates": ("datatargets/readbytes", False),
     "datatargets/writerates": ("datatargets/writebytes", False),
 }
-MD_OPS = (
-    "open", "close", "mknod", "link", "unlink", "mkdir", "rmdir", "rename",
-    "getxattr", "statfs", "setattr", "getattr",
-)  # fmt: skip
+MD_OPS = tts.MD_OPS
 for _op in MD_OPS:
     _DERIVED[f"mdtargets/{_op}s"] = (f"mdtargets/{_op}rates", True)
     _DERIVED[f"mdtargets/{_op}rates"] = (f"mdtargets/{_op}s", False)
