@@ -50,7 +50,7 @@ def _serialize_datetime(obj: Any) -> Any:
 
 
 class UmamiMetric:
-    """A single row of an UMAMI diagram.
+    """One metric of an UMAMI diagram: its history and how to read it.
 
     ``timestamps`` are epoch seconds and ``values`` the measurements taken
     at them; the two lists always have the same length (:class:`ValueError`

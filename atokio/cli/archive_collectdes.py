@@ -131,7 +131,7 @@ CHUNK = (360, 128)
 
 
 def dataset2metadataset_key(dataset_key: str) -> str:
-    """Return the metadataset name corresponding to a dataset name.
+    """The name of the metadataset that goes with a dataset.
 
     ``dataservers/cpuload`` -> ``dataservers/_num_cpuload``.
     """
@@ -140,7 +140,7 @@ def dataset2metadataset_key(dataset_key: str) -> str:
 
 
 def metadataset2dataset_key(metadataset_name: str) -> str | None:
-    """Return the dataset name corresponding to a metadataset name.
+    """The name of the dataset a metadataset goes with (``None`` if it is not one).
 
     Metadatasets are never stored in the HDF5 file; they hold what is needed
     to compute dataset values (the number of CPU samples summed into each

@@ -102,7 +102,7 @@ def convert_byte_keys(
     conversion_factor: float = 9.313225746154785e-10,
     label: str = "gibs",
 ) -> dict[str, Any]:
-    """Convert all keys ending in ``_bytes`` to some other unit (GiB by default).
+    """Rename the ``*_bytes`` counters and rescale their values (to GiB by default).
 
     Accepts either the raw diff dict of :meth:`NerscIsdct.diff` (every
     device's counters are converted) or the reduced dict of
@@ -120,7 +120,7 @@ def convert_byte_keys(
 
 
 def reduce_diff(diff_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """Take the raw output of ``.diff()`` and aggregate the results of all devices.
+    """Reduce the per-device output of ``.diff()`` to counts and statistics over all devices.
 
     For every counter *c*: ``count_c`` (the number of devices reporting it);
     for every numeric counter also ``sum_c``, ``min_c``, ``max_c`` and
@@ -193,7 +193,7 @@ def _errors_block(diff_dict: Mapping[str, Any], isdct_data: Mapping[str, Any]) -
 
 
 def summarize_errors(diff_dict: Mapping[str, Any], isdct_data: Mapping[str, Any]) -> None:
-    """Print a human-readable summary of any bad SSDs.
+    """Print the SSDs whose error counters changed.
 
     ``*** Errors Detected! ***`` and one line ``<node_name> <serial> <counter>
     <change>`` per changed error counter (node names from ``isdct_data``);
@@ -229,7 +229,7 @@ def _reduced_block(reduced_diffs: Mapping[str, Any]) -> list[str]:
 
 
 def summarize_reduced_diffs(reduced_diffs: Mapping[str, Any]) -> None:
-    """Print a human-readable summary of the relevant reduced diff data.
+    """Print the workload figures of a reduced diff (volumes, commands, wear).
 
     The workload block: data read and written (TiB) with the host read and
     write commands (millions), and the largest change of the write

@@ -1,9 +1,10 @@
 """Summarize a job's I/O and what the file system did meanwhile (``summarize_job``, CLI.md 3.22).
 
-Take a Darshan log or a job start/end time and pull scalar data from every
-available TOKIO connector/tool configured for the system, to present a
-single system-wide view of performance for the time during which that job
-was running.
+For each Darshan log (or one explicit time window) it gathers one row of
+numbers from every source the site has configured — the log itself, the
+file system's TTS telemetry, Lustre health, the job's place in the network
+and the jobs that ran beside it — so the job and the system around it can
+be read together.
 
 One record (a flat dict) is made per Darshan log, or one for an explicit
 window (``--start-time``/``--end-time``), from these sources:
@@ -191,7 +192,7 @@ def merge_dicts(
 
 
 def serialize_datetime(obj: Any) -> Any:
-    """Special serializer function that converts datetime into something that can be encoded in json.
+    """``json`` ``default=`` hook of the JSON output: datetimes (and numpy scalars) as numbers.
 
     A naive datetime becomes float seconds computed as if its (local)
     wall-clock time were UTC: ``datetime(2018, 1, 28, 0, 1)`` gives
@@ -213,7 +214,7 @@ def serialize_datetime(obj: Any) -> Any:
 
 # -- Darshan ------------------------------------------------------------------------------
 def _identify_fs_from_path(path: str, mounts: Iterable[str]) -> str | None:
-    """Scan a list of mount points and try to identify the one that matches the given path.
+    """The mount point, among ``mounts``, that holds ``path`` (``None`` if none does).
 
     ``mounts`` is any iterable of mount points (a Darshan ``mounts`` dict
     works).  Returns the longest mount point that ``path`` lies under
@@ -344,7 +345,7 @@ def get_biggest_fs(darshan_data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summarize_darshan_posix(darshan_data: Mapping[str, Any]) -> dict[str, Any]:
-    """Extract key metrics from the POSIX module in a Darshan log.
+    """The ``darshan_*_posix`` numbers of a Darshan dict (its POSIX records and ``--perf`` block).
 
     From the ``--perf`` block: ``total_gibs_posix`` (``total_bytes`` / 2**30),
     ``agg_perf_by_slowest_posix`` (MiB/s) and ``io_time`` (seconds: the
@@ -476,7 +477,7 @@ def _guess_file_system(results: Mapping[str, Any]) -> str | None:
 
 # -- job id, topology, concurrent jobs ----------------------------------------------------------
 def retrieve_jobid(results: dict[str, Any], jobid: str | None, file_count: int) -> dict[str, Any]:
-    """Get JobId from either Slurm or the CLI argument.
+    """Set ``_jobid`` from ``--slurm-jobid``: a job id, or the first job of a Slurm cache.
 
     ``jobid`` (``--slurm-jobid``) is a job id, or a Slurm cache file (as
     written by ``cache_slurm``), whose first top-level job is used; it

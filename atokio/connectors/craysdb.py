@@ -33,7 +33,7 @@ XTDB2PROC_CMD = ("xtdb2proc", "-f", "-")
 
 
 class CraySdbProc(SubprocessOutputDict):
-    """Dictionary subclass that self-populates with Cray SDB data.
+    """The Cray Service Database processor table, as a dict keyed by ``processor_id``.
 
     Presents the processor table of the Cray Service Database as a dict (see
     the module docstring).  Arguments are those of

@@ -1,8 +1,8 @@
 """Retrieve data stored in Elasticsearch (``tokio.connectors.es``).
 
-This module provides a wrapper around the Elasticsearch connection handler
-and methods to query, scroll, and process pages of scrolling data
-(FORMATS.md section 7).
+A connection object over the Elasticsearch client that runs a query, pages
+through all of its results and hands each page to callbacks (FORMATS.md
+section 7).
 
 :class:`EsConnection` keeps pytokio's synchronous API — ``query()``,
 ``scroll()``, ``query_and_scroll()``, ``query_timeseries()``,
@@ -157,7 +157,7 @@ def build_timeseries_query(
     start_key: str = "@timestamp",
     end_key: str | None = None,
 ) -> dict[str, Any]:
-    """Create a query object with time ranges bounded.
+    """A copy of ``query_template`` with every ``@timestamp`` range set to ``[start, end)``.
 
     Returns a deep copy of ``orig_query`` in which every occurrence of
     ``start_key`` (searched through nested dicts and lists) is set to
@@ -214,12 +214,11 @@ def _identity(page: Any) -> Any:
 
 
 class EsConnection:
-    """Elasticsearch connection handler.
+    """A connection to Elasticsearch that keeps the pages of its queries.
 
-    Wrapper around an Elasticsearch connection context that provides
-    simpler scrolling functionality for very long documents and callback
-    functions to be run after each page is retrieved.  See the module
-    docstring for atokio's choices.
+    It pages through results of any length for you and runs a filter and a
+    flush callback on each page as it arrives.  See the module docstring for
+    atokio's choices.
 
     Attributes: ``client``, ``page`` (last page retrieved), ``scroll_pages``
     (pages retrieved so far; consumers must clear it, queries append),
@@ -274,7 +273,7 @@ class EsConnection:
     # -- connection ------------------------------------------------------------------------
 
     def connect(self, **kwargs: Any) -> None:
-        """Instantiate a connection and retain the connection context.
+        """Open the client (``kwargs`` go to ``AsyncElasticsearch``) and keep it on self.
 
         ``kwargs`` go to ``AsyncElasticsearch`` whenever a client is opened.
         """
@@ -325,9 +324,9 @@ class EsConnection:
 
     @classmethod
     def from_cache(cls, cache_file: str) -> EsConnection:
-        """Initializes an EsConnection object from a cache file.
+        """A connection that serves its queries from the pages of a cache file.
 
-        This path is designed to be used for testing.  ``cache_file`` is
+        Meant for tests and offline work.  ``cache_file`` is
         the JSON list of pages that :meth:`save_cache` writes (``.gz``
         allowed).  Each page becomes ``{"_scroll_id": "0", "hits": {"hits":
         page}}`` in ``fake_pages`` (an empty page ends them) and
@@ -349,7 +348,7 @@ class EsConnection:
         self._fake_cursor = 0
 
     def save_cache(self, output_file: str | None = None) -> None:
-        """Persist the response of the last query to a file.
+        """Write the pages of the last query as JSON (``None``: to stdout).
 
         It only saves the last query's results (``scroll_pages``, a JSON
         list of pages), no connection state.  ``None`` writes to stdout
@@ -376,7 +375,7 @@ class EsConnection:
         return body
 
     def query(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Issue an Elasticsearch query.
+        """Run one search (no scroll) and return its response.
 
         Issues a scrolling search (``scroll=scroll_size``, ``size=page_size``)
         and returns the resulting page; sets ``scroll_id`` so that
@@ -399,7 +398,7 @@ class EsConnection:
             return dict(response.body)
 
     def scroll(self) -> dict[str, Any]:
-        """Request the next page of results.
+        """Fetch the page that follows the last one of the open scroll.
 
         Needs ``scroll_id`` (set by :meth:`query`).  Returns the next page.
         """
@@ -482,7 +481,7 @@ class EsConnection:
             await anyio.lowlevel.checkpoint()
 
     def _process_page(self) -> bool:
-        """Remove a page from the incoming queue and append it.
+        """Take in the page just received: bookkeeping, filter, append, flush when due.
 
         Takes the last received page (``self.page``), updates the scroll
         state and the hit counter, applies the filter function, appends the
@@ -535,7 +534,7 @@ class EsConnection:
         flush_every: int | None = None,
         flush_function: Callable[[Any], Any] | None = None,
     ) -> None:
-        """Issue a query and retain all results.
+        """Run a query and append all of its pages to ``scroll_pages``.
 
         Scrolls through every resulting page, applying ``filter_function``
         (its return value is what is appended to ``scroll_pages``) and

@@ -1,4 +1,4 @@
-"""Provides an interface for Globus and GridFTP transfer logs (``tokio.connectors.globuslogs``).
+"""Globus / GridFTP server transfer logs, one record per transfer (``tokio.connectors.globuslogs``).
 
 Globus logs are ASCII files of one transfer per line, ``KEY=value`` pairs
 separated by spaces::
@@ -45,8 +45,8 @@ class GlobusLog(_TextLog, SubprocessOutputList):
          "STREAMS": 1, "STRIPES": 1, "DEST": ["192.101.102.150"], "TYPE": "STOR",
          "CODE": "226"}
 
-    The keys are exactly as they appear in the log, and it is up to
-    downstream code to attribute meaning to them (``DATE`` is the end of the
+    Keys are kept as the log spells them; what they mean is left to the
+    reader (``DATE`` is the end of the
     transfer, ``START`` its beginning, ``TYPE`` ``STOR``/``RETR``, ``CODE``
     the FTP reply code).  Arguments as for
     :class:`~atokio.connectors.common.SubprocessOutputList`; a ``.gz`` file

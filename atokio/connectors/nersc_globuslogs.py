@@ -172,10 +172,10 @@ class NerscGlobusLogs(EsConnection):
 
     @classmethod
     def from_cache(cls, *args: Any, **kwargs: Any) -> NerscGlobusLogs:
-        """Initializes an EsConnection object from a cache file.
+        """A connector that serves its queries from the pages of a cache file.
 
-        This path is designed to be used for testing.  ``cache_file`` (the
-        only argument) is the path to the JSON formatted list of pages
+        Meant for tests and offline work.  ``cache_file`` (the only
+        argument) names a JSON list of pages
         (``.gz`` allowed); every query then replays those pages.
         """
         instance = super().from_cache(*args, **kwargs)
@@ -191,11 +191,10 @@ class NerscGlobusLogs(EsConnection):
         must: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         scroll: bool = True,
     ) -> None:
-        """Queries Elasticsearch for Globus logs.
+        """The Globus transfers that overlap ``[start, end)``.
 
-        Accepts a start time (inclusive), an end time (exclusive) and an
-        optional ``must``: a list of dictionaries to be inserted as
-        additional term-level query parameters.  For example
+        ``must`` adds conditions (Elasticsearch query clauses) that every
+        transfer must also meet.  For example
         ``[{"term": {"TASKID": "none"}}, {"term": {"TYPE": "STOR"}}]``
         returns only the transfers that have no associated TASKID and were
         storing data.  With ``scroll=False`` a single page is fetched and
@@ -278,8 +277,8 @@ class NerscGlobusLogs(EsConnection):
     def query_user(self, start: datetime.datetime, end: datetime.datetime, user: str) -> None:
         """Wraps query() with a user restriction (an exact ``term`` on ``USER``).
 
-        Convenience method to constrain a query to a specific user; ``start``
-        is inclusive, ``end`` exclusive.
+        The transfers of one user only; ``start`` is inclusive, ``end``
+        exclusive.
         """
         self.query(start, end, must=[{"term": {"USER": user}}])
 
@@ -292,8 +291,8 @@ class NerscGlobusLogs(EsConnection):
     def query_type(self, start: datetime.datetime, end: datetime.datetime, xfer_type: str) -> None:
         """Wraps query() with a type restriction (an exact ``term`` on ``TYPE``).
 
-        Convenience method to constrain a query to a specific transfer type
-        (STOR, RETR, etc).  Case sensitive: the type is not upper-cased.
+        The transfers of one type only (STOR, RETR, ...).  Matched as given:
+        the type is not upper-cased.
         """
         self.query(start, end, must=[{"term": {"TYPE": xfer_type}}])
 

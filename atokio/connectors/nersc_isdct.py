@@ -172,7 +172,7 @@ def _is_number(value: Any) -> bool:
 
 
 class NerscIsdct(CacheableDict):
-    """Dictionary subclass that self-populates with ISDCT output data.
+    """NERSC's ISDCT dumps, as a dict keyed by SSD serial number.
 
     ``input_file`` is a directory, a ``.tar``/``.tgz``/``.tar.gz`` bundle of
     NERSC's ISDCT collection, or a JSON cache written by :meth:`save_cache`

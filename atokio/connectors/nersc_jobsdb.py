@@ -69,7 +69,7 @@ def _epoch(value: int | float | datetime.datetime) -> int:
 
 
 class NerscJobsDb(CachingDb):
-    """Connect to and interact with the NERSC jobs database.
+    """The NERSC jobs database (MySQL, or its SQLite cache), with an in-memory layer in front.
 
     Lookup order for a query: the in-memory query cache, then the SQLite
     ``cache_file`` if one was given, otherwise MySQL (see the module
@@ -122,7 +122,7 @@ class NerscJobsDb(CachingDb):
         table: str | None = None,
         table_schema: str | None = None,
     ) -> tuple:
-        """Pass a query through all layers of cache and return on the first hit.
+        """Answer a query from memory, else from the SQLite cache or MySQL, and remember it.
 
         The in-memory cache answers a query seen before (unless ``nocache``);
         otherwise the SQLite cache or MySQL does, and the rows are remembered.

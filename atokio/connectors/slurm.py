@@ -121,7 +121,7 @@ def compact_nodelist(node_string: str | Iterable[str]) -> str:
     return compact_hostlist(node_string)
 
 
-#: Methods to convert Slurm string outputs into Python objects and back:
+#: How each recast key turns from sacct text into Python and back:
 #: ``value[0]`` casts the sacct text to Python, ``value[1]`` casts it back to text.
 _RECAST_KEY_MAP: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {
     "start": (parse_sacct_time, format_sacct_time),
@@ -200,7 +200,7 @@ def _with_jobidraw(keys: Iterable[str]) -> list[str]:
 
 
 class Slurm(SubprocessOutputDict):
-    """Dictionary subclass that self-populates with Slurm accounting data.
+    """A job's Slurm accounting records, as a dict keyed by task id.
 
     Keyed by task id (``jobid``, ``jobid.<step>``, ``jobid.batch``,
     ``jobid.extern``); see the module docstring for the value layout and the
@@ -343,7 +343,7 @@ class Slurm(SubprocessOutputDict):
         self._recast_keys()
 
     def load_keys(self, *keys: str) -> None:
-        """Retrieve a list of keys from sacct and insert them into self.
+        """Run sacct for these fields of the job and merge them into self.
 
         Always runs ``sacct --jobs <jobid> --format=<keys> --parsable2`` (with
         ``jobidraw`` put first), even when the object came from a cache, so it
@@ -358,7 +358,7 @@ class Slurm(SubprocessOutputDict):
         self._apply_records(records, f"sacct --jobs {self.jobid}")
 
     def _recast_keys(self, *target_keys: str) -> None:
-        """Convert own keys into native Python objects.
+        """Turn the string values of the recast keys into Python objects.
 
         Converts the string values of the keys of ``_RECAST_KEY_MAP``
         (``start``, ``end``, ``nodelist``) — only ``target_keys`` when given.

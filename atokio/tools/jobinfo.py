@@ -1,4 +1,4 @@
-"""Site-independent interface to retrieve job info (``tokio.tools.jobinfo``).
+"""A job's start, end and nodes, from whichever source the site configures (``tokio.tools.jobinfo``).
 
 The site configuration lists the *providers* to ask, in order:
 

@@ -1,4 +1,4 @@
-"""Perform operations based on the mapping of a job to network topology (``tokio.tools.topology``).
+"""Where a job's nodes sit in the network, reduced to a few numbers (``tokio.tools.topology``).
 
 The job's node list comes from :func:`atokio.tools.jobinfo.get_job_nodes`
 (providers ``jobinfo_jobnodes_providers``, only ``slurm``), the position of
@@ -32,8 +32,7 @@ def get_job_diameter(
 ) -> dict[str, float]:
     """Calculate the diameter of a job.
 
-    An extremely crude way to reduce a job's node allocation into a scalar
-    metric: nodes are taken as equal points of a 3-D network (their
+    A rough measure of how spread out a job's nodes are: nodes are taken as equal points of a 3-D network (their
     ``x_coord``, ``y_coord``, ``z_coord`` in the Cray SDB) and their distances
     to the job's centre of mass (the mean position) are measured.
 
