@@ -1,7 +1,7 @@
 """Site configuration (``tokio.config``), loaded when atokio is imported.
 
 Which file is read: ``$ATOKIO_CONFIG`` if set, else ``$PYTOKIO_CONFIG``, else
-the ``site.json`` packaged with atokio (a copy of ``site.json`` at the top of
+the ``site.json`` packaged with atokio (a link to ``site.json`` at the top of
 the repository).  A missing file is an empty configuration; with
 ``PYTOKIO_SKIP_CONFIG`` (or ``ATOKIO_SKIP_CONFIG``) set, no file is read and no
 override applied.  The file is JSON (YAML too when PyYAML is installed, with
