@@ -35,9 +35,39 @@ class JSONEncoder(json.JSONEncoder):
     datetimes and dates become ISO 8601 strings; sets and frozensets become
     lists (sorted when their items can be sorted); numpy scalars and arrays
     become Python numbers and lists; bytes are decoded as UTF-8.
+
+    The constructor takes the documented (Python 2 era) signature,
+    positionally too: ``skipkeys, ensure_ascii, check_circular, allow_nan,
+    sort_keys, indent, separators, encoding, default``.  ``encoding`` is
+    accepted and ignored: JSON text is always Unicode in Python 3.
     """
 
+    def __init__(
+        self,
+        skipkeys: bool = False,
+        ensure_ascii: bool = True,
+        check_circular: bool = True,
+        allow_nan: bool = True,
+        sort_keys: bool = False,
+        indent: int | str | None = None,
+        separators: tuple[str, str] | None = None,
+        encoding: str = "utf-8",
+        default: Any = None,
+    ) -> None:
+        super().__init__(
+            skipkeys=skipkeys,
+            ensure_ascii=ensure_ascii,
+            check_circular=check_circular,
+            allow_nan=allow_nan,
+            sort_keys=sort_keys,
+            indent=indent,
+            separators=separators,
+            default=default,
+        )
+        self.encoding = encoding
+
     def default(self, o: Any) -> Any:
+        """datetimes/dates as ISO 8601, sets as lists, numpy values as Python ones, bytes as text."""
         if isinstance(o, datetime.datetime | datetime.date | datetime.time):
             return o.isoformat()
         if isinstance(o, set | frozenset):

@@ -28,7 +28,13 @@ import os
 import re
 from typing import Any
 
-__all__ = ["CONFIG", "DEFAULT_CONFIG_FILE", "PYTOKIO_CONFIG_FILE", "init_config"]
+__all__ = [
+    "CONFIG",
+    "DEFAULT_CONFIG_FILE",
+    "MAGIC_VARIABLES",
+    "PYTOKIO_CONFIG_FILE",
+    "init_config",
+]
 
 #: The loaded configuration.
 CONFIG: dict[str, Any] = {}
@@ -48,6 +54,10 @@ OVERRIDES = (
     "DARSHAN_LOG_DIRS",
     "ESNET_SNMP_URI",
 )
+
+#: pytokio's name for the same list: each entry, prefixed with ``PYTOKIO_``,
+#: is an environment variable that replaces the key ``entry.lower()``.
+MAGIC_VARIABLES = list(OVERRIDES)
 
 _ENV_REF = re.compile(r"\$\{(\w+)\}")
 
@@ -114,6 +124,17 @@ def init_config() -> None:
         CONFIG[key] = _override_value(value)
         if key == "esnet_snmp_uri":
             CONFIG["esnet_snmp_url"] = CONFIG[key]
+
+
+def __getattr__(name: str) -> Any:
+    """Upper-case names read the loaded configuration: ``config.HDF5_FILES`` is ``CONFIG["hdf5_files"]``.
+
+    Older pytokio scripts read keys this way.  The value is the one loaded by
+    the last :func:`init_config`.
+    """
+    if name.isupper() and name.lower() in CONFIG:
+        return CONFIG[name.lower()]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 init_config()

@@ -185,13 +185,16 @@ def commit_timeseries(h5: h5py.File, timeseries: TimeSeries, **kwargs: Any) -> N
         dataset.attrs["columns"] = _attr_bytes(timeseries.columns)
     dataset.attrs["updated"] = numpy.int64(int(time.time()))
     if timeseries.version is not None:
-        dataset.attrs["version"] = numpy.bytes_(str(timeseries.version))
+        dataset.attrs["version"] = str(timeseries.version)
     for attr, value in timeseries.dataset_metadata.items():
         if value is None:
             logger.warning("%s: metadata %s is None; not written", name, attr)
             continue
+        if attr == "version":  # a str, as in pytokio's files
+            dataset.attrs[attr] = str(value)
+            continue
         dataset.attrs[attr] = numpy.bytes_(value) if isinstance(value, str) else value
-    h5.attrs["version"] = numpy.bytes_(timeseries.global_version or SCHEMA_VERSION)
+    h5.attrs["version"] = str(timeseries.global_version or SCHEMA_VERSION)
     group = dataset.parent
     for attr, value in timeseries.group_metadata.items():
         if value is None:
@@ -298,7 +301,7 @@ def init_datasets(
     else:
         h5.attrs["start"] = numpy.int64(first)
         h5.attrs["end"] = numpy.int64(stop)
-        h5.attrs["version"] = numpy.bytes_(version)
+        h5.attrs["version"] = str(version)
     stamps = numpy.arange(first, stop, timestep, dtype=numpy.int64)
     chunk_rows, chunk_columns = chunks
     shapes: dict[str, tuple[int, int]] = {}
@@ -326,7 +329,7 @@ def init_datasets(
         if attributes:
             dataset.attrs["columns"] = _attr_bytes(list(spec.columns))
             dataset.attrs["units"] = numpy.bytes_(spec.units)
-            dataset.attrs["version"] = numpy.bytes_(version)
+            dataset.attrs["version"] = str(version)
             dataset.attrs["updated"] = numpy.int64(int(time.time()))
             if source is not None:
                 group.attrs["source"] = numpy.bytes_(source)

@@ -174,7 +174,7 @@ class DayFileWriter:
         )
         with h5py.File(scratch, "a") as h5:
             if "version" not in h5.attrs:
-                h5.attrs["version"] = numpy.bytes_(SCHEMA_VERSION)
+                h5.attrs["version"] = SCHEMA_VERSION
                 h5.attrs["start"] = numpy.int64(day_start)
                 h5.attrs["end"] = numpy.int64(day_end)
             for name, batches in datasets.items():
@@ -214,7 +214,7 @@ class DayFileWriter:
             spec = self.specs.get(name, DatasetSpec())
             dataset = h5[name]
             dataset.attrs["units"] = numpy.bytes_(spec.units)
-            dataset.attrs["version"] = numpy.bytes_(spec.version)
+            dataset.attrs["version"] = str(spec.version)
             for key, value in spec.extra.items():
                 dataset.attrs[key] = value
             if spec.source is not None:

@@ -63,6 +63,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%dT%H:%M:%S"
+DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 SOURCE = "collectd_disk"
 METADATASET_PREFIX = "_num_"
@@ -437,9 +443,9 @@ class CollectdArchive:
         outside = int((~in_file).sum())
         if outside:
             documents = int(np.unique(records.hit_index[~in_file]).size)
-            logger.warning(
-                "%d documents outside the file's time range were not inserted", documents
-            )
+            message = f"{documents} documents outside the file's time range were not inserted"
+            logger.warning("%s", message)
+            warnings.warn(message, stacklevel=2)  # as pytokio: seen by callers recording warnings
             self.outside += documents
         if (in_file & ~in_slab).any():
             logger.debug(

@@ -87,6 +87,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%dT%H:%M:%S"
+DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
+
 SOURCE = "mmperfmon"
 
 #: mmperfmon metric -> TTS dataset leaf (FORMATS.md 4.5, master).

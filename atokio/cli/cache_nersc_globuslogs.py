@@ -59,6 +59,11 @@ __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("atokio.cli.cache_nersc_globuslogs")
 
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%dT%H:%M:%S"
+DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
+
 #: Bytes read from an ``--input`` dump per parse step.
 _CHUNK = 1 << 20
 

@@ -19,6 +19,11 @@ __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
 
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%d"
+DATE_FMT_PRINT = "YYYY-MM-DD"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

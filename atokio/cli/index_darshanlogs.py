@@ -78,6 +78,11 @@ __all__ = [
 
 logger = logging.getLogger("atokio.cli.index_darshanlogs")
 
+#: The index's table names, as pytokio names them.
+MOUNTS_TABLE = "mounts"
+HEADERS_TABLE = "headers"
+SUMMARIES_TABLE = "summaries"
+
 #: Logs whose rows are committed in one transaction.
 BATCH_LOGS = 256
 #: Logs handed to a worker process per call (amortises the call overhead).

@@ -32,6 +32,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%d"
+DATE_FMT_STR = "YYYY-MM-DDTHH:MM:SS"
+
 DATASETS = {
     "ost_read": "datatargets/readbytes",
     "ost_write": "datatargets/writebytes",

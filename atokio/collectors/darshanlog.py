@@ -713,6 +713,25 @@ def iter_darshan_log(
                 yield from _accumulated(log, banner, table, header.nprocs, wanted)
 
 
+#: Suffixes of integer counters that hold a 64-bit record id (a hash of a file
+#: name), such as ``POSIX_RENAMED_FROM``.  libdarshan-util stores every counter
+#: as a signed 64-bit integer; darshan-parser prints these unsigned, and so do
+#: we, so that the value equals the text and matches the ids of the name table.
+RECORD_ID_COUNTERS = ("RENAMED_FROM", "_REC_ID")
+
+_TWO_64 = 1 << 64
+
+
+def _record_id_columns(names: Sequence[str]) -> list[int]:
+    """Positions of the counters in ``names`` that hold record ids (see :data:`RECORD_ID_COUNTERS`)."""
+    return [i for i, name in enumerate(names) if name.endswith(RECORD_ID_COUNTERS)]
+
+
+def _unsigned(value: int) -> int:
+    """A signed 64-bit integer read as unsigned."""
+    return value + _TWO_64 if value < 0 else value
+
+
 def _base_records(
     log: _Log,
     banner: str,
@@ -743,6 +762,9 @@ def _base_records(
         keep_counters is None or "FILE_REC_ID" in keep_counters
     ):
         file_ids = table["file_rec_id"].tolist()
+    for column in _record_id_columns(int_names):
+        for row in ints:
+            row[column] = _unsigned(row[column])
     key = module_key(banner)
     for n, (record_id, rank, int_values, float_values) in enumerate(
         zip(table["id"].tolist(), table["rank"].tolist(), ints, floats, strict=True)
@@ -802,6 +824,8 @@ def _accumulated(
             library.counter_names(banner), summary["counters"].tolist(), strict=True
         ):
             name = counter[strip:] if counter.startswith(prefix) else counter
+            if name.endswith(RECORD_ID_COUNTERS):
+                int_value = _unsigned(int_value)
             out.append(Total(key, name, int_value))
         for counter, float_value in zip(
             library.counter_names(banner, floats=True), summary["fcounters"].tolist(), strict=True

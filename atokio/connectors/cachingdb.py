@@ -40,8 +40,10 @@ from atokio.collectors.mysql import MySQLParams, MySQLPool
 
 __all__ = [
     "HIT_CACHE",
+    "HIT_CACHE_DB",
     "HIT_NONE",
     "HIT_REMOTE",
+    "HIT_REMOTE_DB",
     "CachingDb",
     "get_paramstyle_symbol",
     "to_sqlite_value",
@@ -54,6 +56,9 @@ logger = logging.getLogger(__name__)
 HIT_NONE = 0
 HIT_CACHE = 1
 HIT_REMOTE = 2
+#: pytokio's names of the same values.
+HIT_CACHE_DB = HIT_CACHE
+HIT_REMOTE_DB = HIT_REMOTE
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -247,6 +252,12 @@ class CachingDb:
         and its rows are inserted with ``INSERT OR REPLACE``.  A table with no
         rows is skipped with a warning.  ``cache_file`` should not be the
         cache currently open for reading.
+
+        The saved schema is normally a ``CREATE TABLE`` statement; a dict of
+        column name -> SQL type (``None`` or ``""`` for untyped) or a list of
+        column names is accepted too.  Without one, the table's statement in
+        the open SQLite cache is used, else an untyped table with as many
+        columns as the rows.
         """
         path = os.fspath(cache_file)
         if self.cache_file is not None and os.path.abspath(path) == os.path.abspath(
@@ -259,11 +270,33 @@ class CachingDb:
                 if not rows:
                     logger.warning("table %s has no rows", table)
                     continue
-                if saved.get("schema"):
-                    output.execute(saved["schema"])
+                output.execute(self._create_statement(table, saved.get("schema"), len(rows[0])))
                 marks = ", ".join(["?"] * len(rows[0]))
                 output.executemany(
                     f"INSERT OR REPLACE INTO {table} VALUES ({marks})",
                     (tuple(to_sqlite_value(value) for value in row) for row in rows),
                 )
         output.close()
+
+    def _create_statement(self, table: str, schema: Any, width: int) -> str:
+        """A ``CREATE TABLE IF NOT EXISTS`` statement for a saved table (see :meth:`save_cache`)."""
+        if isinstance(schema, str) and schema.strip():
+            return schema
+        if isinstance(schema, dict) and schema:
+            columns = ", ".join(f"{name} {kind or ''}".strip() for name, kind in schema.items())
+            return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
+        if isinstance(schema, list | tuple) and schema:
+            return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(map(str, schema))})"
+        if schema is not None and not isinstance(schema, str | dict | list | tuple):
+            raise TypeError(
+                f"table {table}: a schema is a CREATE TABLE statement, a dict of column "
+                f"types or a list of columns, not {type(schema).__name__}"
+            )
+        if self.cache_db is not None:
+            found = self.cache_db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+            if found and found[0]:
+                return str(found[0]).replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+        columns = ", ".join(f"c{index}" for index in range(width))
+        return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"

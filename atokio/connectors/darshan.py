@@ -17,8 +17,9 @@ Two ways to read a log give the same dict:
   log through libdarshan-util (the ``darshan`` package) without a subprocess.
 
 ``reader="auto"`` (the default) uses ``darshan-parser`` when it is on ``PATH``
-(or named by the ``ATOKIO_DARSHAN_PARSER`` environment variable or the
-``darshan_parser`` config key), else the direct reader.  ``"darshan-parser"``
+(or named by :data:`DARSHAN_PARSER_BIN`, the ``ATOKIO_DARSHAN_PARSER``
+environment variable or the ``darshan_parser`` config key), else the direct
+reader.  ``"darshan-parser"``
 and ``"direct"`` choose explicitly.
 
 A log that cannot be read, a non-zero exit of ``darshan-parser`` or output cut
@@ -59,6 +60,7 @@ from atokio.parsers.darshan import (
 from atokio.parsers.darshan_records import DarshanRecord
 
 __all__ = [
+    "DARSHAN_PARSER_BIN",
     "MODES",
     "Darshan",
     "darshan_parser_executable",
@@ -81,12 +83,28 @@ MODES = ("base", "total", "perf")
 _FILENAME = re.compile(r"([^_/]+)_([^/]*?)_id(\d+)_(\d+)-(\d+)-(\d+)-(\d+)_(\d+)\.darshan")
 
 
+#: The darshan-parser command, as pytokio names it.  Scripts (and pytokio's
+#: tests) assign another path or a stand-in script here; the next run uses it,
+#: ahead of ``$ATOKIO_DARSHAN_PARSER`` and the ``darshan_parser`` config key,
+#: which are consulted only while this keeps its default value.
+DARSHAN_PARSER_BIN = "darshan-parser"
+
+_DEFAULT_PARSER_BIN = "darshan-parser"
+
+
 def darshan_parser_executable() -> str:
-    """The ``darshan-parser`` to run: ``$ATOKIO_DARSHAN_PARSER``, config ``darshan_parser``, or the name."""
+    """The ``darshan-parser`` to run, looked up at each call.
+
+    :data:`DARSHAN_PARSER_BIN` when a caller has assigned it, else
+    ``$ATOKIO_DARSHAN_PARSER``, else the config key ``darshan_parser``, else
+    ``"darshan-parser"`` (found on ``PATH``).
+    """
+    if DARSHAN_PARSER_BIN != _DEFAULT_PARSER_BIN:
+        return DARSHAN_PARSER_BIN
     return (
         os.environ.get("ATOKIO_DARSHAN_PARSER")
         or str(config.CONFIG.get("darshan_parser") or "")
-        or "darshan-parser"
+        or DARSHAN_PARSER_BIN
     )
 
 

@@ -168,12 +168,16 @@ def build_timeseries_query(
     selects every record that overlaps the interval.  Epochs come from
     naive local datetimes (:func:`atokio.common.to_epoch`).
 
+    An ``end_key`` equal to ``start_key`` is the one-key form (both bounds
+    on that key), as pytokio behaves when a caller passes
+    ``start_key='@timestamp', end_key='@timestamp'``.
+
     Raises ``RuntimeError`` when ``start_key`` (or ``end_key``, when
     given) occurs nowhere in the query.
     """
     query = copy.deepcopy(orig_query)
     start_epoch, end_epoch = int(to_epoch(start)), int(to_epoch(end))
-    if end_key is None:
+    if end_key is None or end_key == start_key:
         found = _walk_keys(
             query,
             start_key,

@@ -284,6 +284,36 @@ class EsnetSnmp(CacheableDict):
         direction: str,
         agg_func: str | None = None,
         interval: int | None = None,
+    ) -> dict[str, Any]:
+        """One query as the keyword arguments of an HTTP GET (``requests.get(**...)``).
+
+        ``{"url": <base>/<endpoint>/interface/<interface>/<direction>,
+        "params": {"begin": epoch, "end": epoch, "calc_func": agg_func,
+        "calc": interval}}``; ``calc_func`` and ``calc`` are ``None`` when not
+        given (HTTP clients leave such parameters out).  The reference text
+        does not describe this method; the shape is pytokio's, which returns
+        the request in this form rather than a URL string.
+        :meth:`gen_full_url` gives the URL with its query string.
+        """
+        request = self._request(endpoint, interface, direction, agg_func, interval)
+        params = dict(request.params or ())
+        return {
+            "url": request.url,
+            "params": {
+                "begin": params["begin"],
+                "end": params["end"],
+                "calc_func": agg_func,
+                "calc": None if interval is None else int(interval),
+            },
+        }
+
+    def gen_full_url(
+        self,
+        endpoint: str,
+        interface: str,
+        direction: str,
+        agg_func: str | None = None,
+        interval: int | None = None,
     ) -> str:
         """The full URL of one query (``?begin=..&end=..[&calc_func=..][&calc=..]``)."""
         return self._request(endpoint, interface, direction, agg_func, interval).full_url()

@@ -13,14 +13,22 @@
   v1; ``FSMissingDataSet`` in H5LMT).
 
 Opening needs a valid root ``version`` attribute unless the file is H5LMT or
-``ignore_version=True`` is given (``KeyError`` otherwise).  Files are opened
-read-only unless a mode is given.
+``ignore_version=True`` is given (``KeyError`` otherwise).
+
+``Hdf5(path)`` with no mode opens the file as pytokio did on the h5py of its
+time (mode ``None``, which h5py then treated as ``'a'``): read and write when
+the file can be written, read-only when it cannot, and a new file when there
+is none.  So :meth:`Hdf5.commit_timeseries` works on a file opened without a
+mode.  No HDF5 file lock is taken in that case, so that readers in other
+processes are not shut out; pass ``mode="r"`` to only read.  (The reference
+text does not name the default; the behaviour is what scripts rely on.)
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import os
 from typing import Any
 
 import h5py
@@ -31,7 +39,7 @@ from atokio.archive import tts
 from atokio.archive.timeseries import TimeSeries
 from atokio.connectors import _hdf5
 
-__all__ = ["Hdf5", "get_insert_indices", "missing_values"]
+__all__ = ["SCHEMA_DATASET_PROVIDERS", "Hdf5", "get_insert_indices", "missing_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +72,45 @@ for _op in MD_OPS:
     H5LMT_SCHEMA[f"mdtargets/{_op}s"] = ("/MDSOpsGroup/MDSOpsDataSet", f"op*dt:{_op}")
 
 
+#: How each dataset name is provided when the file does not hold it literally,
+#: per schema version (``None``: H5LMT files; ``"1"``: TTS v1): name ->
+#: ``{"source": dataset it is computed from, "how": the conversion}``.  Every
+#: name under ``None`` can be read from an H5LMT file through :class:`Hdf5`
+#: (``datatargets/readbytes``, ``writebytes``, ``readrates``, ``writerates``,
+#: the server CPU loads and the metadata operations).
+SCHEMA_DATASET_PROVIDERS: dict[str | None, dict[str, dict[str, str]]] = {
+    None: {name: {"source": source, "how": how} for name, (source, how) in H5LMT_SCHEMA.items()},
+    tts.SCHEMA_VERSION: {
+        name: {"source": source, "how": "times timestep" if multiply else "divided by timestep"}
+        for name, (source, multiply) in _DERIVED.items()
+    },
+}
+
+
+def _writable(path: str | bytes | os.PathLike[Any]) -> bool:
+    """Whether a file may be written: its permission bits allow it and so does the system.
+
+    The bits are checked as well as :func:`os.access`, so that a file marked
+    read-only (``r--r--r--``) stays untouched even for the superuser.
+    """
+    try:
+        bits = os.stat(path).st_mode
+    except OSError:
+        return False
+    return bool(bits & 0o222) and os.access(path, os.W_OK)
+
+
+def _open_default(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Fill in the mode of an ``Hdf5(path)`` opened without one (see the module docstring)."""
+    name = args[0] if args else kwargs.get("name")
+    if not isinstance(name, str | bytes | os.PathLike) or not os.path.exists(name):
+        kwargs["mode"] = "a"
+        return
+    kwargs["mode"] = "r+" if _writable(name) else "r"
+    if kwargs["mode"] == "r+":
+        kwargs.setdefault("locking", False)
+
+
 def local_index(stamps: Any) -> pandas.DatetimeIndex:
     """Epoch seconds as naive local datetimes (the zone of the process), vectorised."""
     from dateutil.tz import tzlocal
@@ -77,12 +124,20 @@ class Hdf5(h5py.File):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         ignore_version = kwargs.pop("ignore_version", False)
-        if len(args) < 2 and "mode" not in kwargs:
-            kwargs["mode"] = "r"
+        if len(args) < 2 and kwargs.get("mode") is None:
+            kwargs.pop("mode", None)
+            _open_default(args, kwargs)
         self.schema: dict[str, tuple[str, str]] = {}
         self.always_translate = False
         self._timesteps: dict[str, int] = {}
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except OSError:
+            if kwargs.get("mode") != "r+":
+                raise
+            kwargs["mode"] = "r"  # not writable after all (read-only file system, ...)
+            kwargs.pop("locking", None)
+            super().__init__(*args, **kwargs)
         self._version = self._detect_version()
         if self._version is None and not ignore_version:
             self.close()
@@ -163,24 +218,36 @@ class Hdf5(h5py.File):
 
     # -- metadata -------------------------------------------------------------------
     def get_version(self, dataset_name: str | None = None) -> str | None:
-        """The ``version`` of a dataset (or of a group named itself), else of the file."""
-        if dataset_name is not None:
-            name = "/" + dataset_name.strip("/")
-            if name in self:
-                version = super().__getitem__(name).attrs.get("version")
-                if version is not None:
-                    return str(tts.decode(version))
+        """The ``version`` of a dataset (or of a group named itself), else of the file.
+
+        A group's version does not pass to its datasets.  A name the file
+        cannot provide (neither stored nor derivable) raises ``KeyError``, as
+        in pytokio.  A derived or H5LMT-mapped name has the version of the
+        dataset it comes from.
+        """
+        if dataset_name is None:
+            return self._version
+        name = "/" + dataset_name.strip("/")
+        if name not in self:
+            bare = name.strip("/")
+            if bare in self.schema:
+                name = "/" + self.schema[bare][0].strip("/")
+            elif bare in _DERIVED and ("/" + _DERIVED[bare][0]) in self:
+                name = "/" + _DERIVED[bare][0]
+            else:
+                raise KeyError(f"{self.filename}: no dataset {dataset_name!r}")
+        version = super().__getitem__(name).attrs.get("version")
+        if version is not None:
+            return str(tts.decode(version))
         return self._version
 
     def set_version(self, version: str, dataset_name: str | None = None) -> None:
-        """Set the version of a dataset, or of the file."""
+        """Set the version of a dataset, or of the file (written as a str, as pytokio does)."""
         if dataset_name is None:
-            self.attrs["version"] = numpy.bytes_(version)
-            self._version = version
+            self.attrs["version"] = str(version)
+            self._version = str(version)
         else:
-            super().__getitem__("/" + dataset_name.strip("/")).attrs["version"] = numpy.bytes_(
-                version
-            )
+            super().__getitem__("/" + dataset_name.strip("/")).attrs["version"] = str(version)
 
     def get_columns(self, dataset_name: str) -> numpy.ndarray:
         """The column names of a dataset (empty when none are defined)."""

@@ -58,11 +58,19 @@ _RECORD = itemgetter(1)
 def _find_columns(
     line: str, sep: str = "=", gap: str = " ", strict: bool = False
 ) -> list[tuple[int, int]]:
-    """Column ``(start, end)`` extents drawn by a separator line such as ``=====  ====``.
+    """Column extents drawn by a separator line such as ``=====  ====``, as ``(start, length)``.
 
-    See :func:`atokio.parsers.hpss.find_columns`.
+    ``line[start:start + length]`` is one column: with ``strict=True`` exactly
+    its run of ``sep`` characters; with ``strict=False`` the run plus the
+    ``gap`` before it (a column starts where the previous one ended, the
+    first at 0).  The reference text calls the pairs "(start index, end
+    index)"; pytokio returns lengths as the second member, and scripts were
+    written against that, so this does too.  The parser's own
+    :func:`atokio.parsers.hpss.find_columns` gives ``(start, end)``.
     """
-    return find_columns(line, sep=sep, gap=gap, strict=strict)
+    return [
+        (start, end - start) for start, end in find_columns(line, sep=sep, gap=gap, strict=strict)
+    ]
 
 
 def _get_ascii_resolution(numeric_str: str) -> float:

@@ -27,9 +27,45 @@ from typing import Any
 from atokio.collectors.files import open_binary
 from atokio.connectors.common import SubprocessOutputDict, _TextDump
 from atokio.parsers.base import Parser
-from atokio.parsers.lfs import LctlDlParser, LfsDfParser, Target
+from atokio.parsers.lfs import DF_LINE, LCTL_LINE, LctlDlParser, LfsDfParser, Target
 
-__all__ = ["LfsOstFullness", "LfsOstMap", "failovers", "format_lctl_dl", "format_lfs_df"]
+__all__ = [
+    "LCTL",
+    "LCTL_DL_T",
+    "LFS",
+    "LFS_DF",
+    "LfsOstFullness",
+    "LfsOstMap",
+    "failovers",
+    "format_lctl_dl",
+    "format_lfs_df",
+]
+
+#: The commands the connectors run, as pytokio names them.  Each is read when
+#: a connector is created, so assigning another program (or a stand-in script)
+#: takes effect on the next one.  An assigned ``LCTL``/``LFS`` is used with the
+#: usual arguments while ``LCTL_DL_T``/``LFS_DF`` keep their default lists.
+LCTL = "lctl"
+LCTL_DL_T = [LCTL, "dl", "-t"]
+LFS = "lfs"
+LFS_DF = [LFS, "df"]
+
+#: The regular expressions of one ``lfs df`` target line and of one
+#: ``lctl dl -t`` device line (the same objects as in
+#: :mod:`atokio.connectors.nersc_lfsstate`).
+_REX_LFS_DF = DF_LINE
+_REX_OST_MAP = LCTL_LINE
+
+
+def _argv(kind: str) -> list[str]:
+    """The command line for ``"df"`` or ``"dl"``, from the module attributes now."""
+    if kind == "df":
+        if LFS_DF == ["lfs", "df"] and LFS != "lfs":
+            return [LFS, "df"]
+        return list(LFS_DF)
+    if LCTL_DL_T == ["lctl", "dl", "-t"] and LCTL != "lctl":
+        return [LCTL, "dl", "-t"]
+    return list(LCTL_DL_T)
 
 
 def _percent_used(used: int, remaining: int) -> int:
@@ -107,10 +143,11 @@ class _LfsOutput(_TextDump, SubprocessOutputDict):
     """What the two connectors share: nesting records, command-like text caches, JSON caches."""
 
     command: tuple[str, ...] = ()
+    _kind = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.subprocess_cmd = list(self.command)
+        self.subprocess_cmd = _argv(self._kind)
         self.load()
 
     def _source(self) -> str:
@@ -150,6 +187,7 @@ class LfsOstFullness(_LfsOutput):
     """
 
     command = ("lfs", "df")
+    _kind = "df"
 
     def _make_parser(self) -> Parser[Target]:
         return LfsDfParser(source=self._source())
@@ -174,6 +212,7 @@ class LfsOstMap(_LfsOutput):
     """
 
     command = ("lctl", "dl", "-t")
+    _kind = "dl"
 
     def _make_parser(self) -> Parser[Target]:
         return LctlDlParser(source=self._source())

@@ -30,16 +30,23 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from atokio.common import to_epoch
-from atokio.connectors.cachingdb import CachingDb
+from atokio.connectors.cachingdb import HIT_CACHE_DB, HIT_REMOTE_DB, CachingDb
 
 __all__ = [
     "ENV_VARIABLES",
+    "HIT_CACHE_DB",
+    "HIT_MEMORY",
+    "HIT_REMOTE_DB",
     "SUMMARY_COLUMNS",
     "SUMMARY_SCHEMA",
     "NerscJobsDb",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Values of :attr:`NerscJobsDb.last_hit`: which layer answered the last query
+#: (pytokio's names; the last two are those of :mod:`atokio.connectors.cachingdb`).
+HIT_MEMORY = 0
 
 #: The environment variables that supply missing connection values, in argument order.
 ENV_VARIABLES = (
@@ -75,6 +82,12 @@ class NerscJobsDb(CachingDb):
     ``cache_file`` if one was given, otherwise MySQL (see the module
     docstring for credentials).  At any time the rows read so far can be
     committed to a new cache database with :meth:`save_cache`.
+
+    Attributes beyond :class:`CachingDb`'s: ``cached_queries`` (the queries
+    kept in memory: ``(query_str, variables)`` -> rows; ``query_cache`` is the
+    same dict), ``last_results`` (the rows of the last query) and
+    ``last_hit`` (:data:`HIT_MEMORY`, :data:`HIT_CACHE_DB` or
+    :data:`HIT_REMOTE_DB`).
     """
 
     def __init__(
@@ -85,7 +98,9 @@ class NerscJobsDb(CachingDb):
         dbname: str | None = None,
         cache_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.query_cache: dict[tuple[str, tuple[Any, ...]], tuple] = {}
+        self.cached_queries: dict[tuple[str, tuple[Any, ...]], tuple] = {}
+        self.query_cache = self.cached_queries
+        self.last_results: tuple = ()
         if cache_file is None:
             values = [
                 given if given is not None else os.environ.get(variable)
@@ -110,7 +125,7 @@ class NerscJobsDb(CachingDb):
 
     def drop_cache(self, tables: Iterable[str] | None = None) -> None:
         """Clear the query cache (and the rows kept for :meth:`save_cache`)."""
-        self.query_cache.clear()
+        self.cached_queries.clear()
         super().drop_cache(tables)
 
     # The documented signature puts ``nocache`` third, where CachingDb has ``table``.
@@ -130,10 +145,13 @@ class NerscJobsDb(CachingDb):
         :meth:`CachingDb.query`).  Returns a tuple of row tuples.
         """
         key = (query_str, tuple(query_variables))
-        if not nocache and key in self.query_cache:
-            return self.query_cache[key]
+        if not nocache and key in self.cached_queries:
+            self.last_hit = HIT_MEMORY
+            self.last_results = self.cached_queries[key]
+            return self.last_results
         results = super().query(query_str, query_variables, table=table, table_schema=table_schema)
-        self.query_cache[key] = results
+        self.cached_queries[key] = results
+        self.last_results = results
         return results
 
     def _summary_rows(self, where: str, variables: Sequence[Any]) -> tuple:

@@ -63,6 +63,7 @@ from atokio import config
 from atokio.collectors.files import open_binary
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
+from atokio.common import JSONEncoder
 from atokio.connectors.common import SubprocessOutputDict, gc_paused
 from atokio.parsers.base import ParseError
 from atokio.parsers.hostlist import NO_NODES, compact_hostlist, expand_hostlist
@@ -130,15 +131,13 @@ _RECAST_KEY_MAP: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = 
 }
 
 
-class SlurmEncoder(json.JSONEncoder):
+class SlurmEncoder(JSONEncoder):
     """Encode sets as (sorted) lists and datetimes as ISO 8601 (``YYYY-MM-DDTHH:MM:SS``).
 
-    ``encoding`` is accepted for compatibility with the reference's signature
-    and ignored (JSON text is always Unicode in Python 3).
+    Takes the documented constructor signature of
+    :class:`atokio.common.JSONEncoder` (``encoding`` included, positionally
+    too; it is ignored, JSON text being Unicode in Python 3).
     """
-
-    def __init__(self, *args: Any, encoding: str = "utf-8", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
 
     def default(self, o: Any) -> Any:
         """Sets/frozensets -> sorted lists, datetimes -> ``%Y-%m-%dT%H:%M:%S``."""
@@ -154,9 +153,22 @@ class SlurmEncoder(json.JSONEncoder):
         return super().default(o)
 
 
+#: The sacct command, as pytokio names it.  Assigning another path (or a
+#: stand-in script) takes effect on the next run, ahead of ``$ATOKIO_SACCT``
+#: and the ``sacct`` config key, which are consulted only while this keeps its
+#: default value.
+SACCT = "sacct"
+
+
 def sacct_executable() -> str:
-    """The ``sacct`` to run: ``$ATOKIO_SACCT``, config ``sacct``, or the bare name."""
-    return os.environ.get("ATOKIO_SACCT") or str(config.CONFIG.get("sacct") or "") or "sacct"
+    """The ``sacct`` to run, looked up at each call.
+
+    :data:`SACCT` when a caller has assigned it, else ``$ATOKIO_SACCT``, else
+    the config key ``sacct``, else ``"sacct"``.
+    """
+    if SACCT != "sacct":
+        return SACCT
+    return os.environ.get("ATOKIO_SACCT") or str(config.CONFIG.get("sacct") or "") or SACCT
 
 
 async def run_sacct(

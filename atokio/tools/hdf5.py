@@ -54,7 +54,7 @@ def get_files_and_indices(
     for path in enumerate_hdf5(
         fsname, datetime_start, datetime_end - datetime.timedelta(microseconds=1)
     ):
-        with Hdf5(path) as h5:
+        with Hdf5(path, mode="r") as h5:
             stamps = h5.get_timestamps(dataset_name)
             rows = len(stamps)
             first = max(0, h5.get_index(dataset_name, datetime_start))
@@ -104,7 +104,7 @@ def get_dataframe_from_time_range(
     for path, first, last in get_files_and_indices(
         fsname, dataset_name, datetime_start, datetime_end
     ):
-        with Hdf5(path) as h5:
+        with Hdf5(path, mode="r") as h5:
             frames.append(_rows_frame(h5, dataset_name, first, last))
     if not frames:
         return None

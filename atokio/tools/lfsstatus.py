@@ -22,8 +22,12 @@ Decided points (FORMATS.md section 3.4, CLI.md section 3.9):
 * the sample used is the last one stamped at or before the requested time
   (the first one if the time precedes every sample), not the reference's
   "one before the first at or after";
-* ``ost_next_timestamp`` is the time stamp of the following sample, present
-  only when there is one (the reference gives the chosen time stamp + 1 s);
+* ``ost_next_timestamp`` is the time stamp of the following sample; when
+  there is none it is the chosen time stamp + 1 s (the value pytokio always
+  gives), so the key is always there, as scripts written for pytokio expect;
+* a provider whose file cannot be read (missing, corrupt, truncated) is
+  logged and the next provider is tried; among several NERSC files, one that
+  cannot be read is skipped with a warning when others can;
 * every time key is an epoch ``int``, for every provider;
 * an explicit ``cache_file`` bypasses the ``hdf5`` provider;
 * the ``hdf5`` provider converts ``fullness/bytes`` and ``fullness/bytestotal``
@@ -194,8 +198,8 @@ def get_lfsstate(
     Locates and loads the ``lfs df`` (``metric="fullness"``) or ``lctl dl -t``
     (``metric="failures"``) files, takes the sample at or before
     ``datetime_target`` (see the module docstring) and returns the summary plus
-    ``ost_actual_timestamp``, ``ost_requested_timestamp`` and, when a later
-    sample exists, ``ost_next_timestamp`` (epoch ints).
+    ``ost_actual_timestamp``, ``ost_requested_timestamp`` and
+    ``ost_next_timestamp`` (epoch ints; see the module docstring).
 
     ``ValueError`` for another ``metric``; ``OSError`` when no file is found;
     ``KeyError`` when the file system is not in the chosen sample.
@@ -206,10 +210,18 @@ def get_lfsstate(
         NerscLfsOstFullness if metric == "fullness" else NerscLfsOstMap
     )
     samples: dict[int, Any] = {}
+    problems: list[str] = []
     for path in _find_files(metric, datetime_target, cache_file):
-        samples.update(loader(path))
+        try:
+            samples.update(loader(path))
+        except (OSError, EOFError, ValueError) as error:
+            logger.warning("%s: cannot read %s file, skipped: %s", path, metric, error)
+            problems.append(f"{path}: {error}")
     if not samples:
-        raise OSError(f"no {metric} samples in the files for {datetime_target}")
+        raise OSError(
+            f"no {metric} samples in the files for {datetime_target}"
+            + (" (" + "; ".join(problems) + ")" if problems else "")
+        )
     requested = to_epoch(datetime_target)
     chosen, following = _pick_sample(list(samples), requested)
     sample = samples[chosen]
@@ -220,8 +232,7 @@ def get_lfsstate(
     else:
         result = _summarize_failover(failovers(sample[file_system], file_system))
     result["ost_actual_timestamp"] = chosen
-    if following is not None:
-        result["ost_next_timestamp"] = following
+    result["ost_next_timestamp"] = following if following is not None else chosen + 1
     result["ost_requested_timestamp"] = requested
     return result
 
@@ -272,7 +283,7 @@ def get_fullness_hdf5(file_system: str, datetime_target: datetime.datetime) -> d
     paths = enumerate_hdf5(name, start, end)
     if not paths:
         raise OSError(f"no hdf5 files for {name} from {start} to {end}")
-    with Hdf5(paths[0]) as h5:
+    with Hdf5(paths[0], mode="r") as h5:
         units = h5["fullness/bytes"].attrs.get("units")
     units = units.decode() if isinstance(units, bytes) else units
     divisor = 1.0 if str(units) == "KiB" else 1024.0
@@ -307,8 +318,7 @@ def get_fullness_hdf5(file_system: str, datetime_target: datetime.datetime) -> d
         }
     result = _summarize_fullness(fs_data)
     result["ost_actual_timestamp"] = chosen
-    if following is not None:
-        result["ost_next_timestamp"] = following
+    result["ost_next_timestamp"] = following if following is not None else chosen + 1
     result["ost_requested_timestamp"] = requested
     return result
 
@@ -342,7 +352,7 @@ def get_fullness(
                 return get_fullness_lfsstate(
                     _backend_name(file_system), datetime_target, cache_file=cache_file
                 )
-        except (OSError, KeyError, ValueError, IndexError) as error:
+        except Exception as error:  # any provider failure: on to the next provider
             logger.debug("fullness provider %s failed: %s", provider, error)
             errors.append(f"{provider}: {type(error).__name__}: {error}")
             continue

@@ -167,7 +167,8 @@ def read_tts(path: Path) -> dict:
     with h5py.File(path, "r") as h5:
         out = {
             "attrs": {
-                k: (v.decode() if isinstance(v, bytes) else int(v)) for k, v in h5.attrs.items()
+                k: (v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else int(v))
+                for k, v in h5.attrs.items()
             },
             "source": h5["datatargets"].attrs["source"].decode(),
             "timestamps": h5["datatargets/timestamps"][...],
@@ -177,7 +178,7 @@ def read_tts(path: Path) -> dict:
             out[name] = dataset[...]
             out[name + "/columns"] = [c.decode() for c in dataset.attrs["columns"]]
             out[name + "/units"] = dataset.attrs["units"].decode()
-            out[name + "/version"] = dataset.attrs["version"].decode()
+            out[name + "/version"] = dataset.attrs["version"]
     return out
 
 

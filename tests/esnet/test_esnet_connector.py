@@ -106,11 +106,11 @@ def test_query_at_init(server: EsnetServer, data: Data) -> None:
 
 def test_gen_url(server: EsnetServer) -> None:
     esnet = EsnetSnmp(START, END, url="https://graphite.es.net/snmp/west/")
-    assert esnet.gen_url("sunn-cr5", "to_nersc_ip-b", "in", "average", 30) == (
+    assert esnet.gen_full_url("sunn-cr5", "to_nersc_ip-b", "in", "average", 30) == (
         "https://graphite.es.net/snmp/west/sunn-cr5/interface/to_nersc_ip-b/in"
         "?begin=1549875600&end=1549875900&calc_func=average&calc=30"
     )
-    assert esnet.gen_url("sunn-cr5", "a/b", "out").endswith(
+    assert esnet.gen_full_url("sunn-cr5", "a/b", "out").endswith(
         "/sunn-cr5/interface/a%2Fb/out?begin=1549875600&end=1549875900"
     )
 

@@ -58,9 +58,9 @@ TAPES = {
 
 def test_find_columns() -> None:
     line = "===============  =====  ========="
-    assert hpss._find_columns(line) == [(0, 15), (15, 22), (22, 33)]
-    assert hpss._find_columns(line, strict=True) == [(0, 15), (17, 22), (24, 33)]
-    assert hpss._find_columns("--- --", sep="-") == [(0, 3), (3, 6)]
+    assert hpss._find_columns(line) == [(0, 15), (15, 7), (22, 11)]
+    assert hpss._find_columns(line, strict=True) == [(0, 15), (17, 5), (24, 9)]
+    assert hpss._find_columns("--- --", sep="-") == [(0, 3), (3, 3)]
     assert hpss._find_columns("==== ==== + ====") == []
     assert hpss._find_columns("") == []
 

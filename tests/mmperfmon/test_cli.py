@@ -181,7 +181,7 @@ def test_archive_master_form(site: Path, capsys: pytest.CaptureFixture[str]) -> 
     with h5py.File(out, "r") as h5:
         assert h5.attrs["start"] == epoch("2019-01-11-00:00:00")
         assert h5.attrs["end"] == epoch("2019-01-12-00:00:00")
-        assert h5.attrs["version"] == b"1"
+        assert h5.attrs["version"] == "1"
         assert h5["datatargets"].attrs["source"] == b"mmperfmon"
         assert h5["datatargets/readbytes"].attrs["units"] == b"bytes"
         assert h5["dataservers/cpuuser"].attrs["units"] == b"UNKNOWN"

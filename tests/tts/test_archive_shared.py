@@ -69,7 +69,7 @@ def test_init_datasets_new_file(tmp_path: Path) -> None:
         assert set(h5.attrs) == {"start", "end", "version"}
         assert h5.attrs["start"] == epoch(2018, 1, 28) and h5.attrs["start"].dtype == numpy.int64
         assert h5.attrs["end"] == epoch(2018, 1, 28, 0, 10) and h5.attrs["end"].dtype == numpy.int64
-        assert h5.attrs["version"] == b"1" and isinstance(h5.attrs["version"], numpy.bytes_)
+        assert h5.attrs["version"] == "1" and isinstance(h5.attrs["version"], str)
         for group in ("datatargets", "mdservers", "dataservers"):
             stamps = h5[f"{group}/timestamps"]
             assert stamps.dtype == numpy.int64
@@ -86,7 +86,7 @@ def test_init_datasets_new_file(tmp_path: Path) -> None:
             assert dataset.fillvalue == 0.0 and numpy.signbit(dataset.fillvalue)
             assert missing(dataset[...]).all()
             assert set(dataset.attrs) == {"columns", "units", "version", "updated"}
-            assert dataset.attrs["version"] == b"1"
+            assert dataset.attrs["version"] == "1"
             assert before <= int(dataset.attrs["updated"]) <= after
             assert dataset.attrs["updated"].dtype == numpy.int64
         columns = h5["datatargets/readbytes"].attrs["columns"]
@@ -143,7 +143,7 @@ def test_init_datasets_options(tmp_path: Path) -> None:
             attributes=False,
             chunks=(360, 128),
         )
-        assert h5.attrs["start"] == epoch(2018, 1, 28) and h5.attrs["version"] == b"1"
+        assert h5.attrs["start"] == epoch(2018, 1, 28) and h5.attrs["version"] == "1"
         assert h5["datatargets/readbytes"].shape == (86400, 3)
         assert h5["datatargets/readbytes"].chunks == (360, 3)
         assert h5["datatargets/readrates"].chunks == (360, 128)
