@@ -254,8 +254,8 @@ class CachingDb:
         cache currently open for reading.
 
         The saved schema is normally a ``CREATE TABLE`` statement; a dict of
-        column name -> SQL type (``None`` or ``""`` for untyped) or a list of
-        column names is accepted too.  Without one, the table's statement in
+        table name -> statement, a dict of column name -> SQL type (``None``
+        or ``""`` for untyped) or a list of column names is accepted too.  Without one, the table's statement in
         the open SQLite cache is used, else an untyped table with as many
         columns as the rows.
         """
@@ -282,6 +282,9 @@ class CachingDb:
         """A ``CREATE TABLE IF NOT EXISTS`` statement for a saved table (see :meth:`save_cache`)."""
         if isinstance(schema, str) and schema.strip():
             return schema
+        statement = schema.get(table) if isinstance(schema, dict) else None
+        if isinstance(statement, str) and statement.lstrip().upper().startswith("CREATE"):
+            return statement  # {table: statement}
         if isinstance(schema, dict) and schema:
             columns = ", ".join(f"{name} {kind or ''}".strip() for name, kind in schema.items())
             return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"

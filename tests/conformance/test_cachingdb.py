@@ -43,6 +43,7 @@ def read_table(path: Path, table: str) -> list[tuple]:
         "CREATE TABLE summary (stepid, hostname, start, completion, numnodes)",
         {"stepid": "TEXT", "hostname": "TEXT", "start": "INT", "completion": "INT", "numnodes": ""},
         ["stepid", "hostname", "start", "completion", "numnodes"],
+        {"summary": "CREATE TABLE summary (stepid PRIMARY KEY, hostname, start, completion, n)"},
         None,  # taken from the open cache
     ],
 )
