@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import calls
+from conform_standins import calls
 
 from atokio.connectors import cachingdb, darshan, lfshealth, nersc_jobsdb, nersc_lfsstate, slurm
 
