@@ -224,7 +224,7 @@ def test_archive_warns_about_documents_outside_the_file(
     output = tmp_path / "part.hdf5"
     argv = ["--input", str(need(PART)), "--num-nodes", "16", "-o", str(output),
             "2017-12-13T00:00:00", "2017-12-13T00:10:00"]  # fmt: skip
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("WARNING"), pytest.warns(UserWarning, match="3676 documents outside"):
         assert run_cli(archive_collectdes, argv)[0] == 0
     assert "3676 documents outside the file's time range" in caplog.text
 
