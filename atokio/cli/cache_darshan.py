@@ -4,8 +4,8 @@ The passes run in the order total, perf, base (those asked for; base alone when
 none is), and merge into one object with the keys ``header``, ``mounts`` and
 ``counters``.  A log that cannot be read only gives a warning: the output is
 then ``{}`` and the exit status 0.  ``--reader`` (atokio) chooses
-``darshan-parser`` or the direct reader; the default uses ``darshan-parser``
-when it is installed.
+``darshan-parser`` or the direct reader, under the policy of
+:mod:`atokio.connectors.darshan`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from atokio.cli._common import run_main, setup_logging, write_json
+from atokio.connectors.darshan import READER_POLICY, READERS, Darshan
 
 __all__ = ["main"]
 
@@ -49,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--reader",
-        choices=("auto", "darshan-parser", "direct"),
+        choices=READERS,
         default="auto",
-        help="how to read the log: darshan-parser, libdarshan-util directly, or auto (darshan-parser if installed)",
+        help=f"how to read the log: {READER_POLICY}",
     )
     return parser
 
@@ -59,7 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    from atokio.connectors.darshan import Darshan
 
     log = Darshan(args.logfile, reader=args.reader)
     if args.total:

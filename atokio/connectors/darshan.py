@@ -16,11 +16,15 @@ Two ways to read a log give the same dict:
 * the direct reader (:mod:`atokio.collectors.darshanlog`), which reads the binary
   log through libdarshan-util (the ``darshan`` package) without a subprocess.
 
-``reader="auto"`` (the default) uses ``darshan-parser`` when it is on ``PATH``
-(or named by :data:`DARSHAN_PARSER_BIN`, the ``ATOKIO_DARSHAN_PARSER``
-environment variable or the ``darshan_parser`` config key), else the direct
-reader.  ``"darshan-parser"``
-and ``"direct"`` choose explicitly.
+The reader policy, the one used by every part of atokio that reads Darshan
+logs (this connector, the log index, ``summarize_job`` and the tools offering
+``--reader``; :data:`READER_POLICY`, :func:`resolve_reader`): ``auto`` (the
+default) runs darshan-parser when it is found ($ATOKIO_DARSHAN_PARSER, the
+darshan_parser config key, or PATH), else reads logs directly through
+libdarshan-util (the darshan package); ``darshan-parser`` and ``direct``
+choose one explicitly.  Both readers give the same result.  A script may
+also name the program in :data:`DARSHAN_PARSER_BIN`, which then comes first
+(:func:`darshan_parser_executable`).
 
 A log that cannot be read, a non-zero exit of ``darshan-parser`` or output cut
 short is a warning, as in the reference: the records that were read are kept
@@ -62,8 +66,12 @@ from atokio.parsers.darshan_records import DarshanRecord
 __all__ = [
     "DARSHAN_PARSER_BIN",
     "MODES",
+    "READERS",
+    "READER_POLICY",
     "Darshan",
+    "aread_darshan",
     "darshan_parser_executable",
+    "darshan_parser_path",
     "parse_base_counters",
     "parse_darshan_text_file",
     "parse_filename_metadata",
@@ -79,6 +87,16 @@ logger = logging.getLogger(__name__)
 
 #: The darshan-parser modes the connector knows, in the order of their flags.
 MODES = ("base", "total", "perf")
+
+#: The names a ``reader=`` argument or ``--reader`` option accepts.
+READERS = ("auto", "darshan-parser", "direct")
+
+#: How ``auto`` chooses: the one sentence every ``--reader`` help repeats.
+READER_POLICY = (
+    "auto (the default) runs darshan-parser when it is found ($ATOKIO_DARSHAN_PARSER, "
+    "the darshan_parser config key, or PATH), else reads logs directly through "
+    "libdarshan-util (the darshan package)"
+)
 
 _FILENAME = re.compile(r"([^_/]+)_([^/]*?)_id(\d+)_(\d+)-(\d+)-(\d+)-(\d+)_(\d+)\.darshan")
 
@@ -108,14 +126,22 @@ def darshan_parser_executable() -> str:
     )
 
 
+def darshan_parser_path() -> str | None:
+    """Full path of the darshan-parser :func:`darshan_parser_executable` names, or None."""
+    return shutil.which(darshan_parser_executable())
+
+
 def resolve_reader(reader: str | None = "auto") -> str:
-    """``"darshan-parser"`` or ``"direct"`` for a requested reader (``None`` = ``"auto"``)."""
+    """``"darshan-parser"`` or ``"direct"`` for a requested reader (``None`` = ``"auto"``).
+
+    Applies :data:`READER_POLICY`; an unknown name raises ``ValueError``.
+    """
     reader = reader or "auto"
-    if reader not in ("auto", "darshan-parser", "direct"):
+    if reader not in READERS:
         raise ValueError(f"unknown Darshan reader {reader!r}: use auto, darshan-parser or direct")
     if reader != "auto":
         return reader
-    return "darshan-parser" if shutil.which(darshan_parser_executable()) else "direct"
+    return "darshan-parser" if darshan_parser_path() else "direct"
 
 
 def parse_filename_metadata(filename: str) -> dict[str, Any]:
@@ -188,7 +214,7 @@ def _direct_records(
         return []
 
 
-async def read_darshan(
+async def aread_darshan(
     log_file: str,
     modes: Sequence[str] = ("base",),
     *,
@@ -235,6 +261,10 @@ async def read_darshan(
         if outcome.results[mode]:
             build_darshan_dict(outcome.results[mode], into=result)
     return result
+
+
+#: The name :func:`aread_darshan` had before the naming rule of :mod:`atokio.pipelines`.
+read_darshan = aread_darshan
 
 
 def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> dict[str, Any]:
@@ -416,7 +446,7 @@ class Darshan(SubprocessOutputDict):
         if not self.log_file:
             raise ValueError("Darshan object has no log_file to parse")
         run_sync(
-            read_darshan,
+            aread_darshan,
             self.log_file,
             tuple(modes),
             reader=self.reader,

@@ -24,6 +24,7 @@ from darshan_corpus import (
 
 from atokio.cli import index_darshanlogs as cli
 from atokio.cli._common import as_program
+from atokio.pipelines import darshan_index
 from atokio.tools.darshan_summary import SUMMARY_COLUMNS
 
 HEADER_COLUMNS = (
@@ -165,21 +166,21 @@ def test_an_interrupted_run_resumes_without_duplicates(
 ) -> None:
     db = tmp_path / "index.db"
     commits: list[int] = []
-    real_commit = cli._commit_batch
+    real_commit = darshan_index._commit_batch
 
-    def commit_then_fail(conn: Any, results: Any, mount_ids: Any) -> None:
+    def commit_then_fail(conn: Any, results: Any, mount_ids: Any, echo: Any = None) -> None:
         if commits:
             raise KeyboardInterrupt  # as if ^C came during the second batch
         commits.append(len(results))
-        real_commit(conn, results, mount_ids)
+        real_commit(conn, results, mount_ids, echo)
 
-    monkeypatch.setattr(cli, "BATCH_LOGS", 2)
-    monkeypatch.setattr(cli, "_commit_batch", commit_then_fail)
+    monkeypatch.setattr(darshan_index, "BATCH_LOGS", 2)
+    monkeypatch.setattr(darshan_index, "_commit_batch", commit_then_fail)
     with pytest.raises(KeyboardInterrupt):
         cli.index_darshanlogs([str(small_logs)], str(db))
     assert commits == [2]
     assert table_counts(db)[:2] == (2, 4)  # the first batch only, all of it
-    monkeypatch.setattr(cli, "_commit_batch", real_commit)
+    monkeypatch.setattr(darshan_index, "_commit_batch", real_commit)
     assert cli.index_darshanlogs([str(small_logs)], str(db)) == {
         "indexed": 3,
         "skipped": 2,
@@ -367,11 +368,27 @@ def test_both_readers_give_the_same_rows(
     ]
 
 
-def test_auto_prefers_the_direct_reader(standin_parser: Path) -> None:
-    assert cli._choose_reader("auto") == "direct"
-    assert cli._choose_reader("darshan-parser") == str(standin_parser)
-    with pytest.raises(ValueError, match="unknown reader"):
-        cli._choose_reader("text")
+def test_the_index_follows_the_connectors_reader_policy(
+    standin_parser: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # auto: darshan-parser when it is found, else the direct reader
+    assert darshan_index.choose_reader("auto") == str(standin_parser)
+    assert darshan_index.choose_reader("darshan-parser") == str(standin_parser)
+    assert darshan_index.choose_reader("direct") == "direct"
+    monkeypatch.delenv("ATOKIO_DARSHAN_PARSER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert darshan_index.choose_reader("auto") == "direct"
+    with pytest.raises(FileNotFoundError, match="darshan-parser: command not found"):
+        darshan_index.choose_reader("darshan-parser")
+    with pytest.raises(ValueError, match="unknown Darshan reader 'text'"):
+        darshan_index.choose_reader("text")
+
+
+def test_a_scheduler_is_refused_until_one_is_supported(small_logs: Path, tmp_path: Path) -> None:
+    with pytest.raises(NotImplementedError, match="scheduler='tcp://127.0.0.1:1'"):
+        darshan_index.index_darshanlogs(
+            [str(small_logs)], str(tmp_path / "x.db"), scheduler="tcp://127.0.0.1:1"
+        )
 
 
 # -- the documented helper functions -----------------------------------------------------

@@ -1,0 +1,816 @@
+"""Index Darshan logs into an SQLite database of per-file-system summaries.
+
+The engine of ``index_darshanlogs`` and ``summarize_darshanlogs``.  One
+``headers`` row per log, one ``mounts`` row per mount point and one
+``summaries`` row per (log, file system), in the schema of FORMATS.md section
+1.6 (the rules of the summaries: :mod:`atokio.tools.darshan_summary`).
+
+The job comes in three parts, so that another executor (a Dask cluster) can
+take the middle one:
+
+* :func:`summarize_batch` — a top-level, picklable function that turns a list
+  of log paths into ``(log, outcome)`` pairs: the log's rows as plain data, or
+  the text of the error that made it unreadable.  It runs in worker processes
+  (or on remote workers) and returns only the small summary rows;
+* :class:`IndexWriter` — the one writer of the database: it creates the
+  schema, knows which logs are indexed already, and commits results in
+  batches of :data:`BATCH_LOGS` logs, one transaction each (a log's header and
+  summaries always together, so a killed run resumes without duplicates);
+* :func:`aindex_darshanlogs` (sync form :func:`index_darshanlogs`) — the
+  driver: expands the log list, drops logs indexed before (by basename) and
+  repeated basenames, runs :func:`summarize_batch` over the rest and streams
+  every result into the writer, reporting unreadable and empty logs as
+  warnings.  ``scheduler=None`` runs on local worker processes.
+
+Logs are read by the reader chosen under the policy of
+:mod:`atokio.connectors.darshan` (:data:`~atokio.connectors.darshan.READER_POLICY`).
+They are read in worker processes even with one worker, so that a log that
+crashes the C library is reported instead of ending the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from atokio import config
+from atokio.collectors.sync import run_sync
+from atokio.tools.darshan_summary import (
+    END_TIMESTAMPS,
+    INT_COUNTERS,
+    START_TIMESTAMPS,
+    SUMMARY_COLUMNS,
+    LogSummary,
+    compile_mount_to_fsname,
+    fsname_of,
+    mount_of,
+    summarize_arrays,
+    summarize_records,
+)
+
+__all__ = [
+    "BATCH_LOGS",
+    "HEADER_COLUMNS",
+    "LOGS_PER_CALL",
+    "Echo",
+    "IndexWriter",
+    "Outcome",
+    "aindex_darshanlogs",
+    "asummarize_darshanlogs",
+    "choose_reader",
+    "create_headers_table",
+    "create_mount_table",
+    "create_summaries_table",
+    "expand_log_list",
+    "get_existing_logs",
+    "get_file_mount",
+    "index_darshanlogs",
+    "init_mount_to_fsname",
+    "process_log_list",
+    "summarize_batch",
+    "summarize_by_fs",
+    "summarize_darshanlogs",
+    "update_headers_table",
+    "update_mount_table",
+    "update_summaries_table",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Logs whose rows are committed in one transaction.
+BATCH_LOGS = 256
+#: Logs handed to a worker process per call (amortises the call overhead).
+LOGS_PER_CALL = 16
+#: darshan-parser runs at once in one worker process (their start-up and output
+#: overlap the parsing of the others').
+PARSERS_PER_WORKER = 3
+
+HEADER_COLUMNS = (
+    "filename",
+    "end_time",
+    "exe",
+    "exename",
+    "jobid",
+    "nprocs",
+    "start_time",
+    "uid",
+    "username",
+    "version",
+    "walltime",
+)
+
+#: What a worker hands back per log: its rows as plain data, or an error text.
+Outcome = dict[str, Any] | str
+
+#: A caller's listener for the ``-v`` messages: ``echo(message, level)`` with
+#: level 1 = counts, 2 = timings, 3 = table definitions, 4 = every insert.
+Echo = Callable[[str, int], None]
+
+
+def _quiet_echo(message: str, level: int) -> None:
+    logger.debug("%s", message)
+
+
+# -- schema -------------------------------------------------------------------
+
+
+def create_mount_table(conn: sqlite3.Connection, echo: Echo | None = None) -> None:
+    """Create the ``mounts`` table if it does not exist."""
+    query = """CREATE TABLE IF NOT EXISTS mounts (
+        fs_id INTEGER PRIMARY KEY,
+        mountpt CHAR UNIQUE,
+        fsname CHAR
+    )"""
+    (echo or _quiet_echo)(query, 3)
+    conn.execute(query)
+
+
+def create_headers_table(conn: sqlite3.Connection, echo: Echo | None = None) -> None:
+    """Create the ``headers`` table if it does not exist."""
+    query = """CREATE TABLE IF NOT EXISTS headers (
+        log_id INTEGER PRIMARY KEY,
+        filename CHAR UNIQUE,
+        end_time INTEGER,
+        exe CHAR,
+        exename CHAR,
+        jobid CHAR,
+        nprocs INTEGER,
+        start_time INTEGER,
+        uid INTEGER,
+        username CHAR,
+        version CHAR,
+        walltime INTEGER
+    )"""
+    (echo or _quiet_echo)(query, 3)
+    conn.execute(query)
+
+
+def create_summaries_table(conn: sqlite3.Connection, echo: Echo | None = None) -> None:
+    """Create the ``summaries`` table if it does not exist."""
+    columns = ",\n".join(
+        f"        {c} {'REAL' if c.endswith('_timestamp') else 'INTEGER'}" for c in SUMMARY_COLUMNS
+    )
+    query = f"""CREATE TABLE IF NOT EXISTS summaries (
+        log_id INTEGER,
+        fs_id INTEGER,
+{columns},
+        FOREIGN KEY (fs_id) REFERENCES mounts (fs_id),
+        FOREIGN KEY (log_id) REFERENCES headers (log_id),
+        UNIQUE(log_id, fs_id)
+    )"""
+    (echo or _quiet_echo)(query, 3)
+    conn.execute(query)
+
+
+def get_existing_logs(conn: sqlite3.Connection) -> list[str]:
+    """Basenames of the logs that are indexed already (that have summary rows)."""
+    rows = conn.execute(
+        "SELECT DISTINCT headers.filename FROM summaries "
+        "INNER JOIN headers ON summaries.log_id = headers.log_id"
+    )
+    return [row[0] for row in rows]
+
+
+def update_mount_table(
+    conn: sqlite3.Connection, mount_points: dict[str, str], echo: Echo | None = None
+) -> dict[str, int]:
+    """Insert new mount points (``{mountpt: fsname}``); return ``{mountpt: fs_id}``."""
+    query = "INSERT OR IGNORE INTO mounts (mountpt, fsname) VALUES (?, ?)"
+    rows = list(mount_points.items())
+    if echo is not None:
+        for row in rows:
+            echo(f"{query} {row}", 4)
+    conn.executemany(query, rows)
+    ids = {}
+    for mountpt in mount_points:
+        found = conn.execute("SELECT fs_id FROM mounts WHERE mountpt = ?", (mountpt,)).fetchone()
+        ids[mountpt] = found[0]
+    return ids
+
+
+def update_headers_table(
+    conn: sqlite3.Connection, header_data: list[dict[str, Any]], echo: Echo | None = None
+) -> dict[str, int]:
+    """Insert header rows (a log already present keeps its row); return ``{filename: log_id}``."""
+    placeholders = ", ".join("?" * len(HEADER_COLUMNS))
+    query = f"INSERT OR IGNORE INTO headers ({', '.join(HEADER_COLUMNS)}) VALUES ({placeholders})"
+    rows = [tuple(header[c] for c in HEADER_COLUMNS) for header in header_data]
+    if echo is not None:
+        for row in rows:
+            echo(f"{query} {row}", 4)
+    conn.executemany(query, rows)
+    ids = {}
+    for header in header_data:
+        found = conn.execute(
+            "SELECT log_id FROM headers WHERE filename = ?", (header["filename"],)
+        ).fetchone()
+        ids[header["filename"]] = found[0]
+    return ids
+
+
+def update_summaries_table(
+    conn: sqlite3.Connection, summary_data: list[tuple[Any, ...]], echo: Echo | None = None
+) -> None:
+    """Insert summary rows: tuples of ``(log_id, fs_id, *SUMMARY_COLUMNS)``."""
+    columns = ("log_id", "fs_id", *SUMMARY_COLUMNS)
+    query = (
+        f"INSERT OR REPLACE INTO summaries ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    if echo is not None:
+        for row in summary_data:
+            echo(f"{query} {row}", 4)
+    conn.executemany(query, summary_data)
+
+
+def _commit_batch(
+    conn: sqlite3.Connection,
+    results: list[dict[str, Any]],
+    mount_ids: dict[str, int],
+    echo: Echo | None = None,
+) -> None:
+    """Write the rows of several logs in one transaction."""
+    with conn:
+        new_mounts = {}
+        for result in results:
+            for mountpt, fsname in result["mounts"].items():
+                if mountpt not in mount_ids:
+                    new_mounts[mountpt] = fsname
+        if new_mounts:
+            mount_ids.update(update_mount_table(conn, new_mounts, echo))
+        log_ids = update_headers_table(conn, [r["headers"] for r in results], echo)
+        rows = []
+        for result in results:
+            log_id = log_ids[result["headers"]["filename"]]
+            for mountpt, summary in result["summaries"].items():
+                rows.append((log_id, mount_ids[mountpt], *(summary[c] for c in SUMMARY_COLUMNS)))
+        update_summaries_table(conn, rows, echo)
+
+
+class IndexWriter:
+    """The one writer of an index database: schema, resume point and batched commits.
+
+    ``IndexWriter(path)`` opens (or creates) the database and its tables.
+    :meth:`add` takes one log's rows (an :data:`Outcome` dict with summaries)
+    and commits every ``batch_logs`` logs in one transaction; :meth:`flush`
+    commits what is left; :meth:`close` leaves one self-contained file
+    (rows not flushed are dropped, as a killed run would drop them).
+    ``indexed`` counts the logs committed.  Use it as a context manager.
+    """
+
+    def __init__(
+        self, output_file: str, *, batch_logs: int | None = None, echo: Echo | None = None
+    ) -> None:
+        self.output_file = output_file
+        self.batch_logs = max(1, batch_logs if batch_logs is not None else BATCH_LOGS)
+        self.echo = echo
+        self.indexed = 0
+        self._pending: list[dict[str, Any]] = []
+        # rows may be written from a thread other than the one that opened the
+        # database (the event loop runs in a helper thread inside Jupyter)
+        self.conn = sqlite3.connect(output_file, check_same_thread=False)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            with self.conn:
+                create_mount_table(self.conn, echo)
+                create_headers_table(self.conn, echo)
+                create_summaries_table(self.conn, echo)
+            self.mount_ids: dict[str, int] = dict(
+                self.conn.execute("SELECT mountpt, fs_id FROM mounts").fetchall()
+            )
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def existing_logs(self) -> set[str]:
+        """Basenames of the logs indexed already."""
+        return set(get_existing_logs(self.conn))
+
+    def add(self, outcome: dict[str, Any]) -> None:
+        """Queue one log's rows; commit when a batch is full."""
+        self._pending.append(outcome)
+        if len(self._pending) >= self.batch_logs:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the queued rows (one transaction)."""
+        if self._pending:
+            _commit_batch(self.conn, self._pending, self.mount_ids, self.echo)
+            self.indexed += len(self._pending)
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Close the database, leaving one file (no write-ahead log beside it)."""
+        try:
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            self.conn.close()
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# -- which logs ----------------------------------------------------------------
+
+
+def init_mount_to_fsname() -> list[Any]:
+    """The ``mount_to_fsname`` config as compiled ``(regex, name)`` rules, in order."""
+    return compile_mount_to_fsname(config.CONFIG.get("mount_to_fsname"))
+
+
+def get_file_mount(filename: str, mount_list: Iterable[str]) -> tuple[str, str] | None:
+    """``(mount point, file system name)`` of the longest mount prefixing ``filename``, or None."""
+    mountpt = mount_of(filename, mount_list)
+    if mountpt is None:
+        return None
+    return mountpt, fsname_of(mountpt, init_mount_to_fsname())
+
+
+def expand_log_list(log_list: Sequence[str]) -> list[str]:
+    """A single directory argument stands for the regular files directly inside it, sorted."""
+    if len(log_list) == 1 and os.path.isdir(log_list[0]):
+        directory = log_list[0]
+        with os.scandir(directory) as entries:
+            return sorted(
+                os.path.join(directory, entry.name) for entry in entries if entry.is_file()
+            )
+    return list(log_list)
+
+
+def process_log_list(conn: sqlite3.Connection, log_list: Sequence[str]) -> list[str]:
+    """The logs to index: a single directory expands to the files in it; indexed ones are dropped."""
+    existing = set(get_existing_logs(conn))
+    return [log for log in expand_log_list(log_list) if os.path.basename(log) not in existing]
+
+
+# -- reading logs --------------------------------------------------------------
+
+
+def choose_reader(reader: str) -> str:
+    """``"direct"``, or the full path of the darshan-parser to run, for ``reader``.
+
+    Applies the policy of :func:`atokio.connectors.darshan.resolve_reader`.
+    The darshan-parser executable is resolved here, where the caller's
+    ``PATH`` is, rather than in the worker processes; a missing one raises
+    ``FileNotFoundError``.
+    """
+    from atokio.connectors.darshan import (
+        darshan_parser_executable,
+        darshan_parser_path,
+        resolve_reader,
+    )
+
+    if resolve_reader(reader) == "direct":
+        return "direct"
+    found = darshan_parser_path()
+    if found is None:
+        raise FileNotFoundError(f"{darshan_parser_executable()}: command not found")
+    return found
+
+
+def _reader_works(reader: str) -> bool:
+    """Worker-side check that the direct reader can load libdarshan-util."""
+    if reader != "direct":
+        return True
+    from atokio.collectors.darshanlog import direct_reader_available
+
+    return direct_reader_available()
+
+
+def _direct_reader_fails() -> RuntimeError:
+    from atokio.connectors.darshan import darshan_parser_executable
+
+    return RuntimeError(
+        "cannot read Darshan logs: the 'darshan' package cannot load libdarshan-util here, "
+        f"and {darshan_parser_executable()} is not on PATH; install one of them "
+        "(or set ATOKIO_DARSHAN_PARSER)"
+    )
+
+
+def _summarize(darshan_log: str, reader: str, rules: list[Any]) -> LogSummary:
+    """Summary of one log; ``reader`` is ``"direct"`` or the darshan-parser to run."""
+    if reader == "direct":
+        from atokio.collectors.darshanlog import read_darshan_arrays
+
+        header, mounts, modules = read_darshan_arrays(
+            darshan_log, INT_COUNTERS + START_TIMESTAMPS + END_TIMESTAMPS
+        )
+        return summarize_arrays(header, mounts, modules, darshan_log, rules)
+    return run_sync(_summarize_parsed, darshan_log, reader, rules)
+
+
+async def _summarize_parsed(darshan_log: str, darshan_parser: str, rules: list[Any]) -> LogSummary:
+    """Summary of one log from ``darshan-parser --base`` text, parsed as it streams."""
+    from atokio.collectors.subprocess import run_command
+    from atokio.parsers.darshan import DarshanParser
+
+    argv = [darshan_parser, "--base", darshan_log]
+    parser = DarshanParser(source=darshan_log, modules=("posix", "stdio"))
+    result = await run_command(argv, parser)
+    if result.returncode != 0 or result.error is not None or not result.records:
+        detail = result.error or (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(
+            f"{darshan_log}: darshan-parser exited with status {result.returncode}: {detail}"
+        )
+    return summarize_records(result.records, darshan_log, rules)
+
+
+def summarize_by_fs(darshan_log: str, max_mb: float = 0.0, reader: str = "auto") -> dict[str, Any]:
+    """A log reduced per file system.
+
+    Returns ``{"headers": row, "mounts": {mountpt: fsname}, "summaries":
+    {mountpt: row}}`` (the rows of the three tables, keyed by mount point).
+    Raises for a log that cannot be read.  ``max_mb`` is accepted for
+    compatibility (every log is read the same way).
+    """
+    chosen = choose_reader(reader)
+    if not _reader_works(chosen):
+        raise _direct_reader_fails()
+    summary = _summarize(darshan_log, chosen, init_mount_to_fsname())
+    return {"headers": summary.headers, "mounts": summary.mounts, "summaries": summary.summaries}
+
+
+def summarize_batch(
+    logs: Sequence[str], reader: str, mount_to_fsname: Any = None
+) -> list[tuple[str, Outcome]]:
+    """``(log, outcome)`` for each log, in order: what a worker computes.
+
+    ``reader`` is ``"direct"`` or the path of a darshan-parser (as
+    :func:`choose_reader` returns); ``mount_to_fsname`` is the config value of
+    that name (plain data, so that the call can be pickled to another
+    process or machine).  An outcome is ``{"headers", "mounts", "summaries",
+    "reason"}`` (``summaries`` empty, and ``reason`` saying why, for a log
+    without POSIX/STDIO activity) or, for an unreadable log, the error text.
+    """
+    rules = compile_mount_to_fsname(mount_to_fsname)
+    if reader != "direct":
+        return run_sync(_parse_batch, list(logs), reader, rules)
+    out: list[tuple[str, Outcome]] = []
+    for log in logs:
+        try:
+            out.append((log, _as_outcome(_summarize(log, reader, rules))))
+        except Exception as error:
+            out.append((log, _error_text(log, error)))
+    return out
+
+
+def _summarize_call(call: tuple[list[str], str, Any]) -> list[tuple[str, Outcome]]:
+    """:func:`summarize_batch` of one ``(logs, reader, mount_to_fsname)`` tuple."""
+    return summarize_batch(*call)
+
+
+async def _parse_batch(
+    logs: list[str], darshan_parser: str, rules: list[Any]
+) -> list[tuple[str, Outcome]]:
+    """:func:`summarize_batch` for darshan-parser: a few commands at once, one event loop."""
+    import anyio
+
+    outcomes: dict[str, Outcome] = {}
+    limiter = anyio.CapacityLimiter(PARSERS_PER_WORKER)
+
+    async def one(log: str) -> None:
+        async with limiter:
+            try:
+                outcomes[log] = _as_outcome(await _summarize_parsed(log, darshan_parser, rules))
+            except Exception as error:
+                outcomes[log] = _error_text(log, error)
+
+    async with anyio.create_task_group() as group:
+        for log in logs:
+            group.start_soon(one, log)
+    return [(log, outcomes[log]) for log in logs]
+
+
+def _as_outcome(summary: LogSummary) -> Outcome:
+    return {
+        "headers": summary.headers,
+        "mounts": summary.mounts,
+        "summaries": summary.summaries,
+        "reason": summary.reason,
+    }
+
+
+def _error_text(log: str, error: Exception) -> str:
+    text = str(error)
+    if log not in text:
+        text = f"{log}: {text}"
+    return f"{text} ({type(error).__name__})"
+
+
+# -- running -------------------------------------------------------------------
+
+
+def _start_workers(workers: int) -> threading.Thread:
+    """Start the worker processes in the background (starting them takes a while).
+
+    Returns the thread doing it: join it before returning, so that the
+    interpreter never exits while it is still starting processes.
+    """
+
+    from atokio.collectors.workers import warm_up
+
+    def start() -> None:
+        try:
+            warm_up(workers)
+        except Exception as error:  # the first real call reports it
+            logger.debug("starting the worker processes failed: %s", error)
+
+    thread = threading.Thread(target=start, name="atokio-start-workers", daemon=True)
+    thread.start()
+    return thread
+
+
+def _only_error(group: BaseExceptionGroup) -> BaseException:
+    """The one error inside (nested) task-group wrappers, or the group when there are several."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def _check_scheduler(scheduler: Any) -> None:
+    if scheduler is not None:
+        raise NotImplementedError(
+            f"scheduler={scheduler!r}: only local worker processes (scheduler=None) are "
+            "supported here"
+        )
+
+
+async def _run_local(
+    todo: list[str],
+    reader: str,
+    mapping: Any,
+    workers: int,
+    take: Callable[[list[tuple[str, Outcome]]], None],
+) -> None:
+    """Summarise ``todo`` on local worker processes, handing each call's outcomes to ``take``."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from atokio.collectors.workers import map_in_workers, run_in_worker
+
+    if not todo:
+        return
+    if reader == "direct" and not await run_in_worker(_reader_works, reader):
+        raise _direct_reader_fails()
+    calls = (
+        (todo[start : start + LOGS_PER_CALL], reader, mapping)
+        for start in range(0, len(todo), LOGS_PER_CALL)
+    )
+    crashed: list[str] = []
+    # worker processes even for one worker: a log that crashes the C reader
+    # takes a worker down, not this run
+    async with map_in_workers(_summarize_call, calls, workers=workers, isolate=True) as results:
+        async for call, outcome in results:
+            if isinstance(outcome, BrokenProcessPool):
+                crashed += call[0]
+            elif isinstance(outcome, BaseException):
+                take([(log, f"{log}: {type(outcome).__name__}: {outcome}") for log in call[0]])
+            else:
+                take(outcome)
+    for log in crashed:  # one by one, to find the culprit(s)
+        try:
+            take(await run_in_worker(_summarize_call, ([log], reader, mapping)))
+        except BrokenProcessPool:
+            take([(log, f"{log}: the Darshan reader crashed on this log")])
+
+
+async def _summarize_logs(
+    todo: list[str],
+    reader: str,
+    threads: int,
+    take: Callable[[list[tuple[str, Outcome]]], None],
+    scheduler: Any,
+) -> None:
+    """Run :func:`summarize_batch` over ``todo`` and hand the outcomes to ``take``."""
+    _check_scheduler(scheduler)
+    workers = _workers(threads)
+    starting = _start_workers(workers) if todo else None
+    try:
+        try:
+            await _run_local(todo, reader, config.CONFIG.get("mount_to_fsname"), workers, take)
+        except BaseExceptionGroup as group:
+            raise _only_error(group) from None
+    finally:
+        if starting is not None:
+            starting.join()  # never return while processes are being started
+
+
+def _workers(threads: int) -> int:
+    from atokio.collectors.workers import default_workers
+
+    return default_workers() if threads == 0 else threads
+
+
+def _check_threads(threads: int) -> None:
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (all cores) or more, not {threads}")
+
+
+async def aindex_darshanlogs(
+    log_list: Sequence[str],
+    output_file: str,
+    threads: int = 1,
+    max_mb: float = 0.0,
+    bulk_insert: bool = True,
+    *,
+    reader: str = "auto",
+    quiet: bool = False,
+    progress: Any = None,
+    echo: Echo | None = None,
+    scheduler: Any = None,
+) -> dict[str, int]:
+    """Index logs into ``output_file``; return ``{"indexed": n, "skipped": n, "failed": n}``.
+
+    ``log_list`` is log paths, or one directory of them.  ``skipped`` counts
+    logs indexed before (by basename); ``failed`` the logs that could not be
+    read, had no POSIX/STDIO activity, or repeat the basename of another log
+    of this run (each reported as a warning unless ``quiet``).  ``threads``
+    worker processes read the logs (0 = all cores); ``reader`` follows the
+    policy of :mod:`atokio.connectors.darshan`.  With ``bulk_insert`` rows are
+    committed every :data:`BATCH_LOGS` logs, else after every log.
+    ``progress`` is a callable taking the number of logs just done, or a bar
+    with ``update(n)`` (:func:`atokio.progress.progress`; its ``total`` is set to
+    the number of logs to read); ``echo`` receives
+    the ``-v`` messages (:data:`Echo`).  ``scheduler`` must be ``None`` (local
+    worker processes).  ``max_mb`` is accepted for compatibility.
+    """
+    del max_mb
+    _check_threads(threads)
+    _check_scheduler(scheduler)
+    chosen = choose_reader(reader)
+    say = echo or _quiet_echo
+    with IndexWriter(output_file, batch_logs=BATCH_LOGS if bulk_insert else 1, echo=echo) as writer:
+        existing = writer.existing_logs()
+        todo: list[str] = []
+        names: set[str] = set()
+        skipped = duplicates = 0
+        for log in expand_log_list(log_list):
+            name = os.path.basename(log)
+            if name in existing:
+                skipped += 1
+            elif name in names:
+                duplicates += 1
+                if not quiet:
+                    logger.warning(
+                        "skipping %s: another log named %s is indexed in this run", log, name
+                    )
+            else:
+                names.add(name)
+                todo.append(log)
+        del existing, names
+        tick = _progress_callable(progress, len(todo))
+        workers = _workers(threads)
+        say(f"Indexing {len(todo)} logs ({skipped} already indexed) with {workers} worker(s)", 1)
+        counts = {"indexed": 0, "skipped": skipped, "failed": duplicates}
+
+        def take(results: list[tuple[str, Outcome]]) -> None:
+            for log, outcome in results:
+                if isinstance(outcome, str) or not outcome["summaries"]:
+                    counts["failed"] += 1
+                    if not quiet:
+                        if isinstance(outcome, str):
+                            logger.warning("skipping unreadable log: %s", outcome)
+                        else:
+                            logger.warning("skipping %s: %s", log, outcome["reason"])
+                    continue
+                writer.add(outcome)
+            tick(len(results))
+
+        started = time.monotonic()
+        await _summarize_logs(todo, chosen, threads, take, scheduler)
+        writer.flush()
+        counts["indexed"] = writer.indexed
+        elapsed = time.monotonic() - started
+    say(
+        f"Indexed {counts['indexed']} logs, {counts['failed']} skipped as unreadable or "
+        f"empty, {skipped} already indexed",
+        1,
+    )
+    say(
+        f"Reading and writing took {elapsed:.2f} s ({len(todo) / max(elapsed, 1e-9):.0f} logs/s)",
+        2,
+    )
+    return counts
+
+
+def index_darshanlogs(
+    log_list: Sequence[str],
+    output_file: str,
+    threads: int = 1,
+    max_mb: float = 0.0,
+    bulk_insert: bool = True,
+    *,
+    reader: str = "auto",
+    quiet: bool = False,
+    progress: Any = None,
+    echo: Echo | None = None,
+    scheduler: Any = None,
+) -> dict[str, int]:
+    """:func:`aindex_darshanlogs` from sync code (scripts, notebooks)."""
+    try:
+        return run_sync(
+            aindex_darshanlogs,
+            log_list,
+            output_file,
+            threads,
+            max_mb,
+            bulk_insert,
+            reader=reader,
+            quiet=quiet,
+            progress=progress,
+            echo=echo,
+            scheduler=scheduler,
+        )
+    except BaseExceptionGroup as group:
+        raise _only_error(group) from None
+
+
+def _progress_callable(progress: Any, total: int) -> Callable[[int], Any]:
+    """``progress`` as a callable taking a count; a bar's ``total`` becomes ``total``."""
+    if progress is None:
+        return lambda n: None
+    update = getattr(progress, "update", None)
+    if not callable(update):
+        return progress  # type: ignore[no-any-return]
+    if hasattr(progress, "total"):
+        progress.total = total
+        refresh = getattr(progress, "refresh", None)
+        if callable(refresh):
+            refresh()
+    return update  # type: ignore[no-any-return]
+
+
+async def asummarize_darshanlogs(
+    log_list: Sequence[str],
+    threads: int = 1,
+    reader: str = "auto",
+    *,
+    progress: Any = None,
+    scheduler: Any = None,
+) -> dict[str, dict[str, dict[str, int]]]:
+    """``{log: {mount point: {"read_bytes": n, "write_bytes": n}}}`` for the readable logs.
+
+    The figures of the index (POSIX and STDIO bytes per mount point; mount
+    points without activity are left out).  Unreadable logs are reported as
+    warnings and left out.  ``threads``, ``reader``, ``progress`` and
+    ``scheduler`` as for :func:`aindex_darshanlogs`.
+    """
+    _check_threads(threads)
+    chosen = choose_reader(reader)
+    logs = list(dict.fromkeys(log_list))
+    tick = _progress_callable(progress, len(logs))
+    outcomes: dict[str, Outcome] = {}
+
+    def take(results: list[tuple[str, Outcome]]) -> None:
+        outcomes.update(results)
+        tick(len(results))
+
+    await _summarize_logs(logs, chosen, threads, take, scheduler)
+    report: dict[str, dict[str, dict[str, int]]] = {}
+    for log in logs:
+        outcome = outcomes.get(log)
+        if not isinstance(outcome, dict):
+            logger.warning("skipping unreadable log: %s", outcome)
+            continue
+        report[log] = {
+            mount: {"read_bytes": row["bytes_read"], "write_bytes": row["bytes_written"]}
+            for mount, row in outcome["summaries"].items()
+        }
+    return report
+
+
+def summarize_darshanlogs(
+    log_list: Sequence[str],
+    threads: int = 1,
+    reader: str = "auto",
+    *,
+    progress: Any = None,
+    scheduler: Any = None,
+) -> dict[str, dict[str, dict[str, int]]]:
+    """:func:`asummarize_darshanlogs` from sync code (scripts, notebooks)."""
+    try:
+        return run_sync(
+            asummarize_darshanlogs,
+            log_list,
+            threads,
+            reader,
+            progress=progress,
+            scheduler=scheduler,
+        )
+    except BaseExceptionGroup as group:
+        raise _only_error(group) from None
