@@ -746,13 +746,13 @@ def _progress_callable(progress: Any, total: int) -> Callable[[int], Any]:
         return lambda n: None
     update = getattr(progress, "update", None)
     if not callable(update):
-        return progress  # type: ignore[no-any-return]
+        return progress
     if hasattr(progress, "total"):
         progress.total = total
         refresh = getattr(progress, "refresh", None)
         if callable(refresh):
             refresh()
-    return update  # type: ignore[no-any-return]
+    return update
 
 
 async def asummarize_darshanlogs(
