@@ -24,7 +24,7 @@ from darshan_corpus import (
 
 from atokio.cli import index_darshanlogs as cli
 from atokio.cli._common import as_program
-from atokio.pipelines import darshan_index
+from atokio.pipelines import darshan_index, darshan_index_db
 from atokio.tools.darshan_summary import SUMMARY_COLUMNS
 
 HEADER_COLUMNS = (
@@ -166,7 +166,7 @@ def test_an_interrupted_run_resumes_without_duplicates(
 ) -> None:
     db = tmp_path / "index.db"
     commits: list[int] = []
-    real_commit = darshan_index._commit_batch
+    real_commit = darshan_index_db._commit_batch
 
     def commit_then_fail(conn: Any, results: Any, mount_ids: Any, echo: Any = None) -> None:
         if commits:
@@ -174,13 +174,13 @@ def test_an_interrupted_run_resumes_without_duplicates(
         commits.append(len(results))
         real_commit(conn, results, mount_ids, echo)
 
-    monkeypatch.setattr(darshan_index, "BATCH_LOGS", 2)
-    monkeypatch.setattr(darshan_index, "_commit_batch", commit_then_fail)
+    monkeypatch.setattr(darshan_index_db, "BATCH_LOGS", 2)
+    monkeypatch.setattr(darshan_index_db, "_commit_batch", commit_then_fail)
     with pytest.raises(KeyboardInterrupt):
         cli.index_darshanlogs([str(small_logs)], str(db))
     assert commits == [2]
     assert table_counts(db)[:2] == (2, 4)  # the first batch only, all of it
-    monkeypatch.setattr(darshan_index, "_commit_batch", real_commit)
+    monkeypatch.setattr(darshan_index_db, "_commit_batch", real_commit)
     assert cli.index_darshanlogs([str(small_logs)], str(db)) == {
         "indexed": 3,
         "skipped": 2,
