@@ -5,9 +5,9 @@ either returns its body as bytes (:attr:`HttpResult.content`) or streams it
 into a sans-IO parser (``parser_factory``) as the chunks arrive, returning the
 parser's records (:attr:`HttpResult.records`).
 
-* :func:`fetch` — one GET on a given ``httpx.AsyncClient``, retried under a
+* :func:`afetch` — one GET on a given ``httpx.AsyncClient``, retried under a
   :class:`RetryPolicy`;
-* :func:`fetch_many` — many GETs at once (at most ``limit`` in flight) over
+* :func:`afetch_many` — many GETs at once (at most ``limit`` in flight) over
   one shared client; a request that fails is reported as a
   :class:`~atokio.collectors.fanout.SourceFailure` (which request, and why)
   while the others complete (:func:`atokio.collectors.fanout.gather`);
@@ -53,6 +53,8 @@ __all__ = [
     "HttpRequest",
     "HttpResult",
     "RetryPolicy",
+    "afetch",
+    "afetch_many",
     "fetch",
     "fetch_many",
     "open_client",
@@ -248,7 +250,7 @@ async def _try_once(
         raise _Failure(f"{type(error).__name__}: {reason}", retryable=True) from error
 
 
-async def fetch(
+async def afetch(
     client: httpx.AsyncClient,
     request: HttpRequest,
     *,
@@ -319,7 +321,7 @@ async def open_client(
         yield client
 
 
-async def fetch_many(
+async def afetch_many(
     requests: Mapping[str, HttpRequest] | Iterable[tuple[str, HttpRequest]],
     *,
     limit: int = DEFAULT_LIMIT,
@@ -345,7 +347,7 @@ async def fetch_many(
     async def run(http: httpx.AsyncClient) -> FanoutResult[HttpResult[R]]:
         def job(request: HttpRequest) -> Callable[[], Any]:
             async def go() -> HttpResult[R]:
-                return await fetch(
+                return await afetch(
                     http, request, parser_factory=parser_factory, timeout=timeout, retry=retry
                 )
 
@@ -362,3 +364,9 @@ async def fetch_many(
         return await run(client)
     async with open_client(timeout=timeout, limit=limit, **client_options) as own:
         return await run(own)
+
+
+#: The names of :func:`afetch` and :func:`afetch_many` before the naming rule
+#: of :mod:`atokio.pipelines` (the ``a`` prefix marks an async function).
+fetch = afetch
+fetch_many = afetch_many

@@ -19,7 +19,7 @@ sends them; pytokio master dropped them on the way).  The base URL is the
 spelling, and ``PYTOKIO_ESNET_SNMP_URI`` work too), or ``url=``.
 
 Many interfaces at once: :meth:`EsnetSnmp.get_counters` (or its async form
-:meth:`EsnetSnmp.fetch_counters`) sends every (endpoint, interface,
+:meth:`EsnetSnmp.aget_counters`) sends every (endpoint, interface,
 direction) request concurrently through :mod:`atokio.collectors.http` (a
 capacity limit, per-operation timeouts, retries with backoff on 5xx answers,
 dropped connections and timeouts).  A request that fails for good does not
@@ -362,7 +362,7 @@ class EsnetSnmp(CacheableDict):
             answers.results[name] = self._insert_records(*query, done.records or [])
         return wanted, answers
 
-    async def fetch_counters(
+    async def aget_counters(
         self,
         queries: Iterable[Sequence[str]],
         agg_func: str | None = None,
@@ -393,10 +393,10 @@ class EsnetSnmp(CacheableDict):
         interval: int | None = None,
         **kwargs: Any,
     ) -> FanoutResult[dict[str, Any]]:
-        """:meth:`fetch_counters` from sync code (scripts, notebooks)."""
-        return run_sync(self.fetch_counters, list(queries), agg_func, interval, **kwargs)
+        """:meth:`aget_counters` from sync code (scripts, notebooks)."""
+        return run_sync(self.aget_counters, list(queries), agg_func, interval, **kwargs)
 
-    async def fetch_interface_counters(
+    async def aget_interface_counters(
         self,
         endpoint: str,
         interface: str,
@@ -413,6 +413,11 @@ class EsnetSnmp(CacheableDict):
         )
         answers.raise_first()
         return answers.results[query_name(endpoint, interface, direction)]
+
+    #: The names of :meth:`aget_counters` and :meth:`aget_interface_counters`
+    #: before the naming rule of :mod:`atokio.pipelines` (still awaitable).
+    fetch_counters = aget_counters
+    fetch_interface_counters = aget_interface_counters
 
     def get_interface_counters(
         self,
@@ -435,7 +440,7 @@ class EsnetSnmp(CacheableDict):
         bad direction or aggregation function.
         """
         return run_sync(
-            self.fetch_interface_counters,
+            self.aget_interface_counters,
             endpoint,
             interface,
             direction,

@@ -24,7 +24,7 @@ Streaming API for archivers (async; any backend, see
 :mod:`atokio.collectors.mysql` for how asyncio and trio are served):
 
 * :meth:`LmtDb.timestamp_table` — the ``(TS_ID, epoch)`` pairs of a window;
-* :meth:`LmtDb.stream_batches` — a data table over a window as a stream of
+* :meth:`LmtDb.astream_batches` — a data table over a window as a stream of
   :class:`LmtBatch` numpy batches (epoch seconds, component id, values),
   never holding the whole result.  Instead of a JOIN per row it reads the
   window's ``TIMESTAMP_INFO`` rows once and selects data rows by ``TS_ID``
@@ -465,7 +465,7 @@ class LmtDb(CachingDb):
         return TimestampTable(ts_ids[order], epochs[order])
 
     @asynccontextmanager
-    async def stream_batches(
+    async def astream_batches(
         self,
         table: str,
         id_column: str,
@@ -490,7 +490,7 @@ class LmtDb(CachingDb):
         streamed query from SQLite, in a worker thread.  ``timestamps`` reuses a
         :meth:`timestamp_table` of a window that covers this one.  Use as::
 
-            async with lmtdb.stream_batches("OST_DATA", "OST_ID", ["READ_BYTES"], t0, t1) as it:
+            async with lmtdb.astream_batches("OST_DATA", "OST_ID", ["READ_BYTES"], t0, t1) as it:
                 async for batch in it:
                     ...
         """
@@ -557,6 +557,10 @@ class LmtDb(CachingDb):
         async with self.remote_db.stream_many(queries, batch_rows=batch_rows) as batches:
             yield _shaped(batches, width, shape)
         self.last_hit = HIT_REMOTE
+
+    #: The name of :meth:`astream_batches` before the naming rule of
+    #: :mod:`atokio.pipelines` (still an async context manager).
+    stream_batches = astream_batches
 
     async def _sqlite_batches(
         self,

@@ -82,6 +82,8 @@ __all__ = [
     "SlurmEncoder",
     "compact_nodelist",
     "expand_nodelist",
+    "aget_job",
+    "arun_sacct",
     "get_job",
     "jobs_running_between",
     "parse_sacct",
@@ -171,7 +173,7 @@ def sacct_executable() -> str:
     return os.environ.get("ATOKIO_SACCT") or str(config.CONFIG.get("sacct") or "") or SACCT
 
 
-async def run_sacct(
+async def arun_sacct(
     args: Sequence[str],
     *,
     recast: bool = True,
@@ -366,7 +368,7 @@ class Slurm(SubprocessOutputDict):
             raise ValueError("Slurm.load_keys needs a jobid")
         fields = _with_jobidraw(keys or DEFAULT_KEYS)
         args = ["--jobs", self.jobid, "--format=" + ",".join(fields), "--parsable2"]
-        records = run_sync(run_sacct, args, timeout=self.timeout, silent_errors=self.silent_errors)
+        records = run_sync(arun_sacct, args, timeout=self.timeout, silent_errors=self.silent_errors)
         self._apply_records(records, f"sacct --jobs {self.jobid}")
 
     def _recast_keys(self, *target_keys: str) -> None:
@@ -459,7 +461,7 @@ class Slurm(SubprocessOutputDict):
         return (min(starts) if starts else None, max(ends) if ends else None)
 
 
-async def get_job(
+async def aget_job(
     jobid: str | int, keys: Sequence[str] = DEFAULT_KEYS, timeout: float | None = None
 ) -> Slurm:
     """A job's :class:`Slurm` record, fetched without blocking the event loop (async API)."""
@@ -467,8 +469,14 @@ async def get_job(
     slurm.jobid = str(jobid)
     fields = _with_jobidraw(keys)
     args = ["--jobs", str(jobid), "--format=" + ",".join(fields), "--parsable2"]
-    slurm._apply_records(await run_sacct(args, timeout=timeout), f"sacct --jobs {jobid}")
+    slurm._apply_records(await arun_sacct(args, timeout=timeout), f"sacct --jobs {jobid}")
     return slurm
+
+
+#: The names :func:`arun_sacct` and :func:`aget_job` had before the naming rule
+#: of :mod:`atokio.pipelines` (still awaitable).
+run_sacct = arun_sacct
+get_job = aget_job
 
 
 def jobs_running_between(
@@ -499,7 +507,7 @@ def jobs_running_between(
         args += ["--state", state]
     args += ["--allusers", "--format", ",".join(fields)]
     slurm = Slurm()
-    slurm._apply_records(run_sync(run_sacct, args, timeout=timeout), "sacct")
+    slurm._apply_records(run_sync(arun_sacct, args, timeout=timeout), "sacct")
     return slurm
 
 

@@ -31,12 +31,21 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+
 from atokio import config
+from atokio.collectors.sync import run_sync
 from atokio.common import ConfigError
 from atokio.connectors.nersc_jobsdb import NerscJobsDb
 from atokio.connectors.slurm import Slurm
 
-__all__ = ["JobNotFound", "get_job_nodes", "get_job_startend"]
+__all__ = [
+    "JobNotFound",
+    "aget_job_nodes",
+    "aget_job_startend",
+    "get_job_nodes",
+    "get_job_startend",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +137,7 @@ _JOBNODES_PROVIDERS: dict[str, Callable[[str, str | None], Any]] = {
 }
 
 
-def _ask(
+async def _aask(
     what: str,
     key: str,
     default: tuple[str, ...],
@@ -145,7 +154,7 @@ def _ask(
             reasons.append(f"{name}: not a {what} provider")
             continue
         try:
-            return provider(job, cache_file)
+            return await anyio.to_thread.run_sync(provider, job, cache_file)
         except Exception as error:  # any failure: try the next provider
             logger.info("%s provider %s failed for job %s: %s", what, name, job, error)
             reasons.append(f"{name}: {type(error).__name__}: {error}")
@@ -153,18 +162,19 @@ def _ask(
     raise ConfigError(f"No valid {what} provider found for job {job} ({detail})")
 
 
-def get_job_startend(
+async def aget_job_startend(
     jobid: str | int, cache_file: str | None = None
 ) -> tuple[datetime.datetime, datetime.datetime]:
-    """Find the earliest start and latest end time of a job.
+    """Find the earliest start and latest end time of a job (async form).
 
     Asks the providers of ``jobinfo_jobid_providers`` in order (see the
-    module docstring); ``cache_file`` is a Slurm cache (JSON or sacct text)
-    or a jobs-database SQLite cache.  Returns ``(start, end)`` as naive
-    local datetimes.  Raises :class:`atokio.common.ConfigError` when no
-    valid provider is found.
+    module docstring), each in a worker thread so that the event loop is
+    never blocked; ``cache_file`` is a Slurm cache (JSON or sacct text) or a
+    jobs-database SQLite cache.  Returns ``(start, end)`` as naive local
+    datetimes.  Raises :class:`atokio.common.ConfigError` when no valid
+    provider is found.
     """
-    return _ask(
+    result: tuple[datetime.datetime, datetime.datetime] = await _aask(
         "job id",
         "jobinfo_jobid_providers",
         DEFAULT_JOBID_PROVIDERS,
@@ -172,16 +182,29 @@ def get_job_startend(
         jobid,
         cache_file,
     )
+    return result
 
 
-def get_job_nodes(jobid: str | int, cache_file: str | None = None) -> set[str]:
-    """Return the set of all node names used by a job.
+def get_job_startend(
+    jobid: str | int, cache_file: str | None = None
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """Find the earliest start and latest end time of a job.
+
+    The sync form of :func:`aget_job_startend`: returns ``(start, end)`` as
+    naive local datetimes, or raises :class:`atokio.common.ConfigError` when
+    no valid provider is found.
+    """
+    return run_sync(aget_job_startend, jobid, cache_file)
+
+
+async def aget_job_nodes(jobid: str | int, cache_file: str | None = None) -> set[str]:
+    """Return the set of all node names used by a job (async form).
 
     Asks the providers of ``jobinfo_jobnodes_providers`` in order (only
     ``slurm`` is valid); ``cache_file`` is a Slurm cache.  Raises
     :class:`atokio.common.ConfigError` when no valid provider is found.
     """
-    return _ask(
+    result: set[str] = await _aask(
         "job nodes",
         "jobinfo_jobnodes_providers",
         DEFAULT_JOBNODES_PROVIDERS,
@@ -189,3 +212,9 @@ def get_job_nodes(jobid: str | int, cache_file: str | None = None) -> set[str]:
         jobid,
         cache_file,
     )
+    return result
+
+
+def get_job_nodes(jobid: str | int, cache_file: str | None = None) -> set[str]:
+    """Return the set of all node names used by a job (sync form of :func:`aget_job_nodes`)."""
+    return run_sync(aget_job_nodes, jobid, cache_file)
