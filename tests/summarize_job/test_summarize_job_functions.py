@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import sys
 import time
 import types
 from pathlib import Path
@@ -330,7 +329,9 @@ def fake_lfsstatus(calls: list[tuple[str, Any, Any, dict]]) -> types.ModuleType:
 
 def test_retrieve_ost_data(monkeypatch: pytest.MonkeyPatch, site_config: dict) -> None:
     calls: list[tuple[str, Any, Any, dict]] = []
-    monkeypatch.setitem(sys.modules, "atokio.tools.lfsstatus", fake_lfsstatus(calls))
+    fake = fake_lfsstatus(calls)
+    monkeypatch.setattr("atokio.tools.lfsstatus.get_fullness", fake.get_fullness)
+    monkeypatch.setattr("atokio.tools.lfsstatus.get_failures", fake.get_failures)
     site_config["fsname_to_backend_name"] = {"testfs": "snx1"}
     results = {**WINDOW, "_file_system": "testfs"}
     sj.retrieve_ost_data(results, True, "full.txt.gz", None)
@@ -363,9 +364,3 @@ def test_retrieve_ost_data(monkeypatch: pytest.MonkeyPatch, site_config: dict) -
         "_file_system": "testfs",
     }
     assert calls == []
-
-
-def test_missing_optional_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "atokio.tools.topology", None)
-    with pytest.raises(ImportError, match="atokio.tools.topology is needed"):
-        sj.retrieve_topology_data({"_jobid": "1"}, None, None)
