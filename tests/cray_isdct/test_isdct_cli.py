@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 from cray_isdct_data import (
     FLEET,
@@ -332,3 +334,19 @@ def test_cache_isdct_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.split("\n")
     assert lines[0].startswith("serial_number,aggregation_threshold,aggregation_time,")
     assert len(lines) == 1 + 8 + 2
+
+
+def test_the_comparison_as_a_library_call(dumps: tuple[str, str]) -> None:
+    from atokio.pipelines import isdct
+
+    compared = isdct.compare_isdct(*dumps)
+    assert compared.diff == {
+        "added_devices": [S4],
+        "removed_devices": [S3],
+        "devices": {S1: S1_CHANGED, S2: {"timestamp": 86400}},
+    }
+    assert isdct.summary_text(compared.old, compared.new, compared.diff) + "\n" == SUMMARY
+    on_trio = anyio.run(functools.partial(isdct.acompare_isdct, *dumps), backend="trio")
+    assert on_trio.diff == compared.diff
+    with pytest.raises(FileNotFoundError, match="Input file /no/such/dump does not exist"):
+        isdct.compare_isdct(dumps[0], "/no/such/dump")
