@@ -1,7 +1,8 @@
 """Rank the heaviest users, file systems and applications in Darshan index databases.
 
 ``darshan_scoreboard`` (CLI.md section 3.18) reads one or more SQLite files made
-by ``index_darshanlogs`` and reports, per user, per file system, per
+by ``index_darshanlogs`` (through
+:func:`atokio.pipelines.darshan_index_db.query_index_db`) and reports, per user, per file system, per
 executable and per (user, executable, file system), the bytes read and written
 and the number of logs, heaviest first.  The ``--limit-*``/``--exclude-*``
 filters take comma-separated SQL ``LIKE`` patterns, bound as parameters (never
@@ -14,30 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sqlite3
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from atokio.cli._common import run_main
+from atokio.pipelines import darshan_index_db
+from atokio.pipelines.darshan_index_db import CATEGORIES
 
 __all__ = ["main", "print_top", "query_index_db", "vprint"]
 
 VERBOSITY = 0
-
-CATEGORIES = {
-    "per_user": ("Users", "headers.username", "headers.username"),
-    "per_fs": ("File Systems", "mounts.fsname, mounts.mountpt", "mounts.fsname, mounts.mountpt"),
-    "per_exe": ("Applications", "headers.exename", "headers.exename"),
-    "per_user_exe_fs": (
-        "User/App/FS",
-        "headers.username || '|' || headers.exename || '|' || mounts.fsname",
-        "headers.username, headers.exename, mounts.fsname",
-    ),
-}
-BYTES_PER_GIB = 2.0**30
 
 
 def vprint(string: str, level: int) -> None:
@@ -46,44 +34,7 @@ def vprint(string: str, level: int) -> None:
         print(string)
 
 
-def _patterns(value: str | None) -> list[str]:
-    return [p for p in (value or "").split(",") if p]
-
-
-def _filters(
-    limit_fs: str | None,
-    limit_user: str | None,
-    limit_exe: str | None,
-    exclude_fs: str | None,
-    exclude_user: str | None,
-    exclude_exe: str | None,
-) -> tuple[str, list[str]]:
-    """The WHERE clause (with ``?`` placeholders) and its parameters.
-
-    A limit keeps rows matching any of its patterns; an exclusion drops rows
-    matching any of its patterns (a NULL value matches no pattern, so it is
-    never dropped by an exclusion); the kinds are combined with AND.
-    """
-    clauses: list[str] = []
-    params: list[str] = []
-    fs_columns = ("mounts.mountpt", "mounts.fsname")
-    for columns, limit, exclude in (
-        (fs_columns, limit_fs, exclude_fs),
-        (("headers.username",), limit_user, exclude_user),
-        (("headers.exename",), limit_exe, exclude_exe),
-    ):
-        patterns = _patterns(limit)
-        if patterns:
-            ors = []
-            for pattern in patterns:
-                ors += [f"{column} LIKE ?" for column in columns]
-                params += [pattern] * len(columns)
-            clauses.append("(" + " OR ".join(ors) + ")")
-        for pattern in _patterns(exclude):
-            clauses += [f"COALESCE({column}, '') NOT LIKE ?" for column in columns]
-            params += [pattern] * len(columns)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return where, params
+BYTES_PER_GIB = 2.0**30
 
 
 def query_index_db(
@@ -98,38 +49,20 @@ def query_index_db(
 ) -> dict[str, list[list[Any]]]:
     """Bytes read, written and log counts per user, file system, executable and combination.
 
-    Returns ``{"per_user": [[readbytes, writebytes, jobcount, key...], ...], "per_fs": ...,
-    "per_exe": ..., "per_user_exe_fs": ...}``; rows of each database are
-    concatenated, each database's rows ordered heaviest first (at most
-    ``max_results`` per category and database).
+    :func:`atokio.pipelines.darshan_index_db.query_index_db`, printing each
+    query when the verbosity (``-v``) is at least 1.
     """
-    if isinstance(db_filenames, str):
-        db_filenames = [db_filenames]
-    where, params = _filters(limit_fs, limit_user, limit_exe, exclude_fs, exclude_user, exclude_exe)
-    results: dict[str, list[list[Any]]] = {name: [] for name in CATEGORIES}
-    for db_filename in db_filenames:
-        if not os.path.isfile(db_filename):
-            raise FileNotFoundError(f"{db_filename}: no such index database")
-        conn = sqlite3.connect(Path(db_filename).resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            for name, (_title, key, group) in CATEGORIES.items():
-                query = (
-                    "SELECT SUM(summaries.bytes_read), SUM(summaries.bytes_written), "
-                    f"COUNT(DISTINCT headers.filename), {key} "
-                    "FROM summaries "
-                    "INNER JOIN headers ON summaries.log_id = headers.log_id "
-                    "INNER JOIN mounts ON summaries.fs_id = mounts.fs_id"
-                    f"{where} GROUP BY {group} "
-                    "ORDER BY SUM(summaries.bytes_read) + SUM(summaries.bytes_written) DESC, "
-                    f"{group}"
-                )
-                if max_results is not None:
-                    query += f" LIMIT {int(max_results)}"
-                vprint(query + (f" {params}" if params else ""), 1)
-                results[name] += [list(row) for row in conn.execute(query, params)]
-        finally:
-            conn.close()
-    return results
+    return darshan_index_db.query_index_db(
+        db_filenames,
+        limit_fs,
+        limit_user,
+        limit_exe,
+        exclude_fs,
+        exclude_user,
+        exclude_exe,
+        max_results,
+        echo=vprint,
+    )
 
 
 def _display_key(key: str | None) -> str:

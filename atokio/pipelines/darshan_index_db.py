@@ -1,16 +1,23 @@
 """The SQLite side of the Darshan log index: schema, resume point and the one writer.
 
-The tables of FORMATS.md section 1.6 (``headers``, ``mounts``, ``summaries``)
-and :class:`IndexWriter`, which commits the rows of many logs per transaction
+The tables of FORMATS.md section 1.6 (``headers``, ``mounts``, ``summaries``);
+:class:`IndexWriter`, which commits the rows of many logs per transaction
 (a log's header and summaries always together, so that a killed run resumes
-without duplicates).  :mod:`atokio.pipelines.darshan_index` drives it.
+without duplicates), driven by :mod:`atokio.pipelines.darshan_index`; and
+:func:`query_index_db`, the per-user, per-file-system and per-executable
+totals ``darshan_scoreboard`` reports.  Its ``--limit-*``/``--exclude-*``
+filters are SQL ``LIKE`` patterns bound as parameters (never pasted into the
+SQL text): limit patterns are ORed, exclude patterns ANDed, and the kinds are
+combined with AND.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,11 +27,13 @@ __all__ = [
     "BATCH_LOGS",
     "HEADER_COLUMNS",
     "Echo",
+    "CATEGORIES",
     "IndexWriter",
     "create_headers_table",
     "create_mount_table",
     "create_summaries_table",
     "get_existing_logs",
+    "query_index_db",
     "update_headers_table",
     "update_mount_table",
     "update_summaries_table",
@@ -264,3 +273,107 @@ class IndexWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# -- reading ----------------------------------------------------------------------
+
+#: The scoreboard's categories: name -> (title, key expression, GROUP BY columns).
+CATEGORIES = {
+    "per_user": ("Users", "headers.username", "headers.username"),
+    "per_fs": ("File Systems", "mounts.fsname, mounts.mountpt", "mounts.fsname, mounts.mountpt"),
+    "per_exe": ("Applications", "headers.exename", "headers.exename"),
+    "per_user_exe_fs": (
+        "User/App/FS",
+        "headers.username || '|' || headers.exename || '|' || mounts.fsname",
+        "headers.username, headers.exename, mounts.fsname",
+    ),
+}
+
+
+def _patterns(value: str | None) -> list[str]:
+    return [p for p in (value or "").split(",") if p]
+
+
+def _filters(
+    limit_fs: str | None,
+    limit_user: str | None,
+    limit_exe: str | None,
+    exclude_fs: str | None,
+    exclude_user: str | None,
+    exclude_exe: str | None,
+) -> tuple[str, list[str]]:
+    """The WHERE clause (with ``?`` placeholders) and its parameters.
+
+    A limit keeps rows matching any of its patterns; an exclusion drops rows
+    matching any of its patterns (a NULL value matches no pattern, so it is
+    never dropped by an exclusion); the kinds are combined with AND.
+    """
+    clauses: list[str] = []
+    params: list[str] = []
+    fs_columns = ("mounts.mountpt", "mounts.fsname")
+    for columns, limit, exclude in (
+        (fs_columns, limit_fs, exclude_fs),
+        (("headers.username",), limit_user, exclude_user),
+        (("headers.exename",), limit_exe, exclude_exe),
+    ):
+        patterns = _patterns(limit)
+        if patterns:
+            ors = []
+            for pattern in patterns:
+                ors += [f"{column} LIKE ?" for column in columns]
+                params += [pattern] * len(columns)
+            clauses.append("(" + " OR ".join(ors) + ")")
+        for pattern in _patterns(exclude):
+            clauses += [f"COALESCE({column}, '') NOT LIKE ?" for column in columns]
+            params += [pattern] * len(columns)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return where, params
+
+
+def query_index_db(
+    db_filenames: Sequence[str] | str,
+    limit_fs: str | None = None,
+    limit_user: str | None = None,
+    limit_exe: str | None = None,
+    exclude_fs: str | None = None,
+    exclude_user: str | None = None,
+    exclude_exe: str | None = None,
+    max_results: int | None = None,
+    *,
+    echo: Echo | None = None,
+) -> dict[str, list[list[Any]]]:
+    """Bytes read, written and log counts per user, file system, executable and combination.
+
+    Returns ``{"per_user": [[readbytes, writebytes, jobcount, key...], ...], "per_fs": ...,
+    "per_exe": ..., "per_user_exe_fs": ...}``; rows of each database are
+    concatenated, each database's rows ordered heaviest first (at most
+    ``max_results`` per category and database).  ``echo`` receives each
+    query with its parameters (level 1).  The databases are opened read-only.
+    """
+    if isinstance(db_filenames, str):
+        db_filenames = [db_filenames]
+    where, params = _filters(limit_fs, limit_user, limit_exe, exclude_fs, exclude_user, exclude_exe)
+    results: dict[str, list[list[Any]]] = {name: [] for name in CATEGORIES}
+    for db_filename in db_filenames:
+        if not os.path.isfile(db_filename):
+            raise FileNotFoundError(f"{db_filename}: no such index database")
+        conn = sqlite3.connect(Path(db_filename).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            for name, (_title, key, group) in CATEGORIES.items():
+                query = (
+                    "SELECT SUM(summaries.bytes_read), SUM(summaries.bytes_written), "
+                    f"COUNT(DISTINCT headers.filename), {key} "
+                    "FROM summaries "
+                    "INNER JOIN headers ON summaries.log_id = headers.log_id "
+                    "INNER JOIN mounts ON summaries.fs_id = mounts.fs_id"
+                    f"{where} GROUP BY {group} "
+                    "ORDER BY SUM(summaries.bytes_read) + SUM(summaries.bytes_written) DESC, "
+                    f"{group}"
+                )
+                if max_results is not None:
+                    query += f" LIMIT {int(max_results)}"
+                (echo or _quiet_echo)(query + (f" {params}" if params else ""), 1)
+                results[name] += [list(row) for row in conn.execute(query, params)]
+        finally:
+            conn.close()
+    return results
