@@ -473,3 +473,79 @@ async def test_inside_a_running_event_loop(
     counts = cli.index_darshanlogs([str(small_logs)], str(db), threads=2)
     assert counts == {"indexed": 5, "skipped": 0, "failed": 0}
     assert db_rows(db) == {f"{log}.darshan": expected_index(log)["rows"] for log in SMALL_LOGS}
+
+
+# -- the library pipeline: worker function, writer, progress ---------------------------------
+
+
+def test_summarize_batch_is_picklable_and_gives_each_logs_rows(
+    small_logs: Path, tmp_path: Path, no_fsnames: None
+) -> None:
+    import pickle
+
+    assert pickle.loads(pickle.dumps(darshan_index.summarize_batch)) is (
+        darshan_index.summarize_batch
+    )
+    logs = [str(small_logs / f"{log}.darshan") for log in SMALL_LOGS]
+    empty = tmp_path / "empty.darshan"
+    empty.write_bytes(b"")
+    results = darshan_index.summarize_batch([*logs, str(empty)], "direct", None)
+    assert [log for log, _ in results] == [*logs, str(empty)]
+    for log, outcome in results[:-1]:
+        assert isinstance(outcome, dict)
+        assert outcome["summaries"] == expected_index(Path(log).stem)["rows"]
+    assert isinstance(results[-1][1], str) and results[-1][1].startswith(f"{empty}: ")
+    # the writer commits them, in batches, and knows them afterwards
+    db = tmp_path / "index.db"
+    with darshan_index.IndexWriter(str(db), batch_logs=2) as writer:
+        assert writer.existing_logs() == set()
+        for _, outcome in results[:-1]:
+            writer.add(outcome)  # type: ignore[arg-type]
+        assert writer.indexed == 4  # two full batches; the fifth log waits for flush()
+        writer.flush()
+        assert writer.indexed == 5
+        assert writer.existing_logs() == {f"{log}.darshan" for log in SMALL_LOGS}
+    assert db_rows(db) == {f"{log}.darshan": expected_index(log)["rows"] for log in SMALL_LOGS}
+
+
+def test_progress_goes_to_the_callers_callable_or_bar(
+    small_logs: Path, tmp_path: Path, no_fsnames: None
+) -> None:
+    from atokio.progress import SilentBar
+
+    counted: list[int] = []
+    counts = darshan_index.index_darshanlogs(
+        [str(small_logs)], str(tmp_path / "a.db"), reader="direct", progress=counted.append
+    )
+    assert counts == {"indexed": 5, "skipped": 0, "failed": 0}
+    assert sum(counted) == 5
+    bar = SilentBar()
+    darshan_index.index_darshanlogs(
+        [str(small_logs)], str(tmp_path / "b.db"), reader="direct", progress=bar
+    )
+    assert (bar.total, bar.n) == (5, 5)
+    messages: list[tuple[str, int]] = []
+    darshan_index.index_darshanlogs(
+        [str(small_logs)],
+        str(tmp_path / "b.db"),
+        reader="direct",
+        echo=lambda m, n: messages.append((m, n)),
+    )
+    assert (
+        "Indexed 0 logs, 0 skipped as unreadable or empty, 5 already indexed",
+        1,
+    ) in messages
+
+
+def test_the_async_form_runs_under_trio(small_logs: Path, tmp_path: Path, no_fsnames: None) -> None:
+    import functools
+
+    import anyio
+
+    run = functools.partial(
+        darshan_index.aindex_darshanlogs, [str(small_logs)], str(tmp_path / "t.db"), reader="direct"
+    )
+    assert anyio.run(run, backend="trio") == {"indexed": 5, "skipped": 0, "failed": 0}
+    assert db_rows(tmp_path / "t.db") == {
+        f"{log}.darshan": expected_index(log)["rows"] for log in SMALL_LOGS
+    }
