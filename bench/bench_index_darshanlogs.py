@@ -111,14 +111,14 @@ def profile(directory: Path) -> None:
     """pyinstrument profile of the worker-side work on every log of ``directory``."""
     from pyinstrument import Profiler
 
-    from atokio.cli.index_darshanlogs import LOGS_PER_CALL, _summarize_batch
+    from atokio.pipelines.darshan_index import LOGS_PER_CALL, summarize_batch
 
     logs = sorted(str(p) for p in directory.iterdir())
-    _summarize_batch((logs[:LOGS_PER_CALL], "direct", None))  # load the library first
+    summarize_batch(logs[:LOGS_PER_CALL], "direct", None)  # load the library first
     profiler = Profiler(interval=0.0002)
     profiler.start()
     for start in range(0, len(logs), LOGS_PER_CALL):
-        _summarize_batch((logs[start : start + LOGS_PER_CALL], "direct", None))
+        summarize_batch(logs[start : start + LOGS_PER_CALL], "direct", None)
     profiler.stop()
     print(profiler.output_text(unicode=False, color=False))
 

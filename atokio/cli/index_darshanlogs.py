@@ -147,7 +147,7 @@ def _body(argv: Sequence[str] | None) -> int:
             reader=args.reader,
             quiet=args.quiet,
             progress=bar,
-            echo=vprint,
+            echo=vprint if VERBOSITY else None,  # no message is formatted without -v
         )
     vprint(f"Updated {args.output}", 1)
     return 0
