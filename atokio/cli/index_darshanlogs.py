@@ -45,9 +45,13 @@ from atokio.pipelines.darshan_index import (
     update_mount_table,
     update_summaries_table,
 )
+from atokio.pipelines.darshan_index_db import HEADERS_TABLE, MOUNTS_TABLE, SUMMARIES_TABLE
 from atokio.progress import progress
 
 __all__ = [
+    "HEADERS_TABLE",
+    "MOUNTS_TABLE",
+    "SUMMARIES_TABLE",
     "create_headers_table",
     "create_mount_table",
     "create_summaries_table",
@@ -63,11 +67,6 @@ __all__ = [
     "update_summaries_table",
     "vprint",
 ]
-
-#: The index's table names, as pytokio names them.
-MOUNTS_TABLE = "mounts"
-HEADERS_TABLE = "headers"
-SUMMARIES_TABLE = "summaries"
 
 VERBOSITY = 0
 

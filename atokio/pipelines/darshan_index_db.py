@@ -25,7 +25,10 @@ from atokio.tools.darshan_summary import SUMMARY_COLUMNS
 
 __all__ = [
     "BATCH_LOGS",
+    "HEADERS_TABLE",
     "HEADER_COLUMNS",
+    "MOUNTS_TABLE",
+    "SUMMARIES_TABLE",
     "Echo",
     "CATEGORIES",
     "IndexWriter",
@@ -43,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 #: Logs whose rows are committed in one transaction.
 BATCH_LOGS = 256
+
+#: The index's table names, as pytokio names them.
+MOUNTS_TABLE = "mounts"
+HEADERS_TABLE = "headers"
+SUMMARIES_TABLE = "summaries"
 
 HEADER_COLUMNS = (
     "filename",
