@@ -14,8 +14,9 @@ the disk waits instead of growing memory.  The writer task:
   is overwritten, never duplicated; cells not written keep their values) and
   writes the rows back in one operation;
 * resumes an existing day file the same way: nothing in it is lost;
-* **commits atomically**: the day file is copied, the copy is updated and
-  fsynced, then renamed over the original.  A crash (even ``kill -9``) at any
+* **commits atomically** (:func:`atokio.archive.files.safe_update`): the day
+  file is copied into a scratch file created exclusively beside it, the copy
+  is updated and fsynced, then renamed over the original.  A crash (even ``kill -9``) at any
   moment leaves either the previous or the new version, never a file that
   cannot be opened; what is lost is only what was not committed yet;
 * flushes and closes cleanly when the channel is closed and on cancellation
@@ -29,8 +30,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -42,6 +41,7 @@ import h5py
 import numpy
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from atokio.archive.files import safe_update
 from atokio.archive.tts import SCHEMA_VERSION, decode
 
 __all__ = ["Batch", "DatasetSpec", "DayFileWriter", "open_writer"]
@@ -162,31 +162,16 @@ class DayFileWriter:
 
     def _commit_day(self, day: datetime.date, datasets: dict[str, list[Batch]]) -> None:
         path = self.path_for(day)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        scratch = path + ".writing"
-        if os.path.exists(path):
-            shutil.copyfile(path, scratch)
-        elif os.path.exists(scratch):
-            os.unlink(scratch)  # left by a crash before its first rename
         _, day_start, day_end = _local_day_bounds(
             int(time.mktime(datetime.datetime.combine(day, datetime.time(12)).timetuple()))
         )
-        with h5py.File(scratch, "a") as h5:
+        with safe_update(path) as h5:
             if "version" not in h5.attrs:
                 h5.attrs["version"] = SCHEMA_VERSION
                 h5.attrs["start"] = numpy.int64(day_start)
                 h5.attrs["end"] = numpy.int64(day_end)
             for name, batches in datasets.items():
                 self._commit_dataset(h5, name, batches, day_start, day_end)
-        with open(scratch, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(scratch, path)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def _ensure_dataset(
         self, h5: h5py.File, name: str, day_start: int, day_end: int, width: int
