@@ -56,8 +56,18 @@ def _decode(value: Any) -> str:
     return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
+#: Fixed scratch names used by earlier releases (removed when found, never opened).
+LEGACY_SUFFIXES = (".writing", ".init")
+
+
 def _remove_stale_scratch(directory: str, base: str) -> None:
-    """Remove scratch files of ``base`` left by processes that no longer run."""
+    """Remove scratch files of ``base`` left by processes that no longer run (or by old releases)."""
+    for suffix in LEGACY_SUFFIXES:
+        try:
+            os.unlink(os.path.join(directory, base + suffix))  # a symlink: only the link goes
+            logger.info("removed %s, left by an interrupted run", base + suffix)
+        except FileNotFoundError:
+            pass
     for stale in glob.glob(
         os.path.join(glob.escape(directory), f".{glob.escape(base)}.*{SCRATCH_SUFFIX}")
     ):

@@ -27,6 +27,7 @@ import pytest
 from es_corpus import CPULOADS, FULL, PART, TOKIOTS, need
 from es_server import generated, running
 
+from atokio.archive.daily import FollowOptions
 from atokio.cli import archive_collectdes, cache_collectdes
 from atokio.cli._common import as_program
 from atokio.collectors.follow import FollowState
@@ -264,20 +265,22 @@ def test_follow_rolls_over_at_midnight_and_survives_an_outage(tmp_path: Path) ->
         server.state.down_for = 9  # the first polls fail (the transport retries 503 three times)
         es = CollectdEs("127.0.0.1", server.port)
         stopped = anyio.run(
-            lambda: archive_collectdes.follow_collectdes(
+            lambda: archive_collectdes.afollow_collectdes(
                 es,
                 template,
                 10,
                 2,
                 2,
-                start=start,
-                until=until,
-                now=lambda: until + datetime.timedelta(minutes=1),
-                retry_initial=0.01,
-                retry_max=0.02,
-                handle_signals=False,
-                state=state,
-                max_window=120.0,
+                FollowOptions(
+                    start=start,
+                    until=until,
+                    now=lambda: until + datetime.timedelta(minutes=1),
+                    retry_initial=0.01,
+                    retry_max=0.02,
+                    handle_signals=False,
+                    state=state,
+                    max_window=120.0,
+                ),
             )  # fmt: skip
         )
         assert server.log.open_contexts() == []

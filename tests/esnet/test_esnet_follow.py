@@ -17,10 +17,11 @@ from esnet_data import NERSC
 from esnet_server import Data, EsnetServer, make_data, serve
 from fixtures_common import follow_until_sigterm
 
-from atokio.cli.archive_esnet_snmp import follow_esnet_snmp, resume_point
+from atokio.archive.daily import FollowOptions
 from atokio.collectors.follow import FollowState
 from atokio.collectors.http import RetryPolicy
 from atokio.common import to_epoch
+from atokio.pipelines.archive_esnet_snmp import afollow_esnet_snmp, resume_point
 
 PAIRS = [(e, i) for e, names in NERSC.items() for i in names]
 COLUMNS = [f"{e}:{i}" for e, i in PAIRS]
@@ -53,7 +54,11 @@ def run_follow(
         "max_window": 120.0,
     }
     options.update(kwargs)
-    stopped = anyio.run(lambda: follow_esnet_snmp(PAIRS, template, 30, **options))
+    source = {
+        name: options.pop(name) for name in ("url", "retry", "max_backlog") if name in options
+    }
+    follow = FollowOptions(**options)
+    stopped = anyio.run(lambda: afollow_esnet_snmp(PAIRS, template, 30, follow, **source))
     return stopped, state
 
 
@@ -164,6 +169,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
             "-m",
             "atokio.cli.archive_esnet_snmp",
             "--follow",
+            "--debug",
             "--timestep",
             "1",
         ]
@@ -178,7 +184,7 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
             command, env, str(tmp_path / "live-*.hdf5"), settle=2.2, poll=0.05
         )
     assert done.returncode == 0, done.stderr
-    assert "Initialized datatargets/readrates in / with size (86400, 1)" in done.stdout
+    assert "INFO: Initialized datatargets/readrates in / with size (86400, 1)" in done.stderr
     series = live["sunn-cr5"]["to_nersc_ip-b"]
     got: dict[int, float] = {}
     for path in sorted(glob.glob(str(tmp_path / "live-*.hdf5"))):

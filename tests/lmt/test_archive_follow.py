@@ -16,10 +16,11 @@ from fixtures_common import follow_until_sigterm
 from lmt_data import make_cycled
 from lmt_mariadb import MariaDbServer, find_binaries, lmtdb_args, load_sqlite
 
-from atokio.cli.archive_lmtdb import CONFIG, day_template, follow_lmtdb, read_window
+from atokio.archive.daily import FollowOptions
 from atokio.collectors.follow import FollowState
 from atokio.common import to_epoch
 from atokio.connectors.lmtdb import LmtDb
+from atokio.pipelines.archive_lmtdb import CONFIG, afollow_lmtdb, day_template, read_window
 
 STEP = 5
 
@@ -59,15 +60,17 @@ def test_catch_up_and_midnight_roll_over(lmt_corpus: Path, tmp_path: Path) -> No
     def run(start: datetime.datetime | None, until: datetime.datetime) -> tuple:
         state = FollowState(next_start=t0)
         stopped = anyio.run(
-            lambda: follow_lmtdb(
+            lambda: afollow_lmtdb(
                 lambda: LmtDb(cache_file=source),
                 template,
                 STEP,
-                start=start,
-                until=until,
-                now=lambda: end + datetime.timedelta(minutes=5),  # the data are all there
-                handle_signals=False,
-                state=state,
+                FollowOptions(
+                    start=start,
+                    until=until,
+                    now=lambda: end + datetime.timedelta(minutes=5),  # the data are all there
+                    handle_signals=False,
+                    state=state,
+                ),
             )
         )
         return stopped, state
@@ -124,17 +127,19 @@ def test_outage_is_retried_then_caught_up(lmt_corpus: Path, tmp_path: Path) -> N
 
             async with anyio.create_task_group() as group:
                 group.start_soon(bring_back)
-                stopped = await follow_lmtdb(
+                stopped = await afollow_lmtdb(
                     lambda: LmtDb(**lmtdb_args(server, "lmt")),
                     template,
                     STEP,
-                    start=t0,
-                    until=end,
-                    now=lambda: end + datetime.timedelta(minutes=1),
-                    retry_initial=0.05,
-                    retry_max=0.2,
-                    handle_signals=False,
-                    state=state,
+                    FollowOptions(
+                        start=t0,
+                        until=end,
+                        now=lambda: end + datetime.timedelta(minutes=1),
+                        retry_initial=0.05,
+                        retry_max=0.2,
+                        handle_signals=False,
+                        state=state,
+                    ),
                 )
             return stopped
 
@@ -156,12 +161,13 @@ def test_sigterm_stops_cleanly(lmt_corpus: Path, tmp_path: Path) -> None:
     make_cycled(source, 180, start=start, timestep=1)  # data until 2.5 minutes from now
     output = tmp_path / "live-%Y-%m-%d.hdf5"
     env = dict(os.environ, TZ="America/Los_Angeles")
-    command = [sys.executable, "-m", "atokio.cli.archive_lmtdb", "--follow", "--timestep", "1"]
+    command = [sys.executable, "-m", "atokio.cli.archive_lmtdb", "--follow", "--debug"]
+    command += ["--timestep", "1"]
     command += ["-i", str(source), "-o", str(output), start.strftime("%Y-%m-%dT%H:%M:%S")]
     # stopped a few polls after the first one has run
     done = follow_until_sigterm(command, env, str(tmp_path / "live-*.hdf5"), settle=2.5)
     assert done.returncode == 0, done.stderr
-    assert "Initialized datatargets/readbytes in / with size (86400, 24)" in done.stdout
+    assert "INFO: Initialized datatargets/readbytes in / with size (86400, 24)" in done.stderr
     # everything polled was committed at shutdown, and matches a one-shot read
     stopped = datetime.datetime.now()
     reference = expected_1s(source, start, stopped)

@@ -148,15 +148,20 @@ def missing(values: np.ndarray) -> np.ndarray:
     return (values == 0) & np.signbit(values)
 
 
+def logged(stderr: str) -> list[str]:
+    """The INFO messages of a ``--debug`` run."""
+    return [line[len("INFO: ") :] for line in stderr.splitlines() if line.startswith("INFO: ")]
+
+
 def test_archive_master_form(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = site / "day" / "smallfs.hdf5"
     argv = [
         "--init-start", "2019-01-11T00:00:00", "--init-end", "2019-01-12T00:00:00",
-        "--timestep", "60", "--filesystem", "smallfs", "--output", str(out),
+        "--timestep", "60", "--filesystem", "smallfs", "--output", str(out), "--debug",
         "2019-01-11T00:00:00", "2019-01-12T00:00:00",
     ]  # fmt: skip
     assert archive_mmperfmon.main(argv) == 0
-    printed = capsys.readouterr().out.splitlines()
+    printed = logged(capsys.readouterr().err)
     assert "Initialized datatargets/readbytes in / with size (1440, 2)" in printed
     assert "Initialized mdtargets/readbytes in / with size (1440, 1)" in printed
     assert "Initialized dataservers/cpuload in / with size (1440, 1)" in printed
@@ -190,7 +195,7 @@ def test_archive_master_form(site: Path, capsys: pytest.CaptureFixture[str]) -> 
     # again, with one input only: the cells it does not cover keep their values
     argv_again = [*argv[:-2], "--files", str(site / "node2.example.org.2019-01-11-10:00:00.out")]
     assert archive_mmperfmon.main(argv_again) == 0
-    assert capsys.readouterr().out.splitlines() == [
+    assert logged(capsys.readouterr().err) == [
         "Writing out /datatargets/readbytes",
         "Writing out /datatargets/writebytes",
         "Writing out /mdtargets/readbytes",
@@ -205,12 +210,12 @@ def test_archive_013_form_takes_the_range_from_the_data(
     inputs: tuple[Path, Path], site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = site / "o.hdf5"
-    assert archive_mmperfmon.main(["-o", str(out), "--timestep=60", str(inputs[1])]) == 0
+    assert archive_mmperfmon.main(["-o", str(out), "--timestep=60", "--debug", str(inputs[1])]) == 0
     with h5py.File(out, "r") as h5:
         assert h5.attrs["start"] == T1 - 60
         assert h5.attrs["end"] == T3
         assert h5["datatargets/readbytes"][...].tolist() == [[1.0, 2.0], [4.0, 5.0], [7.0, 8.0]]
-    assert "Writing out /mdtargets/readbytes" in capsys.readouterr().out
+    assert "Writing out /mdtargets/readbytes" in logged(capsys.readouterr().err)
 
 
 def test_archive_function_autodetects_the_timestep(inputs: tuple[Path, Path], site: Path) -> None:

@@ -12,10 +12,10 @@ import h5py
 import numpy
 import pytest
 
-from atokio.archive import tts
+from atokio.archive import daily, tts
 from atokio.archive.timeseries import TimeSeries
 from atokio.archive.writer import Batch, DatasetSpec
-from atokio.cli import _archive, archive_collectdes, archive_esnet_snmp, archive_lmtdb
+from atokio.pipelines import archive_collectdes, archive_esnet_snmp, archive_lmtdb
 
 
 @pytest.fixture(autouse=True)
@@ -184,18 +184,18 @@ def test_last_timestamp(tmp_path: Path) -> None:
 
 
 def test_day_names_and_bounds() -> None:
-    assert _archive.day_template("output.hdf5") == "output-%Y-%m-%d.hdf5"
-    assert _archive.day_template("a/out") == "a/out-%Y-%m-%d.hdf5"
-    assert _archive.day_template("a/%Y/%m-%d.h5") == "a/%Y/%m-%d.h5"
+    assert daily.day_template("output.hdf5") == "output-%Y-%m-%d.hdf5"
+    assert daily.day_template("a/out") == "a/out-%Y-%m-%d.hdf5"
+    assert daily.day_template("a/%Y/%m-%d.h5") == "a/%Y/%m-%d.h5"
     day = datetime.date(2018, 3, 11)  # spring forward: 23 hours
-    assert _archive.day_path("x/%Y-%m-%d.hdf5", day) == "x/2018-03-11.hdf5"
-    start, end = _archive.day_bounds(day)
+    assert daily.day_path("x/%Y-%m-%d.hdf5", day) == "x/2018-03-11.hdf5"
+    start, end = daily.day_bounds(day)
     assert (start, end) == (datetime.datetime(2018, 3, 11), datetime.datetime(2018, 3, 12))
     assert epoch(2018, 3, 12) - epoch(2018, 3, 11) == 23 * 3600
     # the CLIs keep their names for these
-    assert archive_lmtdb.day_template is _archive.day_template
-    assert archive_lmtdb.commit_datasets is _archive.commit_datasets
-    assert archive_collectdes.day_template is _archive.day_template
+    assert archive_lmtdb.day_template is daily.day_template
+    assert archive_lmtdb.commit_datasets is daily.commit_datasets
+    assert archive_collectdes.day_template is daily.day_template
 
 
 def _initialise(specs: list[tts.NewDataset]):
@@ -209,7 +209,7 @@ def test_init_day_file_creates_and_keeps(tmp_path: Path) -> None:
     day = datetime.date(2018, 1, 28)
     path = str(tmp_path / "deep" / "dir" / "day.hdf5")
     names = [spec.name for spec in SPECS]
-    _archive.init_day_file(path, day, names, _initialise(SPECS))
+    daily.init_day_file(path, day, names, _initialise(SPECS))
     assert sorted(os.listdir(tmp_path / "deep" / "dir")) == ["day.hdf5"]  # no scratch left
     with h5py.File(path, "r") as h5:
         assert (int(h5.attrs["start"]), int(h5.attrs["end"])) == (
@@ -219,20 +219,20 @@ def test_init_day_file_creates_and_keeps(tmp_path: Path) -> None:
         assert all(h5[name].shape[0] == 1440 for name in names)
     # complete: the file is not rewritten
     inode = os.stat(path).st_ino
-    _archive.init_day_file(path, day, names, _initialise([]))
+    daily.init_day_file(path, day, names, _initialise([]))
     assert os.stat(path).st_ino == inode
 
 
 def test_init_day_file_adds_to_a_copy(tmp_path: Path) -> None:
     day = datetime.date(2018, 1, 28)
     path = str(tmp_path / "day.hdf5")
-    _archive.init_day_file(path, day, [SPECS[0].name], _initialise(SPECS[:1]))
+    daily.init_day_file(path, day, [SPECS[0].name], _initialise(SPECS[:1]))
     with h5py.File(path, "a") as h5:
         h5[SPECS[0].name][5, 0] = 7.0
     inode = os.stat(path).st_ino
     with open(path + ".init", "wb") as stale:
         stale.write(b"left by a crash")
-    _archive.init_day_file(path, day, [s.name for s in SPECS], _initialise(SPECS))
+    daily.init_day_file(path, day, [s.name for s in SPECS], _initialise(SPECS))
     assert os.stat(path).st_ino != inode  # replaced by the scratch copy
     assert not os.path.exists(path + ".init")
     with h5py.File(path, "r") as h5:
@@ -243,7 +243,7 @@ def test_init_day_file_adds_to_a_copy(tmp_path: Path) -> None:
 def test_init_day_file_is_atomic_and_checks_the_day(tmp_path: Path) -> None:
     day = datetime.date(2018, 1, 28)
     path = str(tmp_path / "day.hdf5")
-    _archive.init_day_file(path, day, [SPECS[0].name], _initialise(SPECS[:1]))
+    daily.init_day_file(path, day, [SPECS[0].name], _initialise(SPECS[:1]))
     with open(path, "rb") as handle:
         before = handle.read()
 
@@ -252,11 +252,11 @@ def test_init_day_file_is_atomic_and_checks_the_day(tmp_path: Path) -> None:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        _archive.init_day_file(path, day, [s.name for s in SPECS], broken)
+        daily.init_day_file(path, day, [s.name for s in SPECS], broken)
     with open(path, "rb") as handle:
         assert handle.read() == before  # the day file is as it was
     with pytest.raises(ValueError, match="does not cover the day 2018-01-29"):
-        _archive.init_day_file(path, datetime.date(2018, 1, 29), ["x/y"], _initialise(SPECS))
+        daily.init_day_file(path, datetime.date(2018, 1, 29), ["x/y"], _initialise(SPECS))
     # every tool checks the day (archive_collectdes too)
     with pytest.raises(ValueError, match="does not cover the day"):
         archive_collectdes._init_day_file(path, datetime.date(2018, 1, 27), 10, 2, 2)
@@ -271,8 +271,8 @@ def test_prepare_days_once_per_day() -> None:
             calls.append((path, day))
 
         end = datetime.datetime(2018, 1, 30)  # exclusive: the 30th is not touched
-        await _archive.prepare_days("%Y-%m-%d", datetime.date(2018, 1, 28), end, ready, init)
-        await _archive.prepare_days("%Y-%m-%d", datetime.date(2018, 1, 29), end, ready, init)
+        await daily.prepare_days("%Y-%m-%d", datetime.date(2018, 1, 28), end, ready, init)
+        await daily.prepare_days("%Y-%m-%d", datetime.date(2018, 1, 29), end, ready, init)
 
     anyio.run(main)
     assert calls == [
@@ -286,30 +286,31 @@ def test_resume_point(tmp_path: Path) -> None:
     template = str(tmp_path / "fs-%Y-%m-%d.hdf5")
     names = [spec.name for spec in SPECS]
     now = datetime.datetime(2018, 1, 29, 0, 30)
-    assert _archive.resume_point(template, now, 60, names) is None
-    yesterday = _archive.day_path(template, datetime.date(2018, 1, 28))
-    _archive.init_day_file(yesterday, datetime.date(2018, 1, 28), names, _initialise(SPECS))
-    assert _archive.resume_point(template, now, 60, names) is None  # no data yet
+    assert daily.resume_point(template, now, 60, names) is None
+    yesterday = daily.day_path(template, datetime.date(2018, 1, 28))
+    daily.init_day_file(yesterday, datetime.date(2018, 1, 28), names, _initialise(SPECS))
+    assert daily.resume_point(template, now, 60, names) is None  # no data yet
     with h5py.File(yesterday, "a") as h5:
         h5["datatargets/writebytes"][1000, 1] = 3.0
         h5["dataservers/memused"][1439, 0] = 3.0  # not looked at below
     want = datetime.datetime(2018, 1, 28) + datetime.timedelta(minutes=1001)
-    assert _archive.resume_point(template, now, 60, names[:3]) == want
-    assert _archive.resume_point(template, now, 60, names) == datetime.datetime(2018, 1, 29)
-    today = _archive.day_path(template, datetime.date(2018, 1, 29))
-    _archive.init_day_file(today, datetime.date(2018, 1, 29), names, _initialise(SPECS))
+    assert daily.resume_point(template, now, 60, names[:3]) == want
+    assert daily.resume_point(template, now, 60, names) == datetime.datetime(2018, 1, 29)
+    today = daily.day_path(template, datetime.date(2018, 1, 29))
+    daily.init_day_file(today, datetime.date(2018, 1, 29), names, _initialise(SPECS))
     with h5py.File(today, "a") as h5:
         h5["mdservers/cpuload"][10, 0] = 1.0
-    assert _archive.resume_point(template, now, 60, names) == datetime.datetime(2018, 1, 29, 0, 11)
+    assert daily.resume_point(template, now, 60, names) == datetime.datetime(2018, 1, 29, 0, 11)
     # two days later neither today's nor yesterday's file exists
-    assert _archive.resume_point(template, now + datetime.timedelta(days=2), 60, names) is None
+    assert daily.resume_point(template, now + datetime.timedelta(days=2), 60, names) is None
 
 
 def test_tool_resume_points_use_their_datasets(tmp_path: Path) -> None:
     template = str(tmp_path / "t-%Y-%m-%d.hdf5")
     day = datetime.date(2018, 1, 28)
-    path = _archive.day_path(template, day)
-    archive_esnet_snmp._init_day_file(path, [("sunn-cr5", "x")], 30, day)
+    path = daily.day_path(template, day)
+    source = archive_esnet_snmp.EsnetSnmpSource([("sunn-cr5", "x")], 30)
+    daily.init_day_file(path, day, source.units(), source.init_day, 30)
     with h5py.File(path, "a") as h5:
         h5["datatargets/readrates"][4, 0] = 1.0
         h5.create_dataset("other/thing", data=numpy.ones((2880, 1)))
@@ -345,16 +346,13 @@ def test_follow_day_files_polls_and_commits(tmp_path: Path) -> None:
 
     far = datetime.datetime(2030, 1, 1)
     stopped = anyio.run(
-        lambda: _archive.follow_day_files(
+        lambda: daily.follow_day_files(
             poll,
             template,
             60,
-            _archive.writer_specs({"datatargets/x": "bytes"}, "test"),
+            daily.writer_specs({"datatargets/x": "bytes"}, "test"),
             resume,
-            until=until,
-            now=lambda: far,
-            handle_signals=False,
-            max_window=120,
+            daily.FollowOptions(until=until, now=lambda: far, handle_signals=False, max_window=120),
         )
     )
     assert stopped == until and resumed == [far]
@@ -366,7 +364,7 @@ def test_follow_day_files_polls_and_commits(tmp_path: Path) -> None:
         (datetime.date(2018, 1, 28), [1438, 1439]),
         (datetime.date(2018, 1, 29), [0, 1]),
     ):
-        with h5py.File(_archive.day_path(template, day), "r") as h5:
+        with h5py.File(daily.day_path(template, day), "r") as h5:
             data = h5["datatargets/x"][...]
             assert numpy.nonzero(~missing(data))[0].tolist() == rows
             assert h5["datatargets/x"].attrs["units"] == b"bytes"
@@ -374,13 +372,13 @@ def test_follow_day_files_polls_and_commits(tmp_path: Path) -> None:
 
 
 def test_writer_specs_and_metadata() -> None:
-    specs = _archive.writer_specs({"a/b": "%", "a/c": "ops"}, "lmt")
+    specs = daily.writer_specs({"a/b": "%", "a/c": "ops"}, "lmt")
     assert specs == {
         "a/b": DatasetSpec(units="%", version="1", source="lmt"),
         "a/c": DatasetSpec(units="ops", version="1", source="lmt"),
     }
     series = TimeSeries(dataset_name="a/b")
-    _archive.set_metadata(series, "%", "lmt")
+    daily.set_metadata(series, "%", "lmt")
     assert series.version == series.global_version == "1"
     assert series.dataset_metadata == {"version": "1", "units": "%"}
     assert series.group_metadata == {"source": "lmt"}
