@@ -223,9 +223,9 @@ def archive_day(spec: SourceSpec, day: datetime.date, options: DayOptions) -> Da
 
     Everything it needs comes in plain, picklable arguments: the source is
     built from ``spec`` in the calling process, the file is
-    ``options.template`` formatted with ``day``, created over the whole day
-    (with the source's :meth:`ArchiveSource.init_day`) and updated through
-    the crash-safe path.  Only the part of the day inside
+    ``options.template`` formatted with ``day``, its datasets created over
+    the whole day, and it is updated through the crash-safe path
+    (:func:`aarchive_window`).  Only the part of the day inside
     ``[options.query_start, options.query_end)`` is read.  Days are
     independent files, so a Dask scheduler can run one call per day
     (``client.map(archive_day, [spec] * n, days, [options] * n)``); locally
@@ -241,14 +241,6 @@ def archive_day(spec: SourceSpec, day: datetime.date, options: DayOptions) -> Da
 
     async def run() -> None:
         try:
-            await anyio.to_thread.run_sync(
-                init_day_file,
-                path,
-                day,
-                list(source.units()),
-                source.init_day,
-                source.timestep,
-            )
             await aarchive_window(source, path, Window(begin, end, midnight, next_midnight))
         finally:
             await source.aclose()

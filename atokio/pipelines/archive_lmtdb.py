@@ -89,6 +89,7 @@ __all__ = [
     "day_template",
     "follow_lmtdb",
     "init_hdf5_file",
+    "lmtdb_source",
     "natural_sorted",
     "read_window",
     "resume_point",
@@ -532,6 +533,15 @@ class LmtdbSource(ArchiveSource):
         lmtdb, self._lmtdb = self._lmtdb, None
         if lmtdb is not None:
             await anyio.to_thread.run_sync(_close_quietly, lmtdb)
+
+
+def lmtdb_source(timestep: int = 5, **connection: Any) -> LmtdbSource:
+    """An :class:`LmtdbSource` from plain arguments (a top-level factory for :class:`atokio.archive.driver.SourceSpec`).
+
+    ``connection`` goes to :class:`LmtDb` (``cache_file=`` for an SQLite
+    cache, or ``dbhost``/``dbuser``/``dbpassword``/``dbname``).
+    """
+    return LmtdbSource(partial(LmtDb, **connection), timestep)
 
 
 async def aarchive_lmtdb(

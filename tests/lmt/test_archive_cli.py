@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import pickle
 from pathlib import Path
 
 import h5py
@@ -13,8 +14,10 @@ import pytest
 from lmt_mariadb import MariaDbServer
 from lmt_paths import SNX_HDF5, SNX_SQLITE
 
+from atokio.archive.driver import DayOptions, DayResult, SourceSpec, archive_days
 from atokio.cli import archive_lmtdb
 from atokio.cli._common import as_program
+from atokio.pipelines.archive_lmtdb import lmtdb_source
 
 QUERY = ["2018-01-28T00:00:00", "2018-01-28T00:05:00"]
 DAY = ["--init-start", "2018-01-28T00:00:00", "--init-end", "2018-01-29T00:00:00"]
@@ -263,3 +266,54 @@ def test_another_timestep_into_an_existing_file_fails(lmt_corpus: Path, tmp_path
     assert f"archive_lmtdb: {out}: rows of 5 s in /dataservers, not 10 s: use --timestep 5" in err
     with h5py.File(out, "r") as h5:
         assert np.array_equal(h5["dataservers/cpuload"][...], before, equal_nan=True)
+
+
+def test_a_non_tts_output_is_refused_and_left_alone(lmt_corpus: Path, tmp_path: Path) -> None:
+    h5lmt = tmp_path / "snx11025_2018-01-28.h5lmt"
+    with h5py.File(h5lmt, "w") as h5:
+        h5.create_dataset("FSStepsGroup/FSStepsDataSet", data=np.arange(10))
+        h5.create_dataset("OSTReadGroup/OSTBulkReadDataSet", data=np.zeros((24, 10)))
+    before = h5lmt.read_bytes()
+    status, _, err = run(["-i", str(SNX_SQLITE), "-o", str(h5lmt), *QUERY])
+    assert status == 1
+    assert (
+        f"archive_lmtdb: {h5lmt}: not a TOKIO Time Series file (H5LMT or another layout): "
+        "choose another output"
+    ) in err
+    assert h5lmt.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [h5lmt.name]  # no scratch left
+
+
+def test_a_half_made_output_is_rebuilt(lmt_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.hdf5"
+    assert run(["-i", str(SNX_SQLITE), "-o", str(out), *QUERY])[0] == 0
+    out.write_bytes(out.read_bytes()[:4096])  # as a crash of an older release could leave it
+    status, _, err = run(["-i", str(SNX_SQLITE), "-o", str(out), *QUERY])
+    assert status == 0
+    assert f"WARNING: archive_lmtdb: {out} was left half-made by an interrupted run" in err
+    assert_matches_reference(out)
+
+
+def test_archive_day_is_a_picklable_unit_of_work(lmt_corpus: Path, tmp_path: Path) -> None:
+    """One day file from plain arguments, as a scale-out task would run it."""
+    spec = SourceSpec(lmtdb_source, {"timestep": 5, "cache_file": str(SNX_SQLITE)})
+    options = DayOptions(
+        str(tmp_path / "fs-%Y-%m-%d.hdf5"),
+        query_start=datetime.datetime(2018, 1, 28),
+        query_end=datetime.datetime(2018, 1, 28, 0, 5),
+    )
+    spec, options = pickle.loads(pickle.dumps((spec, options)))
+    results = archive_days(
+        spec, datetime.date(2018, 1, 28), datetime.date(2018, 1, 29), options, show_progress=False
+    )
+    day_file = tmp_path / "fs-2018-01-28.hdf5"
+    assert results == [
+        DayResult(datetime.date(2018, 1, 28), str(day_file), True),
+        DayResult(datetime.date(2018, 1, 29), str(tmp_path / "fs-2018-01-29.hdf5"), False),
+    ]
+    assert_matches_reference(day_file)
+    with h5py.File(day_file, "r") as h5:
+        assert int(h5.attrs["end"]) - int(h5.attrs["start"]) == 86400
+        rest = h5["datatargets/readbytes"][60:]
+        assert np.all((rest == 0) & np.signbit(rest))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [day_file.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -344,3 +345,24 @@ def test_archive_corpus_micro_bundle(
     assert data["dataservers/cpuload"][1][0, 1] == 0.21
     assert data["datatargets/readbytes"][0][0] == "ngfsv448.nersc.gov:ddn55dt00"
     assert T1 and T2  # shared constants used by the other tests
+
+
+def test_archive_without_lun_map_warns_naming_the_key(
+    site: Path,
+    inputs: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Disk-level counters need mmperfmon_lun_map: without it they are dropped, with a warning."""
+    monkeypatch.delitem(config.CONFIG, "mmperfmon_lun_map")
+    out = site / "nolun.hdf5"
+    with caplog.at_level(logging.WARNING, logger="atokio"):
+        assert archive_mmperfmon.main(["-o", str(out), "--timestep=60", str(inputs[1])]) == 0
+    warnings = [r.getMessage() for r in caplog.records if "mmperfmon_lun_map" in r.getMessage()]
+    assert len(warnings) == 1  # once per run, not once per sample
+    assert warnings[0] == (
+        "mmperfmon_lun_map is not in the configuration: disk-level counters such as "
+        "gpfs_nsdds_bytes_read are dropped; add mmperfmon_lun_map (LUN name regex -> "
+        "datatarget/mdtarget) to site.json to archive them"
+    )
+    assert not out.exists()  # these inputs hold disk-level counters only
