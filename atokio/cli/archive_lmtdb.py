@@ -58,6 +58,12 @@ __all__ = [
     "write_file",
 ]
 
+
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%dT%H:%M:%S"
+DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
+
 logger = logging.getLogger(__name__)
 
 

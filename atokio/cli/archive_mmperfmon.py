@@ -44,6 +44,12 @@ __all__ = [
 ]
 
 
+#: Time formats as pytokio names them: ``DATE_FMT`` for strptime/strftime,
+#: the other the form shown to users in messages.
+DATE_FMT = "%Y-%m-%dT%H:%M:%S"
+DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
+
+
 # -- command line ----------------------------------------------------------------------------
 
 

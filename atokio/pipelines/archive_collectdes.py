@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -292,9 +293,9 @@ class CollectdArchive:
         outside = int((~in_file).sum())
         if outside:
             documents = int(np.unique(records.hit_index[~in_file]).size)
-            logger.warning(
-                "%d documents outside the file's time range were not inserted", documents
-            )
+            message = f"{documents} documents outside the file's time range were not inserted"
+            logger.warning("%s", message)
+            warnings.warn(message, stacklevel=2)  # as pytokio: seen by callers recording warnings
             self.outside += documents
         if (in_file & ~in_slab).any():
             logger.debug(
