@@ -72,6 +72,7 @@ from atokio.archive.driver import ArchiveSource, Window, aarchive_window, afollo
 from atokio.archive.files import check_output, safe_update
 from atokio.archive.schema import MD_OPS
 from atokio.archive.timeseries import TimeSeries
+from atokio.archive.writer import Batch
 from atokio.collectors.sync import run_sync
 from atokio.common import to_epoch
 from atokio.connectors.lmtdb import LmtBatch, LmtDb, TimestampTable
@@ -515,7 +516,7 @@ class LmtdbSource(ArchiveSource):
         assert isinstance(datasets, DatasetDict)
         return init_hdf5_file(datasets, start, end, hdf5_file, attributes=False)
 
-    async def window_batches(self, begin: datetime.datetime, end: datetime.datetime) -> list[Any]:
+    async def window_batches(self, begin: datetime.datetime, end: datetime.datetime) -> list[Batch]:
         """The cells of ``[begin - timestep, end)`` that hold data."""
         before = datetime.datetime.fromtimestamp(to_epoch(begin) - self.timestep)
         return await super().window_batches(before, end)
