@@ -104,8 +104,20 @@ def scratch_file(path: str) -> str:
     descriptor, scratch = tempfile.mkstemp(
         prefix=f".{base}.{os.getpid()}.", suffix=SCRATCH_SUFFIX, dir=directory
     )
-    os.close(descriptor)
+    try:
+        # mkstemp makes it private (0600): give it the target's mode, else the usual one
+        mode = os.stat(path).st_mode & 0o777 if os.path.isfile(path) else 0o666 & ~_umask()
+        os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
     return scratch
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _copy_into(source: str, scratch: str) -> None:

@@ -110,6 +110,19 @@ def test_half_made_files_are_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert check_output(str(truncated), 60, names) is True
 
 
+def test_new_and_updated_files_keep_the_usual_modes(tmp_path: Path) -> None:
+    path = tmp_path / "day.hdf5"
+    mask = os.umask(0o027)
+    try:
+        tts_file(path)
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o640  # as open() would have made it
+    path.chmod(0o604)
+    tts_file(path)  # updated through a scratch copy: the mode stays
+    assert path.stat().st_mode & 0o777 == 0o604
+
+
 def test_a_failed_update_leaves_the_file_and_no_scratch(tmp_path: Path) -> None:
     path = tmp_path / "day.hdf5"
     tts_file(path)
