@@ -46,12 +46,13 @@ from typing import Any, TextIO
 
 from atokio import config
 from atokio.collectors.fanout import gather
-from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
 from atokio.connectors.common import SubprocessOutputDict
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
+    TextPiece,
+    TextPieces,
     build_darshan_dict,
     merge_darshan_dicts,
     parse_base_counters,
@@ -168,7 +169,39 @@ def parse_filename_metadata(filename: str) -> dict[str, Any]:
     }
 
 
-async def _parser_records(
+#: Bytes of darshan-parser output per piece handed to a worker process.
+STREAM_PIECE = 4 << 20
+_FEED = 1 << 16
+
+
+def _parse_piece(
+    piece: TextPiece,
+    source: str,
+    modules: frozenset[str] | None,
+    counters: frozenset[str] | None,
+) -> tuple[dict[str, Any], ParseError | None]:
+    """The dict of one piece of darshan-parser output, and its ParseError if it had a bad line
+    (the dict then holds what came before that line).  Runs in a worker process."""
+    parser = DarshanParser(
+        source=source,
+        modules=modules,
+        counters=counters,
+        resume_module=piece.module,
+        resume_line=piece.line,
+    )
+    records: list[DarshanRecord] = []
+    data = memoryview(piece.data)
+    try:
+        for start in range(0, len(data), _FEED):  # text in slices that stay in the CPU caches
+            records += parser.feed(bytes(data[start : start + _FEED]))
+        records += parser.close()
+    except ParseError as error:
+        records += error.records  # type: ignore[arg-type]
+        return build_darshan_dict(records), error
+    return build_darshan_dict(records), None
+
+
+async def _parser_dict(
     log_file: str,
     mode: str,
     *,
@@ -176,26 +209,81 @@ async def _parser_records(
     counters: Iterable[str] | None,
     timeout: float | None,
     silent_errors: bool,
-) -> list[DarshanRecord]:
+) -> dict[str, Any]:
+    """The dict of one darshan-parser run, parsed while its output streams in.
+
+    The pipe is read into pieces of :data:`STREAM_PIECE` bytes cut at record
+    boundaries (:class:`~atokio.parsers.darshan.TextPieces`); each piece is
+    parsed whole, in the worker processes when they can start (the pipe is
+    read meanwhile), and the pieces' dicts are merged in order.  A bad piece
+    ends the parsing (what came before it is kept, as with a bad line) while
+    the pipe is still drained.
+    """
+    import anyio
+
+    from atokio.collectors.subprocess import iter_command
+    from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
+
     argv = [darshan_parser_executable(), "--" + mode, log_file]
-    parser = DarshanParser(
-        source=f"darshan-parser --{mode} {log_file}", modules=modules, counters=counters
-    )
-    result = await run_command(argv, parser, timeout=timeout)
+    source = f"darshan-parser --{mode} {log_file}"
+    chosen_modules = frozenset(modules) if modules is not None else None
+    chosen_counters = frozenset(counters) if counters is not None else None
+    parallel = default_workers() > 1 and processes_can_start()
+    workers = default_workers() if parallel else 1
+    limiter = anyio.CapacityLimiter(workers)
+    result: dict[str, Any] = {}
+    done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
+    merged = 0
+    error: ParseError | None = None
+
+    def merge_ready() -> None:
+        nonlocal merged, error
+        while error is None and merged in done:  # in order, as soon as possible
+            part, error = done.pop(merged)
+            merge_darshan_dicts(result, part)
+            merged += 1
+
+    async def parse(number: int, piece: TextPiece) -> None:
+        args = (piece, source, chosen_modules, chosen_counters)
+        if parallel:
+            done[number] = await run_in_worker(_parse_piece, *args, limiter=limiter)
+        else:
+            done[number] = await anyio.to_thread.run_sync(_parse_piece, *args, limiter=limiter)
+        merge_ready()
+
+    pieces = 0
+    splitter = TextPieces(source, STREAM_PIECE)
+    async with (
+        iter_command(argv, splitter, timeout=timeout) as stream,
+        anyio.create_task_group() as group,
+    ):
+        async for batch in stream:
+            for piece in batch:
+                if error is not None:
+                    break  # after an error the pipe is only drained
+                if pieces == 0 and splitter.closed:  # a small output: no worker needed
+                    done[0] = _parse_piece(piece, source, chosen_modules, chosen_counters)
+                    merge_ready()
+                else:
+                    # a few pieces in flight per worker, no more: memory stays bounded
+                    while pieces - merged > 2 * workers and error is None:
+                        await anyio.sleep(0.002)
+                    group.start_soon(parse, pieces, piece)
+                pieces += 1
     report = logger.debug if silent_errors else logger.warning
-    if result.returncode != 0:
-        tail = result.stderr.strip().splitlines()[-2:]
+    if stream.returncode:
+        tail = stream.stderr.strip().splitlines()[-2:]
         report(
             "%s exited with status %s%s",
             " ".join(argv),
-            result.returncode,
+            stream.returncode,
             (": " + " / ".join(tail)) if tail else "",
         )
-    elif result.stderr.strip():
-        logger.debug("%s: %s", " ".join(argv), result.stderr.strip())
-    if result.error is not None:
-        report("%s", result.error)
-    return result.records
+    elif stream.stderr.strip():
+        logger.debug("%s: %s", " ".join(argv), stream.stderr.strip())
+    if error is not None:
+        report("%s", error)
+    return result
 
 
 def _direct_records(
@@ -245,8 +333,8 @@ async def aread_darshan(
         )
         return build_darshan_dict(records, into=result) if records else result
 
-    def job(mode: str) -> Callable[[], Awaitable[list[DarshanRecord]]]:
-        return lambda: _parser_records(
+    def job(mode: str) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return lambda: _parser_dict(
             log_file,
             mode,
             modules=modules,
@@ -258,8 +346,7 @@ async def aread_darshan(
     outcome = await gather({mode: job(mode) for mode in modes}, limit=len(modes) or 1)
     outcome.raise_first()
     for mode in modes:
-        if outcome.results[mode]:
-            build_darshan_dict(outcome.results[mode], into=result)
+        merge_darshan_dicts(result, outcome.results[mode])
     return result
 
 
@@ -445,7 +532,9 @@ class Darshan(SubprocessOutputDict):
         """Read the log in the given modes and merge the result into self."""
         if not self.log_file:
             raise ValueError("Darshan object has no log_file to parse")
-        run_sync(
+        # read into a plain dict: the event loop may repr() the result of its task, and
+        # the repr of self is the JSON of the whole log
+        data = run_sync(
             aread_darshan,
             self.log_file,
             tuple(modes),
@@ -454,8 +543,8 @@ class Darshan(SubprocessOutputDict):
             counters=counters,
             timeout=self.timeout,
             silent_errors=self.silent_errors,
-            into=self,
         )
+        merge_darshan_dicts(self, data)
         return self
 
     def _parse_darshan_parser(self, output_str: str | bytes) -> dict[str, Any]:

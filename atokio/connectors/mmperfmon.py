@@ -128,15 +128,16 @@ class Mmperfmon(SubprocessOutputDict):
         are decompressed.  Members are parsed with fresh parser state (legend,
         column extents, row numbers) and merged.
         """
+        stamps: dict[str, int] = {}  # the outputs' time stamps repeat: convert each once
         for name, _mtime, handle in walk_file_collection(input_file):
             source = (
                 name if os.path.isabs(name) or os.path.isdir(input_file) else f"{input_file}:{name}"
             )
             if name.endswith(".gz"):
                 with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
-                    self._load_text(unzipped, source)  # type: ignore[arg-type]
+                    self._load_text(unzipped, source, stamps)  # type: ignore[arg-type]
             else:
-                self._load_text(handle, source)
+                self._load_text(handle, source, stamps)
 
     def load_str(self, input_str: str | bytes) -> None:
         """Parse the text of an ``mmperfmon query`` output (a JSON cache's text is accepted too)."""
@@ -164,8 +165,10 @@ class Mmperfmon(SubprocessOutputDict):
         else:
             self._load_text(handle, source)
 
-    def _load_text(self, handle: IO[bytes], source: str) -> None:
-        parser = MmperfmonParser(source)
+    def _load_text(
+        self, handle: IO[bytes], source: str, stamps: dict[str, int] | None = None
+    ) -> None:
+        parser = MmperfmonParser(source, stamps=stamps)
         try:
             while chunk := handle.read(_CHUNK):
                 self._apply_records(parser.feed(chunk))

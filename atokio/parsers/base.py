@@ -421,6 +421,11 @@ _CTIME_MONTH_CODES = np.array(sorted(_CTIME_MONTHS), dtype=np.int64)
 _CTIME_MONTH_NUMBERS = np.array([_CTIME_MONTHS[c] for c in sorted(_CTIME_MONTHS)])
 
 
+#: Widest span of hours whose UTC offsets a :class:`LocalClock` keeps in an array (20 years).
+_TABLE_HOURS = 20 * 366 * 24
+_UNKNOWN = np.iinfo(np.int64).min
+
+
 class LocalClock:
     """Turns local date fields into epoch seconds, a column at a time.
 
@@ -434,6 +439,9 @@ class LocalClock:
     def __init__(self) -> None:
         self._offsets: dict[int, int] = {}
         self._days: dict[tuple[str, str, str], int] = {}
+        # UTC offsets by hour as an array (first hour, offsets; _UNKNOWN where not asked yet)
+        self._table_first = 0
+        self._table = np.empty(0, dtype=np.int64)
 
     def epochs(
         self,
@@ -518,14 +526,34 @@ class LocalClock:
         first = int(hours[0])
         if (hours == first).all():
             return naive + self._offset(first)
-        low = int(hours.min())
-        span = int(hours.max()) - low + 1
-        if span <= 4 * len(hours):  # a table of the hours from the first to the last
-            table = np.array([self._offset(h) for h in range(low, low + span)], dtype=np.int64)
-            return naive + table[hours - low]
+        low, high = int(hours.min()), int(hours.max())
+        table = self._hour_table(low, high)
+        if table is not None:
+            index = hours - self._table_first
+            offsets = table[index]
+            unknown = offsets == _UNKNOWN
+            if unknown.any():
+                for hour in np.unique(hours[unknown]).tolist():
+                    table[hour - self._table_first] = self._offset(hour)
+                offsets = table[index]
+            return naive + offsets
         unique, inverse = np.unique(hours, return_inverse=True)
         offsets = np.array([self._offset(int(h)) for h in unique], dtype=np.int64)
         return naive + offsets[inverse]
+
+    def _hour_table(self, low: int, high: int) -> np.ndarray | None:
+        """The offset table grown to cover hours ``low``..``high`` (None if that is too wide)."""
+        first, table = self._table_first, self._table
+        if table.size and first <= low and high < first + table.size:
+            return table
+        start = min(low, first) if table.size else low
+        stop = max(high + 1, first + table.size) if table.size else high + 1
+        if stop - start > _TABLE_HOURS:
+            return None
+        grown = np.full(stop - start, _UNKNOWN, dtype=np.int64)
+        grown[first - start : first - start + table.size] = table
+        self._table_first, self._table = start, grown
+        return grown
 
     def _offset(self, hour: int) -> int:
         offset = self._offsets.get(hour)

@@ -45,7 +45,7 @@ import re
 from collections.abc import Iterable
 from itertools import compress
 from operator import ne, or_
-from typing import Any
+from typing import Any, NamedTuple
 
 from atokio.parsers.base import LineParser, ParseError
 from atokio.parsers.darshan_records import (
@@ -64,6 +64,8 @@ from atokio.parsers.darshan_records import (
 
 __all__ = [
     "DarshanParser",
+    "TextPiece",
+    "TextPieces",
     "build_darshan_dict",
     "convert_value",
     "merge_darshan_dicts",
@@ -618,6 +620,78 @@ def merge_darshan_dicts(into: dict[str, Any], part: dict[str, Any]) -> dict[str,
     return into
 
 
+class TextPiece(NamedTuple):
+    """A piece of darshan-parser output cut at a record boundary (see :class:`TextPieces`)."""
+
+    #: The bytes of the piece (whole lines).
+    data: bytes
+    #: The module of the records at its start, as printed (``None`` for the first piece).
+    module: str | None
+    #: The number of lines before it.
+    line: int
+
+
+class TextPieces:
+    """Cuts a stream of darshan-parser output into large pieces at record boundaries.
+
+    Sans-IO, with the parser contract (``feed``/``close``), but its records are
+    :class:`TextPiece` s of about ``piece_size`` bytes: each parses on its own
+    with ``DarshanParser(resume_module=piece.module, resume_line=piece.line)``,
+    and the dicts of the pieces, merged in order (:func:`merge_darshan_dicts`),
+    equal the dict of the whole.  A cut lies between two ``--base`` lines of
+    different records, as with :func:`split_points`; output without such a
+    place (``--total``, ``--perf``) stays one piece.
+    """
+
+    def __init__(self, source: str = "<input>", piece_size: int = 4 << 20) -> None:
+        self.source = source
+        self.piece_size = piece_size
+        self._buffer = bytearray()
+        self._module: str | None = None
+        self._line = 0
+        self._scan = 0  # no record boundary before this offset of the buffer
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the pieces it gave are the last)."""
+        return self._closed
+
+    def feed(self, data: bytes) -> list[TextPiece]:
+        if self._closed:
+            raise RuntimeError(f"{self.source}: feed() after close()")
+        buffer = self._buffer
+        buffer += data
+        if len(buffer) < self.piece_size:
+            return []
+        pieces: list[TextPiece] = []
+        while len(buffer) >= self.piece_size:
+            start = max(self._scan, len(buffer) - self.piece_size // 4)
+            found = _record_boundary_after(buffer, start)
+            if found is None:
+                # none yet: look again from the last complete line when more has come
+                self._scan = max(0, buffer.rfind(b"\n", 0, max(0, buffer.rfind(b"\n"))))
+                break
+            offset, module = found
+            piece = bytes(buffer[:offset])
+            del buffer[:offset]
+            pieces.append(TextPiece(piece, self._module, self._line))
+            self._line += piece.count(b"\n")
+            self._module = module
+            self._scan = 0
+        return pieces
+
+    def close(self) -> list[TextPiece]:
+        if self._closed:
+            return []
+        self._closed = True
+        if not self._buffer:
+            return []
+        piece = TextPiece(bytes(self._buffer), self._module, self._line)
+        self._buffer = bytearray()
+        return [piece]
+
+
 def split_points(
     data: bytes | mmap.mmap, parts: int, *, count_lines: bool = True
 ) -> list[tuple[int, str | None, int]]:
@@ -648,7 +722,7 @@ def split_points(
 
 
 def _record_boundary_after(
-    data: bytes | mmap.mmap, pos: int, max_lines: int = 100_000
+    data: bytes | bytearray | mmap.mmap, pos: int, max_lines: int = 100_000
 ) -> tuple[int, str] | None:
     """First offset at or after ``pos`` that starts a base record line whose
     previous line is a base line of another record."""
@@ -661,7 +735,7 @@ def _record_boundary_after(
         end = data.find(b"\n", start)
         if end < 0:
             return None
-        line = data[start:end]
+        line = bytes(data[start:end])
         if not line or line[:1] == b"#" or line.startswith(b"total_"):
             prev_key = None
         else:

@@ -225,6 +225,9 @@ def merge_samples(
             if mine is None:
                 known[host] = metrics
                 continue
+            if mine.keys().isdisjoint(metrics):  # other metrics of the host (another output)
+                mine.update(metrics)
+                continue
             for key, value in metrics.items():
                 if type(value) is dict:
                     current = mine.get(key)
@@ -350,9 +353,11 @@ def _build_row(values: list[Any], plan: _Plan) -> dict[str, dict[str, Any]]:
 class MmperfmonParser(LineParser[Sample]):
     """Incremental parser of ``mmperfmon query`` output; see the module docstring."""
 
-    def __init__(self, source: str = "<input>") -> None:
+    def __init__(self, source: str = "<input>", *, stamps: dict[str, int] | None = None) -> None:
+        """``stamps``: a cache of time stamp text -> epoch that parsers of outputs read
+        together (in the same time zone) may share, since their time stamps repeat."""
         super().__init__(source)
-        self._stamps: dict[str, int] = {}
+        self._stamps: dict[str, int] = {} if stamps is None else stamps
         self._reset()
 
     def _reset(self) -> None:
