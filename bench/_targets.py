@@ -86,7 +86,9 @@ def peak_rss_mb() -> float:
 
 #: ``prepare(entry, options) -> (call, count)``: run untimed in the child; ``call()`` is
 #: timed, ``count(result)`` gives the records of its result.
-Prepare = Callable[[dict[str, Any], argparse.Namespace], tuple[Callable[[], Any], Callable[[Any], int]]]
+Prepare = Callable[
+    [dict[str, Any], argparse.Namespace], tuple[Callable[[], Any], Callable[[Any], int]]
+]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 
 from _targets import Bench
 
+
 def counters(data: dict[str, Any]) -> int:
     """Counter values in the documented dict (one per counter line of ``--base``)."""
     return sum(

@@ -10,8 +10,8 @@ Both are :class:`~atokio.connectors.common.SubprocessOutputDict`: with no
 arguments they run the command (``lfs df`` / ``lctl dl -t``) and parse its
 stdout as it streams; ``cache_file=`` parses a saved output (plain or gzip; a
 JSON dump of the dict is accepted too); ``from_string=`` parses text.  The
-parsing rules are those of :mod:`atokio.parsers.lfs` (FORMATS.md sections
-3.1 and 3.2).  ``str()``/``repr()`` and :meth:`save_cache` give text in the
+parsing rules are those of :mod:`atokio.parsers.lfs_df` and
+:mod:`atokio.parsers.lfs_lctl` (FORMATS.md sections 3.1 and 3.2).  ``str()``/``repr()`` and :meth:`save_cache` give text in the
 command's own format, which loads back to the same dict.
 
 [decide] A non-zero exit status of the command or bad output is a warning, as
@@ -27,7 +27,9 @@ from typing import Any
 from atokio.collectors.files import open_binary
 from atokio.connectors.common import SubprocessOutputDict, _TextDump
 from atokio.parsers.base import Parser
-from atokio.parsers.lfs import DF_LINE, LCTL_LINE, LctlDlParser, LfsDfParser, Target
+from atokio.parsers.lfs import Target
+from atokio.parsers.lfs_df import DF_LINE, LfsDfParser
+from atokio.parsers.lfs_lctl import LCTL_LINE, LctlDlParser
 
 __all__ = [
     "LCTL",

@@ -12,7 +12,7 @@ NERSC's Lustre health cron jobs append, every few minutes::
 
 Time stamps are the ``int`` epochs of the ``BEGIN`` lines.  Files are plain
 text or gzip (by the ``.gz`` name or the gzip magic) and are streamed through
-the sans-IO parsers of :mod:`atokio.parsers.lfs`, one block at a time.
+the sans-IO parsers of :mod:`atokio.parsers.lfs_nersc`, one block at a time.
 
 Decided points (FORMATS.md section 3.3): the last block of a file is kept for
 both kinds (the reference drops it for ``lctl`` files); a repeated time stamp
@@ -39,9 +39,9 @@ from atokio.collectors.files import open_binary
 from atokio.collectors.workers import default_workers, process_pool, processes_can_start
 from atokio.connectors.common import _TextDump, gc_paused
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
-from atokio.parsers.lfs import (
-    DF_LINE,
-    LCTL_LINE,
+from atokio.parsers.lfs_df import DF_LINE
+from atokio.parsers.lfs_lctl import LCTL_LINE
+from atokio.parsers.lfs_nersc import (
     LfsBlock,
     NerscFullnessParser,
     NerscOstMapParser,
@@ -146,7 +146,7 @@ def _segments(path: str) -> Iterator[tuple[bytes, int]]:
 def _read_blocks_in_workers(path: str, kind: str, source: str, workers: int) -> list[LfsBlock]:
     """Blocks parsed by ``workers`` processes, a segment each at a time, in file order.
 
-    The workers send compact blocks (:func:`~atokio.parsers.lfs.parse_segment`);
+    The workers send compact blocks (:func:`~atokio.parsers.lfs_nersc.parse_segment`);
     this process builds the dicts while they parse the next segments.  At most
     ``workers + 1`` segments are in flight, so memory stays bounded.
     """

@@ -666,10 +666,11 @@ class TextPieces:
             return []
         pieces: list[TextPiece] = []
         while len(buffer) >= self.piece_size:
-            start = max(self._scan, len(buffer) - self.piece_size // 4)
+            start = max(self._scan, self.piece_size - self.piece_size // 4)
             found = _record_boundary_after(buffer, start)
             if found is None:
                 # none yet: look again from the last complete line when more has come
+                # (the scan is then bounded, and the buffer grows only as long as a record)
                 self._scan = max(0, buffer.rfind(b"\n", 0, max(0, buffer.rfind(b"\n"))))
                 break
             offset, module = found

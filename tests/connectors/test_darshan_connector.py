@@ -404,3 +404,59 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     assert out.stdout == "[]\n"
     assert shutil.which(sys.executable)
     assert INPUTS.name == "inputs"
+
+
+# ---------------------------------------------------------------------------
+# the darshan-parser stream, parsed in record-aligned pieces
+
+
+def _replaying_parser(tmp_path: Path, text: bytes, status: int = 0) -> str:
+    """A ``darshan-parser`` that writes ``text`` (and exits with ``status``); returns a log path."""
+    out = tmp_path / "output.txt"
+    out.write_bytes(text)
+    script = tmp_path / "darshan-parser"
+    script.write_text(f'#!/bin/sh\ncat "{out}"\nexit {status}\n')
+    script.chmod(0o755)
+    log = tmp_path / "glock_app_id1_1-2-3-4_1.darshan"
+    log.write_bytes(b"")
+    return str(log)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stream_in_pieces_gives_the_whole_dict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from atokio.collectors import workers as pool
+    from atokio.connectors import darshan as connector
+
+    text = darshan_text("sample-badost", "base")
+    log = _replaying_parser(tmp_path, text)
+    monkeypatch.setenv("ATOKIO_DARSHAN_PARSER", str(tmp_path / "darshan-parser"))
+    monkeypatch.setattr(connector, "STREAM_PIECE", 256 << 10)  # about a hundred pieces
+    monkeypatch.setattr(pool, "default_workers", lambda: workers)
+    result = connector.Darshan(log).darshan_parser_base()
+    want = build_darshan_dict(parse_all(DarshanParser(), text))
+    assert dict(result) == want
+    assert list(result["counters"]["posix"]) == list(want["counters"]["posix"])
+
+
+def test_stream_error_keeps_what_came_before_and_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from atokio.connectors import darshan as connector
+
+    text = darshan_text("sample-badost", "base")
+    lines = text.split(b"\n")
+    bad = next(i for i, line in enumerate(lines) if line.startswith(b"POSIX")) + 20000
+    broken = b"\n".join([*lines[:bad], b"POSIX\tnot a record", *lines[bad:]])
+    log = _replaying_parser(tmp_path, broken)
+    monkeypatch.setenv("ATOKIO_DARSHAN_PARSER", str(tmp_path / "darshan-parser"))
+    monkeypatch.setattr(connector, "STREAM_PIECE", 256 << 10)
+    with caplog.at_level(logging.WARNING):
+        result = connector.Darshan(log).darshan_parser_base()
+    assert f":{bad + 1}: " in caplog.text
+    before = build_darshan_dict(parse_all(DarshanParser(), b"\n".join(lines[:bad]) + b"\n"))
+    kept = result["counters"]["posix"]
+    # every record before the pieces' cut nearest the bad line is there, and nothing after it
+    assert 0 < len(kept) <= len(before["counters"]["posix"])
+    assert all(kept[name] == before["counters"]["posix"][name] for name in list(kept)[:-1])

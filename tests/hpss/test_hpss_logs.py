@@ -318,3 +318,53 @@ def test_errors_are_found_at_the_same_line_for_any_chunking(where: int, cuts: li
 )
 def test_ascii_resolution(text: str, resolution: float) -> None:
     assert get_ascii_resolution(text) == resolution
+
+
+_FTP_VARIANTS = (
+    FTP_TEXT
+    + "  Mon Feb  4 16:45:04 2019   0.000 host.gov 1000 /p... b o LIST_Cmd r ftp alice  \n"
+    + "Mon Feb 4 16:45:05 2019 0.5 h 12 /q... b i STOR_Cmd r ftp bob fd 3\n"
+    + "Mon Feb 4 16:45:06 2019 h /x b POPN_Cmd r r ftp operator\n"  # 14 fields, not a transfer
+    + "Mon Feb 4 16:45:07 2019 1 h 1 /x b o LIST_Cmd r sftp carol\n"  # another service
+    + "Mon Feb 4 16:45:08 2019\t1 h 1 /tab b o RETR_Cmd r ftp dave\n"
+)
+
+
+def _by_lines(parser: FtpLogParser) -> FtpLogParser:
+    parser.parse_batch = lambda lines: None  # type: ignore[method-assign]
+    return parser
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 97, 7])
+def test_ftp_batch_path_equals_the_line_path(chunk: int) -> None:
+    data = (_FTP_VARIANTS * 3).encode()
+    fast, slow = FtpLogParser(), _by_lines(FtpLogParser())
+    records = parse_all(fast, data, chunk)
+    assert records == parse_all(slow, data, chunk)
+    assert fast.skipped == slow.skipped == 3 * (FTP_TEXT.count("POPN_Cmd") + 2)
+    assert len(records) == 3 * (len(FTP_RECORDS) + 3)
+    dave = records[len(FTP_RECORDS) + 2]
+    assert dave == (
+        "ftp",
+        {
+            "end_timestamp": dave[1]["end_timestamp"],
+            "opname": "HL",
+            "duration_sec": 1.0,
+            "duration_sec_resolution": 1.0,
+            "remote_host": "h",
+            "bytes": 1,
+            "hpss_path": "/tab",
+            "hpss_uid": "dave",
+            "start_timestamp": dave[1]["end_timestamp"] - 1.0,
+            "bytes_sec": 1.0,
+        },
+    )
+
+
+def test_ftp_regular_batches_take_the_batch_path() -> None:
+    parser = FtpLogParser()
+    lines = FTP_TEXT.strip("\n").split("\n")
+    batch = parser.parse_batch(lines)
+    assert batch is not None and batch == _by_lines(FtpLogParser()).parse_lines(lines)
+    # a transfer line without its user: the batch path leaves it to the line path
+    assert FtpLogParser().parse_batch([*lines, " ".join(lines[1].split()[:14])]) is None

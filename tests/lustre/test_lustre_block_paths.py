@@ -3,7 +3,7 @@
 ``lfs df`` blocks are matched against the layout of an earlier block and
 ``lctl dl -t`` blocks are answered from the previous block or from the lines
 seen before; every block here is also parsed line by line with the reference
-rules (``_df_slow`` / ``_map_slow``), which must give the same dicts or the
+rules (``df_lines_slowly`` / ``lctl_lines_slowly``), which must give the same dicts or the
 same error.  Later blocks are variations of the first, so that they meet a
 cached layout or cached lines that they do not fit.
 """
@@ -19,16 +19,16 @@ from lustre_data import concatenate, corpus_file, corpus_text, lctl_dl, lfs_df
 
 from atokio.connectors.nersc_lfsstate import NerscLfsOstFullness, NerscLfsOstMap, read_blocks
 from atokio.parsers.base import ParseError, parse_all
-from atokio.parsers.lfs import (
+from atokio.parsers.lfs import nest_targets
+from atokio.parsers.lfs_df import df_lines_slowly
+from atokio.parsers.lfs_lctl import lctl_lines_slowly
+from atokio.parsers.lfs_nersc import (
     DfValues,
     LfsBlock,
     MapTemplates,
     NerscFullnessParser,
     NerscOstMapParser,
-    _df_slow,
-    _map_slow,
     expand_block,
-    nest_targets,
     parse_segment,
 )
 
@@ -150,7 +150,7 @@ def test_fullness_blocks_agree_with_the_line_rules(edits, chunk: int) -> None:
         outputs.append((300 + number, edited(DF, edit, occurrence)))
         outputs.append((400 + number, DF))
     text = concatenate(outputs)
-    expected = blocks_by_lines(text, _df_slow)
+    expected = blocks_by_lines(text, df_lines_slowly)
     assert blocks_by_parser(NerscFullnessParser(), text.encode(), chunk) == expected
 
 
@@ -169,7 +169,7 @@ def test_map_blocks_agree_with_the_line_rules(edits, chunk: int) -> None:
         outputs.append((300 + number, edited(LCTL, edit, occurrence)))
         outputs.append((400 + number, LCTL))
     text = concatenate(outputs)
-    expected = blocks_by_lines(text, _map_slow)
+    expected = blocks_by_lines(text, lctl_lines_slowly)
     assert blocks_by_parser(NerscOstMapParser(), text.encode(), chunk) == expected
 
 
@@ -186,8 +186,8 @@ def test_blocks_do_not_share_dicts() -> None:
 
 def test_corpus_blocks_agree_with_the_line_rules() -> None:
     for name, parser, rules in (
-        ("sample_ost-fullness.txt.gz", NerscFullnessParser(), _df_slow),
-        ("sample_ost-map.txt.gz", NerscOstMapParser(), _map_slow),
+        ("sample_ost-fullness.txt.gz", NerscFullnessParser(), df_lines_slowly),
+        ("sample_ost-map.txt.gz", NerscOstMapParser(), lctl_lines_slowly),
     ):
         data = corpus_text(name)
         assert blocks_by_parser(parser, data, 1 << 16) == blocks_by_lines(data.decode(), rules)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lustre_data import concatenate, corpus_text, lctl_dl, lfs_df
 
 from atokio.parsers.base import ParseError, parse_all
-from atokio.parsers.lfs import (
-    LctlDlParser,
-    LfsBlock,
-    LfsDfParser,
-    NerscFullnessParser,
-    NerscOstMapParser,
-    nest_targets,
-)
+from atokio.parsers.lfs import nest_targets
+from atokio.parsers.lfs_df import LfsDfParser
+from atokio.parsers.lfs_lctl import LctlDlParser
+from atokio.parsers.lfs_nersc import LfsBlock, NerscFullnessParser, NerscOstMapParser
 
 DF = lfs_df([("snx11035", "/scratch2", 3), ("lustre", "/global/lus", 2)])
 LCTL = lctl_dl([("snx11035", 4, 101), ("lustre", 2, 104)], failed_over={"snx11035": 3})
@@ -138,6 +136,35 @@ def test_lctl_bad_index_is_an_error() -> None:
     assert str(caught.value).startswith(
         f"lctl dl -t:{LCTL.count(chr(10)) + 1}: malformed lctl dl -t device line: "
     )
+
+
+HUGE = "9" * 5000  # more digits than Python's int() converts
+
+
+@pytest.mark.parametrize(
+    "kind, line",
+    [
+        ("df", f"snx11035-OST0009_UUID {HUGE} 1 2 1% /scratch2[OST:9]"),
+        ("df", f"snx11035-OST0009_UUID 3 1 2 1% /scratch2[OST:{HUGE}]"),
+        ("lctl", f" {HUGE} UP osc snx11035-OST0009-osc-ffff 8dbd 5 10.1.1.1@o2ib"),
+        ("lctl", f"  9 UP osc snx11035-OST0009-osc-ffff 8dbd {HUGE} 10.1.1.1@o2ib"),
+    ],
+)
+@pytest.mark.parametrize("form", ["single", "concatenation"])
+def test_numbers_too_long_for_int_are_parse_errors(kind: str, line: str, form: str) -> None:
+    output = DF if kind == "df" else LCTL
+    text = output + line + "\n"
+    if form == "single":
+        parser: Any = LfsDfParser("in") if kind == "df" else LctlDlParser("in")
+        where = output.count("\n") + 1
+    else:
+        text = concatenate([(1000, output), (1300, text)])
+        parser = NerscFullnessParser("in") if kind == "df" else NerscOstMapParser("in")
+        where = 2 * output.count("\n") + 3
+    with pytest.raises(ParseError) as caught:
+        parse_all(parser, text.encode())
+    assert caught.value.line_number == where
+    assert str(caught.value).startswith(f"in:{where}: number out of range (Exceeds the limit")
 
 
 def test_duplicate_target_keeps_later_fields_in_first_position() -> None:

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
+    TextPieces,
     build_darshan_dict,
     convert_value,
+    merge_darshan_dicts,
     parse_base_counters,
     parse_header,
     parse_mounts,
@@ -328,6 +330,69 @@ def test_split_points_give_pieces_that_parse_to_the_same_records() -> None:
         parser = DarshanParser("test", resume_module=module, resume_line=line)
         pieces += parse_all(parser, text[offset:stop])
     assert pieces == whole
+
+
+def _many_records() -> bytes:
+    body = b"".join(
+        b"POSIX\t%d\t%d\tPOSIX_%s\t%d\t/f%d\t/\text4\n" % (rank, record, name, rank, record)
+        for record in range(40)
+        for rank in range(5)
+        for name in (b"OPENS", b"READS", b"WRITES")
+    )
+    return SMALL.split(b"POSIX\t-1")[0] + body
+
+
+def _pieces_dict(text: bytes, cuts: list[int], piece_size: int) -> tuple[dict, int]:
+    splitter = TextPieces("test", piece_size)
+    pieces = []
+    last = 0
+    for cut in [*sorted(set(cuts)), len(text)]:
+        pieces += splitter.feed(text[last:cut])
+        last = cut
+    pieces += splitter.close()
+    assert b"".join(piece.data for piece in pieces) == text
+    result: dict = {}
+    for piece in pieces:
+        parser = DarshanParser("test", resume_module=piece.module, resume_line=piece.line)
+        assert piece.line == text[: text.find(piece.data)].count(b"\n")
+        merge_darshan_dicts(result, build_darshan_dict(parse_all(parser, piece.data)))
+    return result, len(pieces)
+
+
+def test_text_pieces_cut_at_record_boundaries() -> None:
+    text = _many_records()
+    whole = build_darshan_dict(parse(text))
+    result, count = _pieces_dict(text, [], 2000)
+    assert count > 5
+    assert result == whole
+    assert list(result["counters"]["posix"]) == list(whole["counters"]["posix"])
+    assert result["counters"]["posix"]["/f7"]["3"] == {"OPENS": 3, "READS": 3, "WRITES": 3}
+
+
+def test_text_pieces_keep_small_or_unsplittable_output_whole() -> None:
+    splitter = TextPieces("test", 1 << 20)
+    assert splitter.feed(SMALL) == []
+    assert not splitter.closed
+    (piece,) = splitter.close()
+    assert splitter.closed and piece.data == SMALL and piece.module is None and piece.line == 0
+    # a --total output has no record boundary: one piece, however large it is
+    total = SMALL.split(b"# mounted")[0] + b"".join(
+        b"total_POSIX_C%d: %d\n" % (k, k) for k in range(500)
+    )
+    splitter = TextPieces("test", 100)
+    pieces = [*splitter.feed(total), *splitter.close()]
+    assert [p.data for p in pieces] == [total]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=len(_many_records())), max_size=12),
+    size=st.integers(min_value=200, max_value=20_000),
+)
+def test_text_pieces_any_chunking_same_dict(cuts: list[int], size: int) -> None:
+    text = _many_records()
+    result, _ = _pieces_dict(text, cuts, size)
+    assert result == build_darshan_dict(parse(text))
 
 
 # ---------------------------------------------------------------------------
