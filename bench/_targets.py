@@ -11,7 +11,10 @@ inputs, their size and the records they hold):
   are reported apart);
 * the figure is the median of ``--repeats`` (at least 3) runs, printed beside
   the target scaled to this machine by ``shared/bench/calibrate.py``, and the
-  record count must equal the manifest's (the run fails otherwise).
+  record count must equal the manifest's (the run fails otherwise);
+* the CPU seconds of the call (this process and its child processes) are
+  printed too: on a machine shared with other work, they vary much less than
+  the elapsed time, so they compare two versions better.
 
 Inputs are read from ``--inputs`` (default ``$ATOKIO_BENCH_DIR``, else
 ``/tmp/atokio-bench``, as ``workloads.py`` writes them); build them with::
@@ -157,6 +160,7 @@ class Bench:
                 continue
             runs = [_run(label, passthrough) for _ in range(max(1, args.repeats))]
             seconds = statistics.median(run["seconds"] for run in runs)
+            cpu = statistics.median(run["cpu_s"] for run in runs)
             counts = {run["records"] for run in runs}
             rss = max(run["rss_mb"] for run in runs)
             children = max(run["children_rss_mb"] for run in runs)
@@ -177,12 +181,20 @@ class Bench:
                 )
             print(
                 f"{name}: {figure:,.1f} {self.unit} ({seconds:.2f} s; runs "
-                f"{', '.join(format(run['seconds'], '.2f') for run in runs)}), peak RSS {rss:.0f} MB"
+                f"{', '.join(format(run['seconds'], '.2f') for run in runs)}; "
+                f"CPU {cpu:.2f} s = {amount / cpu:,.1f} {self.unit.split('/')[0]}/CPU-s), "
+                f"peak RSS {rss:.0f} MB"
                 + (f" (+ child processes up to {children:.0f} MB)" if children else "")
                 + verdict
                 + check
             )
         return status
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished child processes so far."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time(), children.ru_utime + children.ru_stime
 
 
 def _run(label: str, argv: list[str]) -> dict[str, Any]:
@@ -212,20 +224,24 @@ def _child(prepare: Prepare, entry: dict[str, Any], args: argparse.Namespace) ->
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False))
         return 0
+    cpu = _cpu_seconds()
     began = time.perf_counter()
     result = call()
     seconds = time.perf_counter() - began
+    cpu_self = time.process_time()
     records = count(result)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    report = {
-        "seconds": seconds,
-        "records": records,
-        "rss_mb": peak_rss_mb(),
-        "children_rss_mb": children,
-    }
     workers = sys.modules.get("atokio.collectors.workers")
     if workers is not None and getattr(workers, "_POOL", None) is not None:
         workers._POOL.shutdown(wait=True)  # its processes hold our stdout open
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = {
+        "seconds": seconds,
+        # this process during the call, and every child process (workers, darshan-parser)
+        "cpu_s": cpu_self - cpu[0] + children.ru_utime + children.ru_stime - cpu[1],
+        "records": records,
+        "rss_mb": peak_rss_mb(),
+        "children_rss_mb": children.ru_maxrss / 1024,
+    }
     print(json.dumps(report))
     sys.stdout.flush()
     os._exit(0)  # do not wait for the teardown of big results

@@ -43,6 +43,7 @@ import datetime
 import re
 import time
 from collections.abc import Sequence
+from itertools import repeat
 from operator import methodcaller
 from typing import Any
 
@@ -87,6 +88,12 @@ def listify_ips(ip_str: str) -> list[str]:
     if not text.strip():
         return []
     return [part.strip() for part in text.split(",")]
+
+
+def _destinations(column: Sequence[str]) -> list[list[str]]:
+    """:func:`listify_ips` of a column: each distinct value parsed once, each record its own list."""
+    parsed = {value: listify_ips(value) for value in set(column)}
+    return list(map(list.copy, map(parsed.__getitem__, column)))
 
 
 def _hour_epoch(stamp: str, localtime: bool) -> int:
@@ -171,10 +178,10 @@ class GlobusLogParser(BatchLineParser[dict[str, Any]]):
         self._clock = _Clock(localtime)
 
     def classify(self, lines: list[str]) -> tuple[Groups, tuple[int, str] | None]:
-        texts = [line.strip() for line in lines]
-        if any("\t" in text for text in texts):
+        texts = list(map(str.strip, lines))
+        if "\t" in "".join(texts):
             return group_rows(["text" if text else None for text in texts], texts), None
-        rows = [text.split(" ") for text in texts]
+        rows = list(map(str.split, texts, repeat(" ")))
         kinds: list[Any] = list(map(len, rows))
         if "" in texts:
             for i, text in enumerate(texts):
@@ -230,8 +237,8 @@ class GlobusLogParser(BatchLineParser[dict[str, Any]]):
             elif key in _INT_KEYS:
                 columns[index] = list(map(int, columns[index]))
             elif key == "DEST":
-                columns[index] = list(map(listify_ips, columns[index]))
-        return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+                columns[index] = _destinations(columns[index])
+        return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
 
     def _convert_record(self, record: dict[str, Any]) -> dict[str, Any]:
         convert = self._clock.convert
