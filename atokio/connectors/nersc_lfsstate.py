@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from atokio.collectors.files import open_binary
+from atokio.collectors.files import open_binary, parse_file
 from atokio.collectors.workers import default_workers, process_pool, processes_can_start
 from atokio.connectors.common import _TextDump, gc_paused
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
@@ -118,12 +118,7 @@ def read_blocks(
         except BrokenProcessPool:
             logger.warning("%s: worker processes failed; parsing in this process", path)
             parser = type(parser)(parser.source)
-    blocks: list[LfsBlock] = []
-    with open_binary(path) as handle:
-        while chunk := handle.read(CHUNK):
-            blocks.extend(parser.feed(chunk))
-    blocks.extend(parser.close())
-    return blocks
+    return parse_file(path, parser, chunk_size=CHUNK)
 
 
 def _segments(path: str) -> Iterator[tuple[bytes, int]]:
