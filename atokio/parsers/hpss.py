@@ -57,7 +57,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
-from operator import eq, itemgetter, not_
+from operator import itemgetter, not_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -178,11 +178,6 @@ class _LogParser(BatchLineParser[Pair]):
 
 # -- FTP log ----------------------------------------------------------------------
 
-#: Whitespace that ``str.split`` splits on, other than the space and the line break.
-_OTHER_SPACE = re.compile(r"[^\S \n]")
-_SPACE_RUNS = re.compile(r" {2,}")
-_EDGE_SPACES = re.compile(r"^ | $", re.MULTILINE)
-
 #: A transfer line whose path may hold spaces: the fields read from both ends.
 _FTP_LINE = re.compile(
     r"^\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([0-9.]+)\s+(\S+)\s+(\d+)\s+(.+?)\s+"
@@ -237,69 +232,6 @@ class FtpLogParser(_LogParser):
             index = [i for i, _ in merged]
             rows = [row for _, row in merged]
         return ({"ftp": (index, rows)} if rows else {}), failure
-
-    def parse_batch(self, lines: list[str]) -> list[Pair] | None:
-        """A batch of lines in one pass, without a Python loop per line.
-
-        Runs of spaces are made single and lines stripped (what ``str.split``
-        ignores), the lines are grouped by their number of spaces (a C-level
-        count) and each group is joined and split on spaces in one call, so
-        that each field is a slice of one flat list.  Transfer lines are picked
-        with C-level comparisons of the service and command columns; the other
-        lines of 15 or fewer fields are the skipped ones.  Declines (``None``)
-        for blank lines, whitespace other than spaces, and any line that
-        :meth:`classify` would report or recover (paths holding spaces).
-        """
-        if not lines:
-            return None
-        text = "\n".join(lines)
-        if _OTHER_SPACE.search(text):
-            return None
-        if "  " in text or " \n" in text or "\n " in text or text[0] == " " or text[-1] == " ":
-            text = _EDGE_SPACES.sub("", _SPACE_RUNS.sub(" ", text))
-            lines = text.split("\n")
-        if "" in lines:
-            return None
-        spaces = list(map(str.count, lines, repeat(" ")))
-        skipped = 0
-        parts: list[tuple[list[int], list[Pair]]] = []
-        for count, (index, group) in group_rows(spaces, lines).items():
-            n = count + 1
-            if n < 14:
-                skipped += len(group)
-                continue
-            tokens = " ".join(group).split(" ")
-            services = tokens[13::n] if n > 14 else []
-            commands = tokens[11::n]
-            if n == 14:  # a transfer line without a user is an error: classify reports it
-                ends = set(tokens[13::n])
-                if "ftp" in ends and any(c.endswith("_Cmd") for c in set(commands)):
-                    return None
-                skipped += len(group)
-                continue
-            ok = list(map(eq, services, repeat("ftp")))
-            if not all(ok) or not all(c.endswith("_Cmd") for c in set(commands)):
-                if n > 15:
-                    return None  # perhaps a path holding spaces: classify recovers it
-                keep = [
-                    good and command.endswith("_Cmd")
-                    for good, command in zip(ok, commands, strict=True)
-                ]
-                skipped += keep.count(False)
-                if not any(keep):
-                    continue
-                rows = list(compress(group, keep))
-                index = list(compress(index, keep))
-                tokens = " ".join(rows).split(" ")
-                commands = tokens[11::n]
-            end = self._clock.epochs(tokens[4::n], tokens[1::n], tokens[2::n], tokens[3::n])
-            records = self._records(
-                end, tokens[5::n], tokens[6::n], tokens[7::n], tokens[8::n], tokens[14::n],
-                commands,
-            )  # fmt: skip
-            parts.append((index, records))
-        self.skipped += skipped
-        return in_line_order(parts) if parts else []
 
     def build(self, kind: Any, rows: list[Any]) -> list[Pair]:
         columns = list(zip(*rows, strict=False))

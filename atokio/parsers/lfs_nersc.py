@@ -105,8 +105,6 @@ class _DfRun(NamedTuple):
     totals: list[bytes]
     targets: list[str]
     templates: list[dict[str, Any]]
-    #: the templates' columns: ``(total_kib, mount_pt, role, target_index)`` lists
-    columns: tuple[list[Any], ...] = ()
 
 
 class _DfLayout(NamedTuple):
@@ -181,15 +179,6 @@ def _df_layout(tokens: list[bytes]) -> _DfLayout | None:
     if start != len(tokens):
         return None  # text after the last line break
     lines = len(skipped) + sum(len(run.uuids) for run in runs)
-    runs = [
-        run._replace(
-            columns=tuple(
-                [template[key] for template in run.templates]
-                for key in ("total_kib", "mount_pt", "role", "target_index")
-            )
-        )
-        for run in runs
-    ]
     return _DfLayout(tuple(runs), lines, tuple(skipped))
 
 
@@ -267,31 +256,24 @@ def _df_build(layout: _DfLayout, values: list[int], same_totals: tuple[bool, ...
     for run, same in zip(layout.runs, same_totals, strict=True):
         count = len(run.targets)
         middle, end = offset + count, offset + 2 * count
-        totals, mounts, roles, indexes = run.columns
-        if not same:
-            totals = values[total_offset : total_offset + count]
+        targets: dict[str, dict[str, Any]] = {}
+        if same:
+            for target, template, used, remaining in zip(
+                run.targets, run.templates, values[offset:middle], values[middle:end], strict=True
+            ):
+                targets[target] = fields = template.copy()
+                fields["used_kib"] = used
+                fields["remaining_kib"] = remaining
+        else:
+            for target, template, total, used, remaining in zip(
+                run.targets, run.templates, values[total_offset : total_offset + count],
+                values[offset:middle], values[middle:end], strict=True,
+            ):  # fmt: skip
+                targets[target] = fields = template.copy()
+                fields["total_kib"] = total
+                fields["used_kib"] = used
+                fields["remaining_kib"] = remaining
             total_offset += count
-        # one dict display per target (the keys in the order of FULLNESS_KEYS)
-        targets = dict(
-            zip(
-                run.targets,
-                [
-                    {
-                        "total_kib": total,
-                        "used_kib": used,
-                        "remaining_kib": remaining,
-                        "mount_pt": mount,
-                        "role": role,
-                        "target_index": index,
-                    }
-                    for total, used, remaining, mount, role, index in zip(
-                        totals, values[offset:middle], values[middle:end], mounts, roles,
-                        indexes, strict=True,
-                    )
-                ],
-                strict=True,
-            )
-        )  # fmt: skip
         offset = end
         known = out.get(run.file_system)
         if known is None:
