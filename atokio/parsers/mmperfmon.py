@@ -70,6 +70,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -316,6 +317,38 @@ class _Block:
         return plan
 
 
+def _build_rows(
+    values: list[Any], plan: _Plan, count: int, width: int
+) -> list[dict[str, dict[str, Any]]] | None:
+    """:func:`_build_row` of ``count`` rows of ``width`` values, a column at a time.
+
+    ``None`` (the caller then builds row by row) when a value is missing
+    (``null``) or a metric has cells both with and without instance.
+    """
+    if None in values or any(how is None for _, steps in plan for _, how, _ in steps):
+        return None
+    rows = list(zip(*[iter(values)] * width, strict=True)) if width else [()] * count
+    per_host: list[list[dict[str, Any]]] = []
+    for _host, steps in plan:
+        keys: list[str] = []
+        columns: list[Any] = []
+        for key, how, instances in steps:
+            keys.append(key)
+            if instances is None:
+                columns.append(values[how::width])
+            else:
+                picked = map(how, rows)
+                columns.append(list(map(dict, map(zip, repeat(instances), picked))))
+        per_host.append(list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))))
+    hosts = [host for host, _ in plan]
+    if len(hosts) == 1:
+        return [{hosts[0]: metrics} for metrics in per_host[0]] if keys else [{} for _ in rows]
+    return [
+        {host: metrics for host, metrics in zip(hosts, row, strict=True) if metrics}
+        for row in zip(*per_host, strict=True)
+    ]
+
+
 def _build_row(values: list[Any], plan: _Plan) -> dict[str, dict[str, Any]]:
     data: dict[str, dict[str, Any]] = {}
     for host, steps in plan:
@@ -528,22 +561,26 @@ class MmperfmonParser(LineParser[Sample]):
         row_stamps = self._row_stamps
         row_stop = block.row_stop
         ts_start, ts_stop = block.timestamp_extent
-        for index, line in enumerate(lines):
-            if first_block:
-                text = line[ts_start:ts_stop]
-                stamp = stamps.get(text)
-                if stamp is None:
+        if first_block:
+            texts = list(map(itemgetter(slice(ts_start, ts_stop)), lines))
+            found = list(map(stamps.get, texts))
+        else:
+            found = list(map(row_stamps.get, map(itemgetter(slice(0, row_stop)), lines)))
+        if None in found:
+            for index, line in enumerate(lines):
+                if found[index] is None:
                     self.line_number = first_line + index
-                    stamp = self._stamp(text, line)
-                row_stamps[line[:row_stop]] = stamp
-            else:
-                known = row_stamps.get(line[:row_stop])
-                if known is None:
-                    self.line_number = first_line + index
-                    known = self._stamp(line[ts_start:ts_stop], line)
-                stamp = known
-            base = index * width
-            out.append(Sample(stamp, _build_row(values[base : base + width], plan)))
+                    found[index] = self._stamp(line[ts_start:ts_stop], line)
+        if first_block:
+            labels = map(itemgetter(slice(0, row_stop)), lines)
+            row_stamps.update(zip(labels, found, strict=True))  # type: ignore[arg-type]
+        rows = _build_rows(values, plan, len(lines), width)
+        if rows is None:
+            rows = [
+                _build_row(values[base : base + width], plan)
+                for base in range(0, len(lines) * width, width)
+            ]
+        out.extend(map(Sample, found, rows))  # type: ignore[arg-type]
         block.rows += len(lines)
 
     def _convert(self, lines: list[str], block: _Block) -> tuple[list[Any] | None, tuple[int, ...]]:

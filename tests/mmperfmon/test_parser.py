@@ -203,6 +203,30 @@ def test_fast_and_line_by_line_paths_agree(monkeypatch: pytest.MonkeyPatch) -> N
     ]
 
 
+def test_rows_built_by_columns_equal_rows_built_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = USAGE + WRAPPED
+    by_columns = parse(text)
+    calls: list[int] = []
+    real = mod._build_rows
+    monkeypatch.setattr(mod, "_build_rows", lambda *a: calls.append(1) or real(*a))
+    assert parse(text) == by_columns and calls  # the column path was taken
+    monkeypatch.setattr(mod, "_build_rows", lambda *a: None)
+    one_by_one = parse(text)
+    assert one_by_one == by_columns
+    assert [list(r.data[h]) for r in one_by_one for h in r.data] == [
+        list(r.data[h]) for r in by_columns for h in r.data
+    ]
+    # a missing sample: row by row (the column path declines)
+    plan = [("h", [("m", 0, None), ("n", mod.itemgetter(1, 2), ("a", "b"))])]
+    assert real([1, 2, 3, 4, 5, 6], plan, 2, 3) == [
+        {"h": {"m": 1, "n": {"a": 2, "b": 3}}},
+        {"h": {"m": 4, "n": {"a": 5, "b": 6}}},
+    ]
+    assert real([1, None, 3], plan, 1, 3) is None
+
+
 # -- errors -------------------------------------------------------------------------------
 
 
