@@ -12,7 +12,10 @@ module prefix removed.
 Two ways to read a log give the same dict:
 
 * ``darshan-parser`` (``--base``, ``--total``, ``--perf``, one clean command per
-  mode), its stdout streamed into :class:`atokio.parsers.darshan.DarshanParser`;
+  mode), its stdout cut at record boundaries into pieces of a few MB while it
+  streams, each piece parsed by :class:`atokio.parsers.darshan.DarshanParser`
+  in a worker process (on a machine with one core, or from a script that
+  cannot start them, in a thread) and the pieces' dicts merged in order;
 * the direct reader (:mod:`atokio.collectors.darshanlog`), which reads the binary
   log through libdarshan-util (the ``darshan`` package) without a subprocess.
 
