@@ -12,9 +12,11 @@ inputs, their size and the records they hold):
 * the figure is the median of ``--repeats`` (at least 3) runs, printed beside
   the target scaled to this machine by ``shared/bench/calibrate.py``, and the
   record count must equal the manifest's (the run fails otherwise);
-* the CPU seconds of the call (this process and its child processes) are
-  printed too: on a machine shared with other work, they vary much less than
-  the elapsed time, so they compare two versions better.
+* the CPU seconds of the call (this process and its child processes, such
+  as a ``darshan-parser``; not the pool's worker processes, which are
+  children of its fork server) are printed too: on a machine shared with
+  other work they vary much less than the elapsed time, so they compare two
+  versions of one-process code better.
 
 Inputs are read from ``--inputs`` (default ``$ATOKIO_BENCH_DIR``, else
 ``/tmp/atokio-bench``, as ``workloads.py`` writes them); build them with::
