@@ -8,7 +8,7 @@ writes the recorded output to the pipe; the log given is an empty file.  The
 documented dict's counters (module, record, rank, counter) are counted
 against the manifest's counter lines (less the darshan 3.1 names the dict
 adds to 3.5 Lustre records).  Further lines: the async form
-(``read_darshan`` in an event loop), and the saved-text path
+(``aread_darshan`` in an event loop), and the saved-text path
 (``parse_darshan_text_file``, all cores).  Target: 5x the reference's
 48 MB/s, scaled by ``shared/bench/calibrate.py``.
 
@@ -73,10 +73,10 @@ def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
 def asynchronous(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     import anyio
 
-    from atokio.connectors.darshan import read_darshan
+    from atokio.connectors.darshan import aread_darshan
 
     log = standin(entry["files"][0])
-    return (lambda: anyio.run(read_darshan, log, ("base",))), counters
+    return (lambda: anyio.run(aread_darshan, log, ("base",))), counters
 
 
 def saved_text(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
@@ -99,7 +99,7 @@ def make_bench(workload: str) -> Bench:
         5,
         documented,
         extra=[
-            ("async: read_darshan(log, ('base',))", asynchronous),
+            ("async: aread_darshan(log, ('base',))", asynchronous),
             ("saved text: parse_darshan_text_file(path), all cores", saved_text),
         ],
     )
