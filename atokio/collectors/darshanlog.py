@@ -49,18 +49,19 @@ same way.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import importlib.util
 import logging
 import os
 import re
-import struct
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from atokio.collectors.darshanfile import DarshanLogError, LogFile, check_file
 from atokio.parsers.darshan_records import (
     BaseRecord,
     DarshanRecord,
@@ -80,6 +81,7 @@ __all__ = [
     "DarshanLogError",
     "LogHeader",
     "direct_reader_available",
+    "guarded",
     "iter_darshan_log",
     "read_darshan_arrays",
     "read_darshan_log",
@@ -87,12 +89,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Compression methods by the byte darshan writes in the log header.
-_COMPRESSION = {0: "ZLIB", 1: "BZIP2", 2: "NONE", 3: "LIBZSTD"}
-_VERSION = re.compile(rb"^\d+\.\d+")
-#: darshan's log magic number, and the header bytes checked (up to 16 module slots).
-_MAGIC = 6567223
-_HEADER_CHECKED = 24 + 16 + 16 * 16
+T = TypeVar("T")
+
 #: Modules whose records are the generic ``base_rec, counters[], fcounters[]`` layout,
 #: with the cffi struct type of each.
 _GENERIC = {
@@ -116,10 +114,6 @@ _LUSTRE_COMP_FIELDS = (
     "EXT_END",
     "MIRROR_ID",
 )
-
-
-class DarshanLogError(RuntimeError):
-    """A file that cannot be read as a Darshan log (the message names the file)."""
 
 
 # -- the library ------------------------------------------------------------------
@@ -253,116 +247,13 @@ def direct_reader_available() -> bool:
 # -- opening a log ------------------------------------------------------------------
 
 
-def _check_file(path: str) -> tuple[str, str]:
-    """(version, compression) from the log header; raises DarshanLogError for non-logs.
-
-    Checks what the header promises before libdarshan-util sees the file: the
-    version string, the magic number, that every region it maps (name
-    table, the first 16 module slots, which sit at the same place in every
-    log format) lies inside the file, and that the name table decompresses.
-    A truncated log makes the C library misbehave (crash, or try to unlink
-    the file), and a corrupt name table makes it crash, so it never gets one.
-    """
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_HEADER_CHECKED)
-            size = os.fstat(handle.fileno()).st_size
-            if not head:
-                raise DarshanLogError(f"{path}: invalid log file: empty file")
-            if len(head) < _HEADER_CHECKED or not _VERSION.match(head):
-                raise DarshanLogError(
-                    f"{path}: invalid log file: not a Darshan log (no version in its header)"
-                )
-            order = "<" if struct.unpack("<q", head[8:16])[0] == _MAGIC else ">"
-            if struct.unpack(order + "q", head[8:16])[0] != _MAGIC:
-                raise DarshanLogError(f"{path}: invalid log file: bad magic number")
-            regions = struct.unpack(order + "34Q", head[24:_HEADER_CHECKED])
-            for offset, length in zip(regions[0::2], regions[1::2], strict=True):
-                if length and offset + length > size:
-                    raise DarshanLogError(
-                        f"{path}: truncated log: a region ends at byte {offset + length}, "
-                        f"the file has {size}"
-                    )
-            compression = head[16]
-            checked = [
-                (regions[2 * slot], regions[2 * slot + 1], what)
-                for slot, what in _CHECKED_REGIONS
-                if regions[2 * slot + 1]
-            ]
-            if checked and compression in (0, 1):
-                first = min(offset for offset, _length, _what in checked)
-                handle.seek(first)
-                span = handle.read(
-                    max(offset + length for offset, length, _what in checked) - first
-                )
-                for offset, length, what in checked:
-                    region = span[offset - first : offset - first + length]
-                    _check_compressed(path, what, region, compression)
-    except OSError as error:
-        raise DarshanLogError(f"{path}: cannot open: {error.strerror}") from error
-    version = head[:8].split(b"\0", 1)[0].decode("ascii", errors="replace")
-    return version, _COMPRESSION.get(compression, str(compression))
-
-
-#: (slot in the header's region table, name) of the regions checked before reading:
-#: the name table, whose corruption crashes libdarshan-util.  (Corrupt module data
-#: makes the library return an error, which the reader reports.)
-_CHECKED_REGIONS = [(0, "name table")]
-
-
-def _check_compressed(path: str, what: str, data: bytes, compression: int) -> None:
-    """Raise DarshanLogError unless ``data`` is whole compressed streams (zlib or bzip2).
-
-    Output is produced a MiB at a time and dropped: memory stays bounded.
-    """
-    try:
-        if compression == 0:
-            _check_zlib(data)
-        elif compression == 1:
-            _check_bzip2(data)
-        # else: stored uncompressed, or zstd (no checker at hand): the library checks
-    except Exception as error:
-        raise DarshanLogError(
-            f"{path}: corrupt log: the {what} region does not decompress ({error})"
-        ) from None
-
-
-def _check_zlib(data: bytes) -> None:
-    import zlib
-
-    rest = data
-    while rest:  # a region is one or more zlib streams, back to back
-        stream = zlib.decompressobj()
-        while True:
-            stream.decompress(rest, 1 << 20)
-            rest = stream.unconsumed_tail
-            if stream.eof:
-                rest = stream.unused_data
-                break
-            if not rest:
-                raise ValueError("the data ends inside a compressed stream")
-
-
-def _check_bzip2(data: bytes) -> None:
-    import bz2
-
-    rest = data
-    while rest:
-        stream = bz2.BZ2Decompressor()
-        stream.decompress(rest, 1 << 20)
-        while not stream.eof:
-            if stream.needs_input:
-                raise ValueError("the data ends inside a compressed stream")
-            stream.decompress(b"", 1 << 20)
-        rest = stream.unused_data
-
-
 class _Log:
     """An open log: a handle and what has been read of it."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.version, self.compression = _check_file(path)
+        self.file: LogFile = check_file(path)
+        self.version, self.compression = self.file.version, self.file.compression
         self.library = _library()
         self.handle = self.library.lib.darshan_log_open(os.fsencode(path))
         if self.handle == self.library.ffi.NULL:
@@ -493,10 +384,17 @@ class _Log:
         buffer = ffi.new("void **")
         size = dtype.itemsize
         chunks: list[bytes] = []
+        # every record stores at least its 16-byte id and rank: more than the
+        # region can hold is corruption (or a library looping on it)
         try:
             # fixed-size records: the library fills the buffer it allocated first
             while (found := lib.darshan_log_get_record(self.handle, index, buffer)) >= 1:
                 chunks.append(ffi.buffer(buffer[0], size)[:])
+                if not len(chunks) & 0xFFF and not self.file.holds(16 * len(chunks)):
+                    raise DarshanLogError(
+                        f"{self.path}: corrupt log: more {module} records than its "
+                        f"{self.file.module_data_size()} bytes of module data hold"
+                    )
         finally:
             if buffer[0] != ffi.NULL:
                 lib.darshan_free(buffer[0])
@@ -510,6 +408,7 @@ class _Log:
         """``(id, rank, stripes, components)``; a component is ``(counters, pool, OST ids)``."""
         ffi, lib = self.library.ffi, self.library.lib
         index = self.modules()["LUSTRE"][0]
+        component = ffi.sizeof("struct darshan_lustre_component")
         buffer = ffi.new("void **")
         while True:
             # records of varying size: a buffer of the library's for each one
@@ -520,11 +419,19 @@ class _Log:
                 return
             try:
                 record = ffi.cast("struct darshan_lustre_record *", buffer[0])
-                stripes = int(record.num_stripes)
+                stripes, comps = int(record.num_stripes), int(record.num_comps)
+                # the OST ids and components follow the record in the region:
+                # counts it cannot hold are corruption, caught before any allocation
+                if stripes < 0 or comps < 0 or not self.file.holds(8 * stripes + component * comps):
+                    raise DarshanLogError(
+                        f"{self.path}: corrupt log: a LUSTRE record claims {stripes} stripes "
+                        f"and {comps} components, more than the log's "
+                        f"{self.file.module_data_size()} bytes of module data hold"
+                    )
                 osts = ffi.unpack(record.ost_ids, stripes) if stripes > 0 else []
                 components = []
                 taken = 0
-                for k in range(int(record.num_comps)):
+                for k in range(comps):
                     comp = record.comps[k]
                     counters = list(ffi.unpack(comp.counters, len(_LUSTRE_COMP_FIELDS)))
                     count = max(0, min(int(counters[1]), len(osts) - taken))
@@ -658,9 +565,12 @@ def read_darshan_log(
     ``counters`` keep only those module keys / counter names in base records,
     as that parser does.  No modes gives the header and the mount table and
     the module banners.  Raises :class:`DarshanLogError` for a file that is not
-    a readable Darshan log.
+    a readable Darshan log, and for one on which libdarshan-util aborts,
+    crashes or exceeds its memory or time limit (see :func:`guarded`).
     """
-    return list(iter_darshan_log(path, modes=modes, modules=modules, counters=counters))
+    path = os.fspath(path)
+    _check_modes(modes)
+    return guarded(_read_log, path, tuple(modes), _frozen(modules), _frozen(counters))
 
 
 def iter_darshan_log(
@@ -670,14 +580,38 @@ def iter_darshan_log(
     modules: Iterable[str] | None = None,
     counters: Iterable[str] | None = None,
 ) -> Iterator[DarshanRecord]:
-    """:func:`read_darshan_log`, one module at a time (the log stays open until exhausted)."""
-    path = os.fspath(path)
-    wanted = set(modes)
-    unknown = wanted - {"base", "total", "perf"}
+    """:func:`read_darshan_log` as an iterator (the log is read whole first, in the child)."""
+    yield from read_darshan_log(path, modes=modes, modules=modules, counters=counters)
+
+
+def _check_modes(modes: Sequence[str]) -> None:
+    unknown = set(modes) - {"base", "total", "perf"}
     if unknown:
         raise ValueError(f"unknown Darshan modes {sorted(unknown)}: use base, total or perf")
-    keep_modules = frozenset(modules) if modules is not None else None
-    keep_counters = frozenset(counters) if counters is not None else None
+
+
+def _frozen(names: Iterable[str] | None) -> frozenset[str] | None:
+    return frozenset(names) if names is not None else None
+
+
+def _read_log(
+    path: str,
+    modes: tuple[str, ...],
+    modules: frozenset[str] | None,
+    counters: frozenset[str] | None,
+) -> list[DarshanRecord]:
+    """:func:`read_darshan_log` in this process (what the isolated child runs)."""
+    return list(_iter_log(path, modes, modules, counters))
+
+
+def _iter_log(
+    path: str,
+    modes: tuple[str, ...],
+    modules: frozenset[str] | None,
+    counters: frozenset[str] | None,
+) -> Iterator[DarshanRecord]:
+    wanted = set(modes)
+    keep_modules, keep_counters = modules, counters
     with _Log(path) as log:
         header = log.header()
         yield from header.records()
@@ -864,9 +798,16 @@ def read_darshan_arrays(
     rounded, because rounding preserves order.  ``ModuleArrays.names`` holds
     each record's file name.  The header is the documented ``header`` dict;
     the mount table is ``{mount point: fs type}`` (a repeated mount point keeps
-    its last fs type, as in the documented dict).
+    its last fs type, as in the documented dict).  Raises :class:`DarshanLogError`
+    as :func:`read_darshan_log` does.
     """
-    path = os.fspath(path)
+    return guarded(_read_arrays, os.fspath(path), tuple(columns), tuple(modules))
+
+
+def _read_arrays(
+    path: str, columns: tuple[str, ...], modules: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, str], list[ModuleArrays]]:
+    """:func:`read_darshan_arrays` in this process (what the isolated child runs)."""
     with _Log(path) as log:
         header = log.header().as_dict()
         mounts = dict(log.mounts())
@@ -900,3 +841,79 @@ def read_darshan_arrays(
                         arrays.timestamps[column] = float_matrix[:, floats[column]]
             out.append(arrays)
         return header, mounts, out
+
+
+# -- isolation ----------------------------------------------------------------------
+
+
+def guarded(fn: Callable[..., T], path: str, *args: Any) -> T:
+    """``fn(path, *args)`` where libdarshan-util cannot take the caller down.
+
+    In the caller's process the call runs in an isolated child
+    (:func:`~atokio.collectors.workers.call_isolated`); in a worker process of
+    the pool (which a crash costs nothing but a restart) it runs there.  Either
+    way under the limits ``ATOKIO_DARSHAN_MEMORY_LIMIT`` (address space,
+    default 2G) and ``ATOKIO_DARSHAN_TIME_LIMIT`` (seconds, default 300), also
+    settable as the configuration keys ``darshan_memory_limit`` /
+    ``darshan_time_limit``.  An abort, a crash, a signal or a limit is a
+    :class:`DarshanLogError` naming the file and the cause.
+    """
+    from atokio.collectors.limits import setting_duration, setting_size
+    from atokio.collectors.workers import IsolatedCallError, call_isolated, in_worker_process
+
+    memory = setting_size("DARSHAN_MEMORY_LIMIT")
+    seconds = setting_duration("DARSHAN_TIME_LIMIT")
+    if in_worker_process():
+        with _limits_here(memory, seconds):
+            try:
+                return fn(path, *args)
+            except MemoryError:
+                raise DarshanLogError(_memory_message(path, memory)) from None
+    try:
+        return call_isolated(fn, path, *args, memory_limit=memory, time_limit=seconds)
+    except IsolatedCallError as error:
+        cause = str(error)
+        if cause.startswith("exceeded the memory limit"):
+            raise DarshanLogError(_memory_message(path, memory)) from None
+        if cause.startswith("exceeded the time limit"):
+            raise DarshanLogError(
+                f"{path}: the Darshan reader {cause} (ATOKIO_DARSHAN_TIME_LIMIT); "
+                "the log is corrupt or very large"
+            ) from None
+        raise DarshanLogError(f"{path}: corrupt log: libdarshan-util {cause}") from None
+    except MemoryError:
+        raise DarshanLogError(f"{path}: the log's records do not fit in memory") from None
+
+
+def _memory_message(path: str, memory: int | None) -> str:
+    from atokio.collectors.limits import format_size
+
+    bound = f" of {format_size(memory)}" if memory else ""
+    return (
+        f"{path}: the Darshan reader exceeded its memory limit{bound} "
+        "(ATOKIO_DARSHAN_MEMORY_LIMIT); the log is corrupt or very large"
+    )
+
+
+@contextlib.contextmanager
+def _limits_here(memory: int | None, seconds: float | None) -> Iterator[None]:
+    """Memory and time limits on this (worker) process for the duration of a read."""
+    import resource
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        seconds = None  # timers and signal dispositions belong to the main thread
+    old_as = resource.getrlimit(resource.RLIMIT_AS)
+    if memory is not None and (old_as[0] == resource.RLIM_INFINITY or memory < old_as[0]):
+        resource.setrlimit(resource.RLIMIT_AS, (memory, old_as[1]))
+    old_handler = signal.signal(signal.SIGALRM, signal.SIG_DFL) if seconds else None
+    if seconds:
+        signal.setitimer(signal.ITIMER_REAL, seconds)  # the default action ends the process
+    try:
+        yield
+    finally:
+        if seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+        resource.setrlimit(resource.RLIMIT_AS, old_as)

@@ -31,6 +31,7 @@ as libdarshan-util still runs in parallel there, the Python part does not).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import multiprocessing
@@ -48,7 +49,11 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = [
+    "IsolatedCallError",
+    "call_isolated",
+    "close_isolated",
     "default_workers",
+    "in_worker_process",
     "map_in_workers",
     "process_pool",
     "processes_can_start",
@@ -125,8 +130,23 @@ def process_pool() -> ProcessPoolExecutor:
             context = multiprocessing.get_context("forkserver")
             # imported once in the fork server, inherited by every worker
             context.set_forkserver_preload(PRELOAD)
-            _POOL = ProcessPoolExecutor(max_workers=default_workers(), mp_context=context)
+            _POOL = ProcessPoolExecutor(
+                max_workers=default_workers(), mp_context=context, initializer=_mark_worker
+            )
         return _POOL
+
+
+_IN_WORKER = False
+
+
+def _mark_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def in_worker_process() -> bool:
+    """Whether this process is a worker of :func:`process_pool` (expendable: a crash restarts it)."""
+    return _IN_WORKER
 
 
 def warm_up(workers: int | None = None) -> None:
@@ -219,3 +239,210 @@ async def map_in_workers(
             # a consumer that stopped early leaves work undone: cancel it
             group.cancel_scope.cancel()
             await receive.aclose()
+
+
+# -- isolated calls: a child process under limits -----------------------------------
+#
+# The pool above suits trusted work.  Code that may crash on untrusted input
+# (libdarshan-util on a corrupt log) runs instead in children of its own: plain
+# subprocesses (``python -m atokio.collectors._child``, so the caller's script
+# is never imported again) with a memory limit set in the child and a time limit
+# armed per call.  Their exit status says what ended them, which the pool cannot
+# tell; idle children are kept for the next call (at most one per core).
+
+
+class IsolatedCallError(RuntimeError):
+    """A call in an isolated child ended without a result; the message says why."""
+
+
+_SIGNAL_CAUSES = {
+    "SIGABRT": "aborted",
+    "SIGSEGV": "crashed (segmentation fault)",
+    "SIGBUS": "crashed (bus error)",
+    "SIGFPE": "crashed (arithmetic error)",
+    "SIGILL": "crashed (illegal instruction)",
+    "SIGKILL": "was killed (SIGKILL; out of memory?)",
+}
+
+
+class _Child:
+    """One isolated child process and the file its standard error goes to."""
+
+    def __init__(self, memory: int | None) -> None:
+        import fcntl
+        import subprocess
+        import tempfile
+
+        self.memory = memory
+        self.stderr = tempfile.TemporaryFile()  # kept for the child's life
+        flags = fcntl.fcntl(self.stderr.fileno(), fcntl.F_GETFL)
+        fcntl.fcntl(self.stderr.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+        env = dict(os.environ)
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no per-thread buffers in the address space
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "atokio.collectors._child", str(memory or 0)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+        )
+
+    def close(self) -> None:
+        """End the child (it exits when its input ends; killed if it does not)."""
+        import subprocess
+
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.stderr.close()
+
+    def stderr_tail(self) -> str:
+        """The last non-empty line the child wrote on stderr, and forget what it wrote."""
+        try:
+            self.stderr.seek(0)
+            text = self.stderr.read()[-4096:].decode(errors="replace")
+            self.stderr.truncate(0)
+        except (OSError, ValueError):
+            return ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def call(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        seconds: float | None,
+    ) -> T:
+        """``fn(*args, **kwargs)`` in the child; raises IsolatedCallError if the child ends."""
+        import pickle
+        import select
+        import struct
+        import time
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        payload = pickle.dumps(
+            (fn, args, kwargs, seconds, os.environ.get("TZ")), protocol=pickle.HIGHEST_PROTOCOL
+        )
+        try:
+            self.process.stdin.write(struct.pack("<Q", len(payload)) + payload)
+            self.process.stdin.flush()
+        except OSError:
+            raise self._ended(seconds) from None
+        # the child's own timer ends it at ``seconds``; this is the backstop
+        deadline = None if seconds is None else time.monotonic() + seconds + 10.0
+        fd = self.process.stdout.fileno()
+        data = bytearray()
+        wanted = 8
+        length = None
+        while len(data) < wanted:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                self.process.kill()
+                self.process.wait()
+                raise IsolatedCallError(f"exceeded the time limit of {seconds:g} s")
+            piece = os.read(fd, max(1 << 16, wanted - len(data)))
+            if not piece:
+                raise self._ended(seconds)
+            data += piece
+            if length is None and len(data) >= 8:
+                length = struct.unpack("<Q", data[:8])[0]
+                wanted = 8 + length
+        status, value = pickle.loads(bytes(data[8:wanted]))
+        tail = self.stderr_tail()
+        if tail:
+            logger.debug("isolated %s: %s", getattr(fn, "__name__", fn), tail)
+        if status == "ok":
+            return value
+        if status == "memory":
+            limit = "" if self.memory is None else f" of {_size(self.memory)}"
+            raise IsolatedCallError(f"exceeded the memory limit{limit}")
+        raise value
+
+    def _ended(self, seconds: float | None) -> IsolatedCallError:
+        import signal
+
+        code = self.process.wait()
+        tail = self.stderr_tail()
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            if name == "SIGALRM":
+                cause = f"exceeded the time limit of {seconds:g} s"
+            elif name == "SIGXCPU":
+                cause = "exceeded its CPU time limit"
+            else:
+                cause = _SIGNAL_CAUSES.get(name, f"was killed by {name}")
+        else:
+            cause = f"exited with status {code}"
+        return IsolatedCallError(cause + (f": {tail}" if tail else ""))
+
+
+def _size(size: int) -> str:
+    from atokio.collectors.limits import format_size
+
+    return format_size(size)
+
+
+_IDLE: dict[int | None, list[_Child]] = {}
+_IDLE_LOCK = threading.Lock()
+
+
+def call_isolated(
+    fn: Callable[..., T],
+    *args: Any,
+    memory_limit: int | None = None,
+    time_limit: float | None = None,
+    **kwargs: Any,
+) -> T:
+    """``fn(*args, **kwargs)`` in an isolated child process; blocks (run it in a thread from async code).
+
+    ``memory_limit`` bounds the child's address space (bytes, ``RLIMIT_AS``),
+    ``time_limit`` the call's wall-clock time (seconds); None is no bound.
+    ``fn``, its arguments and its result must be picklable.  An exception
+    ``fn`` raises is raised here; a child that dies (abort, crash, signal)
+    or hits a limit raises :class:`IsolatedCallError` saying which, with the
+    last line it wrote on stderr.  Safe to call from many threads at once.
+    """
+    with _IDLE_LOCK:
+        idle = _IDLE.setdefault(memory_limit, [])
+        child = idle.pop() if idle else None
+    if child is None or child.process.poll() is not None:
+        child = _Child(memory_limit)
+    keep = False
+    try:
+        result = child.call(fn, args, kwargs, time_limit)
+        keep = True
+        return result
+    except IsolatedCallError:
+        raise
+    except Exception:  # raised by ``fn``: the child is still good
+        keep = child.process.poll() is None
+        raise
+    finally:
+        with _IDLE_LOCK:
+            idle = _IDLE.setdefault(memory_limit, [])
+            if keep and len(idle) < default_workers():
+                idle.append(child)
+                child = None
+        if child is not None:
+            child.close()
+
+
+def close_isolated() -> None:
+    """End the idle isolated children (done at exit; they are started again when needed)."""
+    with _IDLE_LOCK:
+        children = [child for idle in _IDLE.values() for child in idle]
+        _IDLE.clear()
+    for child in children:
+        child.close()
+
+
+atexit.register(close_isolated)
