@@ -21,8 +21,10 @@ SCRIPT = """#!{python}
 import csv, gzip, hashlib, os, sys
 corpus = {corpus!r}
 tag = {tag!r}
-flags = [a for a in sys.argv[1:] if a.startswith("--")]
-files = [a for a in sys.argv[1:] if not a.startswith("--")]
+args = sys.argv[1:]
+end = args.index("--") if "--" in args else len(args)  # "--" ends the options
+flags = [a for a in args[:end] if a.startswith("--")]
+files = [a for a in args[:end] if not a.startswith("--")] + args[end + 1 :]
 if len(flags) != 1 or len(files) != 1 or flags[0] not in ("--base", "--total", "--perf"):
     sys.stderr.write("stand-in darshan-parser: one of --base/--total/--perf and one log\\n")
     sys.exit(1)

@@ -25,8 +25,13 @@ has failed, :class:`HttpError` says which URL, how many tries and why.
 
 ``timeout`` is httpx's per-operation timeout in seconds: connecting, each
 read and each write must finish within it (as ``requests``' ``timeout``,
-which pytokio used).  The whole fan-out runs under anyio, so it works under
-asyncio and trio alike.
+which pytokio used).  A number ``timeout`` also bounds each try as a whole,
+body included, so that a server trickling bytes cannot hold a request open:
+``deadline`` (default: ``ATOKIO_HTTP_DEADLINE``, 300 s) is that overall bound
+when no smaller ``timeout`` is given; an explicit ``deadline`` wins.  ``max_body`` (default
+``ATOKIO_HTTP_MAX_BODY``, 1 GiB) caps the bytes of a body; a longer one
+fails the request without a retry.  The whole fan-out runs under anyio, so it
+works under asyncio and trio alike.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -44,6 +49,7 @@ import anyio
 import httpx
 
 from atokio.collectors.fanout import FanoutResult, gather
+from atokio.collectors.limits import format_size, setting_duration, setting_size
 from atokio.parsers.base import Parser
 
 __all__ = [
@@ -212,14 +218,61 @@ async def _body_excerpt(response: httpx.Response) -> str:
     return text[:BODY_EXCERPT] + ("..." if len(text) > BODY_EXCERPT else "")
 
 
+def _bounds(
+    timeout: float | httpx.Timeout | None, deadline: float | None, max_body: int | None
+) -> tuple[float | None, str, int | None]:
+    """(overall seconds of a try, the setting that gave them, body cap) for a request."""
+    where = "deadline"
+    if deadline is None:
+        deadline, where = setting_duration("HTTP_DEADLINE"), "ATOKIO_HTTP_DEADLINE"
+        number = isinstance(timeout, int | float) and timeout > 0
+        if number and (deadline is None or float(timeout) < deadline):  # type: ignore[arg-type]
+            deadline, where = float(timeout), "timeout"  # type: ignore[arg-type]
+    if max_body is None:
+        max_body = setting_size("HTTP_MAX_BODY")
+    return deadline, where, max_body
+
+
 async def _try_once(
     client: httpx.AsyncClient,
     request: HttpRequest,
     parser_factory: Callable[[str], Parser[R]] | None,
     timeout: float | httpx.Timeout | None,
     policy: RetryPolicy,
+    deadline: float | None = None,
+    max_body: int | None = None,
 ) -> tuple[httpx.Response, bytes | None, list[R] | None]:
-    """One try: the response, and its body or its records."""
+    """One try, within its overall deadline: the response, and its body or its records."""
+    seconds, where, cap = _bounds(timeout, deadline, max_body)
+    with anyio.move_on_after(seconds):
+        return await _exchange(client, request, parser_factory, timeout, policy, cap)
+    raise _Failure(f"no complete answer within {seconds:g} s (the {where})", retryable=True)
+
+
+async def _body(response: httpx.Response, cap: int | None) -> AsyncGenerator[bytes, None]:
+    """The body's chunks; a :class:`_Failure` once it passes ``cap`` bytes."""
+    too_long = _Failure(
+        f"the body exceeds {format_size(cap or 0)} (ATOKIO_HTTP_MAX_BODY)", retryable=False
+    )
+    declared = response.headers.get("Content-Length", "")
+    if cap is not None and declared.isdigit() and int(declared) > cap:
+        raise too_long
+    seen = 0
+    async for chunk in response.aiter_bytes():
+        seen += len(chunk)
+        if cap is not None and seen > cap:
+            raise too_long
+        yield chunk
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    request: HttpRequest,
+    parser_factory: Callable[[str], Parser[R]] | None,
+    timeout: float | httpx.Timeout | None,
+    policy: RetryPolicy,
+    cap: int | None,
+) -> tuple[httpx.Response, bytes | None, list[R] | None]:
     options: dict[str, Any] = {"params": _param_list(request.params), "headers": request.headers}
     if timeout is not None:
         options["timeout"] = timeout
@@ -234,15 +287,19 @@ async def _try_once(
                     status=response.status_code,
                     retry_after=_retry_after(response),
                 )
-            if parser_factory is None:
-                chunks = [chunk async for chunk in response.aiter_bytes()]
-                return response, b"".join(chunks), None
-            parser = parser_factory(str(response.request.url))
-            records: list[R] = []
-            async for chunk in response.aiter_bytes():
-                records.extend(parser.feed(chunk))
-            records.extend(parser.close())
-            return response, None, records
+            body = _body(response, cap)
+            try:
+                if parser_factory is None:
+                    chunks = [chunk async for chunk in body]
+                    return response, b"".join(chunks), None
+                parser = parser_factory(str(response.request.url))
+                records: list[R] = []
+                async for chunk in body:
+                    records.extend(parser.feed(chunk))
+                records.extend(parser.close())
+                return response, None, records
+            finally:
+                await body.aclose()
     except httpx.TimeoutException as error:
         raise _Failure(f"timed out ({type(error).__name__})", retryable=True) from error
     except httpx.TransportError as error:  # connect errors, dropped connections, bad framing
@@ -257,14 +314,18 @@ async def afetch(
     parser_factory: Callable[[str], Parser[R]] | None = None,
     timeout: float | httpx.Timeout | None = None,
     retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    max_body: int | None = None,
 ) -> HttpResult[R]:
     """GET ``request`` on ``client``, retrying what is worth retrying (see the module docstring).
 
     With ``parser_factory`` (called with the URL as the parser's source
     name) the body is streamed into a fresh parser on every try and its
     records are returned; otherwise the body is returned as bytes.
-    ``timeout`` overrides the client's.  Raises :class:`HttpError` when the
-    request fails for good, or the parser's ``ParseError`` for a bad body.
+    ``timeout`` overrides the client's; ``deadline`` and ``max_body`` bound
+    each try as a whole and its body (see the module docstring).  Raises
+    :class:`HttpError` when the request fails for good, or the parser's
+    ``ParseError`` for a bad body.
     """
     policy = retry or RetryPolicy()
     url = request.full_url()
@@ -274,7 +335,13 @@ async def afetch(
         attempt += 1
         try:
             response, content, records = await _try_once(
-                client, request, parser_factory, timeout, policy
+                client,
+                request,
+                parser_factory,
+                timeout if timeout is not None else client.timeout.read,
+                policy,
+                deadline,
+                max_body,
             )
         except _Failure as failure:
             if not failure.retryable or attempt > policy.retries:
@@ -329,6 +396,8 @@ async def afetch_many(
     retry: RetryPolicy | None = None,
     parser_factory: Callable[[str], Parser[R]] | None = None,
     client: httpx.AsyncClient | None = None,
+    deadline: float | None = None,
+    max_body: int | None = None,
     **client_options: Any,
 ) -> FanoutResult[HttpResult[R]]:
     """Run every request concurrently, at most ``limit`` at once; keep every success.
@@ -348,7 +417,13 @@ async def afetch_many(
         def job(request: HttpRequest) -> Callable[[], Any]:
             async def go() -> HttpResult[R]:
                 return await afetch(
-                    http, request, parser_factory=parser_factory, timeout=timeout, retry=retry
+                    http,
+                    request,
+                    parser_factory=parser_factory,
+                    timeout=timeout,
+                    retry=retry,
+                    deadline=deadline,
+                    max_body=max_body,
                 )
 
             return go

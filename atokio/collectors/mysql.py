@@ -33,6 +33,13 @@ loop that opened it.  A pool keeps connections per event loop:
   bridged the same way, so connections persist between calls.
 
 ``bridge=True`` forces the helper loop under asyncio too.
+
+**Deadlines.**  Every query has one: the time spent waiting for the server
+(connecting, executing, fetching; not the time a consumer of a stream takes)
+is bounded by :attr:`MySQLParams.query_timeout`, else by
+``ATOKIO_MYSQL_DEADLINE`` (default 3600 s).  Past it the connection is
+dropped and :class:`QueryTimeout` (a ``TimeoutError``) names the server and
+the bound, so a frozen server ends a run instead of hanging it.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
@@ -66,6 +73,7 @@ __all__ = [
     "AsyncioThread",
     "MySQLParams",
     "MySQLPool",
+    "QueryTimeout",
     "Row",
     "helper_thread",
     "time_chunks",
@@ -88,23 +96,38 @@ PARAMSTYLE = "pyformat"
 # connection parameters and time chunks
 
 
+class QueryTimeout(TimeoutError):
+    """A query whose server did not answer within its deadline (the connection was dropped)."""
+
+
 @dataclass(frozen=True)
 class MySQLParams:
     """Where and how to connect.
 
     ``host`` may be ``name``, ``name:port`` or the path of a Unix socket
     (anything starting with ``/``); an explicit ``port`` or ``unix_socket``
-    wins over what ``host`` spells.
+    wins over what ``host`` spells.  ``query_timeout`` bounds each query's
+    waits on the server (None: ``ATOKIO_MYSQL_DEADLINE``).  The password never
+    appears in the repr.
     """
 
     host: str | None = None
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     database: str | None = None
     port: int | None = None
     unix_socket: str | None = None
     connect_timeout: float = 10.0
     charset: str = "utf8mb4"
+    query_timeout: float | None = None
+
+    def deadline(self) -> tuple[float | None, str]:
+        """(seconds a query may wait on the server, where that bound comes from)."""
+        if self.query_timeout is not None:
+            return (self.query_timeout if self.query_timeout > 0 else None), "query_timeout"
+        from atokio.collectors.limits import setting_duration
+
+        return setting_duration("MYSQL_DEADLINE"), "ATOKIO_MYSQL_DEADLINE"
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`asyncmy.connect`."""
@@ -367,6 +390,35 @@ class _Slot:
                 _discard(conn)
 
 
+class _Deadline:
+    """The time a query has left to wait on the server (asyncio side)."""
+
+    def __init__(self, params: MySQLParams, sql: str) -> None:
+        self.params = params
+        self.sql = sql
+        self.seconds, self.where = params.deadline()
+        self.left = self.seconds
+
+    async def wait(self, awaitable: Awaitable[T]) -> T:
+        """``await awaitable`` within what is left; :class:`QueryTimeout` when it runs out."""
+        if self.left is None:
+            return await awaitable
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            async with asyncio.timeout(max(self.left, 0.0)):
+                return await awaitable
+        except TimeoutError:
+            query = " ".join(self.sql.split())
+            query = query if len(query) <= 80 else query[:77] + "..."
+            raise QueryTimeout(
+                f"{self.params.describe()}: no answer within {self.seconds:g} s "
+                f"({self.where}) to: {query}; is the database server up and responsive?"
+            ) from None
+        finally:
+            self.left -= loop.time() - began
+
+
 class MySQLPool:
     """Pooled asyncmy connections to one database: at most ``size`` per event loop.
 
@@ -429,7 +481,7 @@ class MySQLPool:
         return slot
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
+    async def _connection(self, deadline: _Deadline | None = None) -> AsyncIterator[Any]:
         """A pooled connection; closed instead of returned if the body fails."""
         slot = await self._slot()
         async with slot.sem:
@@ -438,7 +490,8 @@ class MySQLPool:
                 _discard(conn)
                 conn = None
             if conn is None:
-                conn = await self._connect()
+                deadline = deadline or _Deadline(self.params, "(connecting)")
+                conn = await deadline.wait(self._connect())
             healthy = False
             try:
                 yield conn
@@ -450,10 +503,13 @@ class MySQLPool:
                     _discard(conn)
 
     async def _query_here(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        async with self._connection() as conn:
-            async with conn.cursor() as cursor:
-                await cursor.execute(sql, tuple(args) if args else None)
-                return list(await cursor.fetchall())
+        deadline = _Deadline(self.params, sql)
+        async with self._connection(deadline) as conn:
+            cursor = conn.cursor()
+            await deadline.wait(cursor.execute(sql, tuple(args) if args else None))
+            rows = list(await deadline.wait(cursor.fetchall()))
+            await cursor.close()
+            return rows
 
     async def _ping_here(self) -> None:
         async with self._connection():
@@ -470,16 +526,17 @@ class MySQLPool:
         from asyncmy.cursors import SSCursor
 
         count = 0
-        async with self._connection() as conn:
+        deadline = _Deadline(self.params, sql)
+        async with self._connection(deadline) as conn:
             cursor = conn.cursor(SSCursor)
-            await cursor.execute(sql, tuple(args) if args else None)
+            await deadline.wait(cursor.execute(sql, tuple(args) if args else None))
             while True:
-                rows = await cursor.fetchmany(batch_rows)
+                rows = await deadline.wait(cursor.fetchmany(batch_rows))
                 if not rows:
                     break
                 count += len(rows)
                 await deliver(rows)
-            await cursor.close()
+            await deadline.wait(cursor.close())
         return count
 
     async def _produce(
@@ -555,15 +612,16 @@ class MySQLPool:
             return
         from asyncmy.cursors import SSCursor
 
-        async with self._connection() as conn:
+        deadline = _Deadline(self.params, sql)
+        async with self._connection(deadline) as conn:
             cursor = conn.cursor(SSCursor)
-            await cursor.execute(sql, tuple(args) if args else None)
+            await deadline.wait(cursor.execute(sql, tuple(args) if args else None))
             while True:
-                rows = await cursor.fetchmany(batch_rows)
+                rows = await deadline.wait(cursor.fetchmany(batch_rows))
                 if not rows:
                     break
                 yield rows
-            await cursor.close()
+            await deadline.wait(cursor.close())
 
     @asynccontextmanager
     async def stream_many(

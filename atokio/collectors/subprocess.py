@@ -4,7 +4,10 @@
 chunk by chunk as it arrives (nothing is read whole), collects stderr
 concurrently (keeping only its last :data:`STDERR_KEEP` bytes), and waits for
 the exit status.  On timeout or cancellation the child is killed and reaped,
-so no process outlives the call.
+so no process outlives the call.  Every command has a deadline: ``timeout``
+when given, else ``ATOKIO_COMMAND_DEADLINE`` (default 3600 s; ``0`` for none);
+when it passes, :class:`CommandTimeout` (a ``TimeoutError``) names the
+command and the bound.
 
 A :class:`~atokio.parsers.base.ParseError` raised by the parser does not lose
 what was parsed before it: the command is still waited for, and the result
@@ -24,9 +27,17 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import Process
 
+from atokio.collectors.limits import setting_duration
 from atokio.parsers.base import ParseError, Parser
 
-__all__ = ["STDERR_KEEP", "CommandError", "CommandResult", "iter_command", "run_command"]
+__all__ = [
+    "STDERR_KEEP",
+    "CommandError",
+    "CommandResult",
+    "CommandTimeout",
+    "iter_command",
+    "run_command",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +57,17 @@ class CommandError(RuntimeError):
         tail = stderr.strip().splitlines()[-3:]
         detail = (": " + " / ".join(tail)) if tail else ""
         super().__init__(f"{' '.join(self.argv)} exited with status {returncode}{detail}")
+
+
+class CommandTimeout(TimeoutError):
+    """A command that did not finish within its deadline (it was killed)."""
+
+    def __init__(self, argv: Sequence[str], seconds: float, where: str) -> None:
+        self.argv = list(argv)
+        self.seconds = seconds
+        super().__init__(
+            f"{' '.join(self.argv)}: did not finish within {seconds:g} s ({where}); it was killed"
+        )
 
 
 @dataclass
@@ -124,6 +146,7 @@ class CommandStream(Generic[R]):
         self.returncode: int | None = None
         self.error: BaseException | None = None
         self._stderr = _Tail()
+        self._stage = "reading"  # then "closing", "waiting", "done"
 
     @property
     def stderr(self) -> str:
@@ -134,31 +157,44 @@ class CommandStream(Generic[R]):
         async for chunk in self.process.stderr:
             self._stderr.add(chunk)
 
-    async def __aiter__(self) -> AsyncIterator[list[R]]:
-        # No task group in here: an async generator must not yield inside one.
-        # stderr is drained by a task of iter_command's group.
+    def __aiter__(self) -> CommandStream[R]:
+        return self
+
+    async def __anext__(self) -> list[R]:
+        """The next batch of records (a plain iterator, not an async generator:
+        a consumer that stops early leaves nothing to finalise)."""
+        # No task group in here; stderr is drained by a task of iter_command's group.
         stdout = self.process.stdout
         assert stdout is not None
-        failed = False
-        async for chunk in stdout:
-            if failed:
+        while self._stage == "reading":
+            try:
+                chunk = await stdout.receive()
+            except anyio.EndOfStream:
+                self._stage = "closing"
+                break
+            if self.error is not None:
                 continue  # keep draining so the child is not blocked on a full pipe
             try:
                 records = self.parser.feed(chunk)
             except ParseError as error:
-                self.error, failed = error, True
+                self.error = error
                 records = error.records  # type: ignore[assignment]  # completed before the bad line
             if records:
-                yield records
-        if not failed:
-            try:
-                records = self.parser.close()
-            except ParseError as error:
-                self.error = error
-                records = error.records  # type: ignore[assignment]
-            if records:
-                yield records
-        self.returncode = await self.process.wait()
+                return records
+        if self._stage == "closing":
+            self._stage = "waiting"
+            if self.error is None:
+                try:
+                    records = self.parser.close()
+                except ParseError as error:
+                    self.error = error
+                    records = error.records  # type: ignore[assignment]
+                if records:
+                    return records
+        if self._stage == "waiting":
+            self.returncode = await self.process.wait()
+            self._stage = "done"
+        raise StopAsyncIteration
 
 
 @asynccontextmanager
@@ -181,9 +217,11 @@ async def iter_command(
                 ...
         stream.returncode, stream.stderr, stream.error
 
-    ``timeout`` bounds the whole run (``TimeoutError``).
+    ``timeout`` bounds the whole run (default ``ATOKIO_COMMAND_DEADLINE``):
+    past it the child is killed and :class:`CommandTimeout` raised.
     """
-    with anyio.fail_after(timeout):
+    seconds, where = _deadline(timeout)
+    with anyio.move_on_after(seconds) as scope:
         process = await _open(argv, env, cwd)
         stream = CommandStream(argv, process, parser, chunk_size)
         try:
@@ -194,6 +232,17 @@ async def iter_command(
                     process.kill()
         finally:
             await _kill(process)
+    if scope.cancelled_caught:
+        assert seconds is not None
+        raise CommandTimeout(argv, seconds, where)
+
+
+def _deadline(timeout: float | None) -> tuple[float | None, str]:
+    if timeout is not None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
+        return timeout, "timeout"
+    return setting_duration("COMMAND_DEADLINE"), "ATOKIO_COMMAND_DEADLINE"
 
 
 async def run_command(
@@ -211,7 +260,8 @@ async def run_command(
     Returns a :class:`CommandResult`; with ``check=True`` a non-zero exit
     raises :class:`CommandError` instead.  A missing program raises
     ``FileNotFoundError("<prog>: command not found")``; ``timeout`` (seconds,
-    the whole run) raises ``TimeoutError`` after killing the child.
+    the whole run; default ``ATOKIO_COMMAND_DEADLINE``) raises
+    :class:`CommandTimeout` (a ``TimeoutError``) after killing the child.
     """
     records: list[R] = []
     async with iter_command(

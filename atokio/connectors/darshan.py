@@ -227,7 +227,7 @@ async def _parser_dict(
     from atokio.collectors.subprocess import iter_command
     from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
 
-    argv = [darshan_parser_executable(), "--" + mode, log_file]
+    argv = [darshan_parser_executable(), "--" + mode, "--", log_file]  # a log named -x is no option
     source = f"darshan-parser --{mode} {log_file}"
     chosen_modules = frozenset(modules) if modules is not None else None
     chosen_counters = frozenset(counters) if counters is not None else None

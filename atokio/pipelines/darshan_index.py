@@ -199,7 +199,7 @@ async def _summarize_parsed(darshan_log: str, darshan_parser: str, rules: list[A
     from atokio.collectors.subprocess import run_command
     from atokio.parsers.darshan import DarshanParser
 
-    argv = [darshan_parser, "--base", darshan_log]
+    argv = [darshan_parser, "--base", "--", darshan_log]
     parser = DarshanParser(source=darshan_log, modules=("posix", "stdio"))
     result = await run_command(argv, parser)
     if result.returncode != 0 or result.error is not None or not result.records:

@@ -163,8 +163,10 @@ STANDIN = """#!{python}
 # Stand-in darshan-parser: replays the recorded darshan-parser 3.5.0 run of a corpus log.
 import csv, gzip, hashlib, os, sys
 corpus = {corpus!r}
-flags = [a for a in sys.argv[1:] if a.startswith("-")]
-files = [a for a in sys.argv[1:] if not a.startswith("-")]
+args = sys.argv[1:]
+end = args.index("--") if "--" in args else len(args)  # "--" ends the options
+flags = [a for a in args[:end] if a.startswith("-")]
+files = [a for a in args[:end] if not a.startswith("-")] + args[end + 1 :]
 if len(flags) != 1 or flags[0] not in ("--base", "--total", "--perf") or len(files) != 1:
     sys.stderr.write("usage: darshan-parser [--base|--total|--perf] <filename>\\n")
     sys.exit(1)

@@ -128,7 +128,11 @@ async def test_timeout_is_retried_then_reported(server: EsnetServer, anyio_backe
     async with open_client() as client:
         with pytest.raises(HttpError) as caught:
             await fetch(
-                client, request(server), timeout=0.05, retry=FAST.__class__(retries=1, backoff=0)
+                client,
+                request(server),
+                timeout=0.05,
+                deadline=5,  # the per-read timeout, not the overall deadline, ends each try
+                retry=FAST.__class__(retries=1, backoff=0),
             )
     assert caught.value.status is None and caught.value.attempts == 2
     assert caught.value.reason == "timed out (ReadTimeout)"

@@ -219,3 +219,44 @@ def test_connections_close_with_their_event_loop(mariadb: MariaDbServer) -> None
         time.sleep(0.05)
     assert connected() == before
     watcher.close_sync()
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_a_frozen_server_ends_at_the_query_deadline(
+    mariadb: MariaDbServer, anyio_backend: str
+) -> None:
+    from atokio.collectors.mysql import QueryTimeout
+
+    frozen = MySQLParams(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.user,
+        password=mariadb.password,
+        database="snx11025",
+        query_timeout=1.0,
+    )
+    where = f"{mariadb.user}@{mariadb.host}:{mariadb.port}/snx11025"
+    async with MySQLPool(frozen, size=1) as pool:
+        assert await pool.query("SELECT 1") == [(1,)]  # a pooled connection, then a freeze
+        mariadb.pause()
+        try:
+            with pytest.raises(QueryTimeout) as caught:
+                await pool.query("SELECT COUNT(*) FROM OST_DATA")
+            with pytest.raises(QueryTimeout):
+                async for _ in pool.stream(OST_QUERY, batch_rows=10):
+                    pass
+        finally:
+            mariadb.resume()
+        assert str(caught.value) == (
+            f"{where}: no answer within 1 s (query_timeout) to: SELECT COUNT(*) FROM OST_DATA; "
+            "is the database server up and responsive?"
+        )
+        assert await pool.query("SELECT 2") == [(2,)]  # the frozen connection was dropped
+
+
+def test_the_password_is_never_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = MySQLParams(host="db", user="lmt", password="s3cr3t-pw", database="x")
+    assert "s3cr3t-pw" not in repr(secret) and "s3cr3t-pw" not in secret.describe()
+    monkeypatch.setenv("ATOKIO_MYSQL_DEADLINE", "45")
+    assert secret.deadline() == (45.0, "ATOKIO_MYSQL_DEADLINE")
