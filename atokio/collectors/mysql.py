@@ -649,7 +649,11 @@ class MySQLPool:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._produce, queries, send, batch_rows, limit, state)
                     async with receive:
-                        yield _iterate_native(receive, state)
+                        batches = _iterate_native(receive, state)
+                        try:
+                            yield batches
+                        finally:
+                            await batches.aclose()  # never left to the garbage collector
                     group.cancel_scope.cancel()
             except BaseExceptionGroup as errors:
                 # the producers never raise: this is the body's own exception, wrapped
@@ -660,10 +664,12 @@ class MySQLPool:
 
         bridge = _BridgedStream(self, queries, batch_rows, limit, depth)
         await self._helper.run(bridge.start())
+        batches = bridge.iterate()
         try:
-            yield bridge.iterate()
+            yield batches
         finally:
             with anyio.CancelScope(shield=True):
+                await batches.aclose()
                 await self._helper.run(bridge.stop())
 
     async def aclose(self) -> None:
@@ -756,7 +762,7 @@ def _in_async_context() -> bool:
 
 async def _iterate_native(
     receive: Any, state: _StreamState
-) -> AsyncIterator[tuple[int, list[Row]]]:
+) -> AsyncGenerator[tuple[int, list[Row]], None]:
     async for item in receive:
         yield item
     if state.error is not None:
@@ -812,7 +818,7 @@ class _BridgedStream:
             except BaseException:
                 pass
 
-    async def iterate(self) -> AsyncIterator[tuple[int, list[Row]]]:
+    async def iterate(self) -> AsyncGenerator[tuple[int, list[Row]], None]:
         """The batches, for an async caller on another loop or backend."""
         helper = self.pool._helper
         while True:

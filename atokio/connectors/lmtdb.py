@@ -555,7 +555,11 @@ class LmtDb(CachingDb):
         if self.remote_db is None:
             raise RuntimeError("No databases available to query")
         async with self.remote_db.stream_many(queries, batch_rows=batch_rows) as batches:
-            yield _shaped(batches, width, shape)
+            shaped = _shaped(batches, width, shape)
+            try:
+                yield shaped
+            finally:
+                await shaped.aclose()  # finalised here, not by the garbage collector
         self.last_hit = HIT_REMOTE
 
     #: The name of :meth:`astream_batches` before the naming rule of
@@ -639,7 +643,7 @@ async def _shaped(
     batches: AsyncIterator[tuple[int, list[Row]]],
     width: int,
     shape: Callable[[np.ndarray], LmtBatch | None],
-) -> AsyncIterator[LmtBatch]:
+) -> AsyncGenerator[LmtBatch, None]:
     async for _index, rows in batches:
         batch = shape(rows_to_array(rows, width))
         if batch is not None:

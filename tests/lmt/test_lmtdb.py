@@ -357,3 +357,30 @@ def test_stream_batches_rejects_unknown_columns(sqlite_lmtdb: LmtDb) -> None:
 
     with pytest.raises(ValueError, match="NOPE"):
         anyio.run(go)
+
+
+@pytest.mark.parametrize("anyio_backend", BACKENDS)
+@pytest.mark.anyio
+async def test_stopping_a_stream_early_leaves_no_async_generator_behind(
+    mysql_lmtdb: LmtDb, anyio_backend: str
+) -> None:
+    # issue 13 item 11: lmtdb._shaped was left to the garbage collector when the body broke off
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with mysql_lmtdb.stream_batches(
+            table="OST_DATA",
+            id_column="OST_ID",
+            value_columns=["READ_BYTES"],
+            datetime_start=datetime.datetime(2018, 1, 28, 0, 1),
+            datetime_end=datetime.datetime(2018, 1, 28, 0, 4),
+            batch_rows=10,
+        ) as stream:
+            async for _batch in stream:
+                break
+        del stream, _batch  # the last references: anything unfinished is collected now
+        gc.collect()
+        await anyio.sleep(0.05)
+    assert [str(w.message) for w in caught if "generator" in str(w.message)] == []
