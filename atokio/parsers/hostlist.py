@@ -42,8 +42,9 @@ __all__ = [
 NO_NODES = "None assigned"
 
 #: Largest number of names one expression may expand to (guards against typos
-#: such as ``nid[0-99999999]``).
-MAX_HOSTS = 10_000_000
+#: such as ``nid[0-99999999]`` and hostile input): checked from the ranges,
+#: before any name is made.  Ten times the largest machines' node counts.
+MAX_HOSTS = 2_000_000
 
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
@@ -52,6 +53,15 @@ _SIMPLE = re.compile(r"([^\[\],]*)\[(\d+)(?:-(\d+))?\]([^\[\],]*)")
 
 class HostlistError(ValueError):
     """A malformed Slurm hostlist expression."""
+
+
+#: Digits a number in a range may have (node numbers fit in 64 bits).
+_MAX_DIGITS = 18
+
+
+def _shown(expression: str) -> str:
+    """``expression`` quoted for a message, cut to 80 characters."""
+    return repr(expression if len(expression) <= 80 else expression[:77] + "...")
 
 
 def split_hostlist(expression: str) -> list[str]:
@@ -64,17 +74,17 @@ def split_hostlist(expression: str) -> list[str]:
     for position, char in enumerate(expression):
         if char == "[":
             if depth:
-                raise HostlistError(f"nested '[' in hostlist {expression!r}")
+                raise HostlistError(f"nested '[' in hostlist {_shown(expression)}")
             depth = 1
         elif char == "]":
             if not depth:
-                raise HostlistError(f"unbalanced ']' in hostlist {expression!r}")
+                raise HostlistError(f"unbalanced ']' in hostlist {_shown(expression)}")
             depth = 0
         elif char == "," and not depth:
             items.append(expression[start:position])
             start = position + 1
     if depth:
-        raise HostlistError(f"unbalanced '[' in hostlist {expression!r}")
+        raise HostlistError(f"unbalanced '[' in hostlist {_shown(expression)}")
     items.append(expression[start:])
     return [item for item in (part.strip() for part in items) if item]
 
@@ -119,29 +129,52 @@ def _parse_ranges(ranges: str, expression: str) -> list[tuple[int, int, int]]:
     for part in ranges.split(","):
         match = _RANGE.match(part)
         if match is None:
-            raise HostlistError(f"bad range {part!r} in hostlist {expression!r}")
+            raise HostlistError(f"bad range {part[:40]!r} in hostlist {_shown(expression)}")
         low_text, high_text = match.groups()
+        if max(len(low_text), len(high_text or "")) > _MAX_DIGITS:
+            raise HostlistError(
+                f"number too long in range {part[:40]!r} of hostlist {_shown(expression)}"
+            )
         low = int(low_text)
         high = int(high_text) if high_text is not None else low
         if high < low:
-            raise HostlistError(f"descending range {part!r} in hostlist {expression!r}")
+            raise HostlistError(f"descending range {part[:40]!r} in hostlist {_shown(expression)}")
         if high - low >= MAX_HOSTS:
-            raise HostlistError(f"range {part!r} in hostlist {expression!r} is too large")
+            raise HostlistError(f"range {part[:40]!r} in hostlist {_shown(expression)} is too large")
         out.append((low, high, len(low_text)))
     return out
 
 
-def _expand_item(item: str, expression: str) -> list[str]:
+_Item = tuple[list[str], list[list[tuple[int, int, int]]]]
+
+
+def _parse_item(item: str, expression: str) -> _Item:
+    """``(literals, bracket groups)`` of one item, checked but not expanded."""
     if "[" not in item:
         if "]" in item:
-            raise HostlistError(f"unbalanced ']' in hostlist {expression!r}")
-        return [item]
+            raise HostlistError(f"unbalanced ']' in hostlist {_shown(expression)}")
+        return [item], []
     pieces = re.split(r"\[([^\[\]]*)\]", item)
     # pieces: literal, ranges, literal, ranges, ..., literal
     literals = pieces[0::2]
     if any("[" in text or "]" in text for text in literals):
-        raise HostlistError(f"unbalanced brackets in hostlist {expression!r}")
-    groups = [_parse_ranges(ranges, expression) for ranges in pieces[1::2]]
+        raise HostlistError(f"unbalanced brackets in hostlist {_shown(expression)}")
+    return literals, [_parse_ranges(ranges, expression) for ranges in pieces[1::2]]
+
+
+def _count(groups: list[list[tuple[int, int, int]]]) -> int:
+    """How many names the bracket groups of one item make (no name is made)."""
+    total = 1
+    for group in groups:
+        total *= sum(high - low + 1 for low, high, _width in group)
+        if total > MAX_HOSTS:
+            return total  # enough to refuse; the full product may be astronomic
+    return total
+
+
+def _expand_item(literals: list[str], groups: list[list[tuple[int, int, int]]]) -> list[str]:
+    if not groups:
+        return literals
     if len(groups) == 1:
         head, tail = literals
         names: list[str] = []
@@ -174,18 +207,29 @@ def expand_hostlist(expression: str) -> list[str]:
     simple = _SIMPLE.fullmatch(text)
     if simple is not None:  # the common one-range case, e.g. nid0[5301-5428]
         head, low_text, high_text, tail = simple.groups()
-        if "]" not in head and "]" not in tail:
+        if (
+            "]" not in head
+            and "]" not in tail
+            and max(len(low_text), len(high_text or "")) <= _MAX_DIGITS
+        ):
             low = int(low_text)
             high = int(high_text) if high_text is not None else low
             if low <= high < low + MAX_HOSTS:
                 return _names(head, len(low_text), tail, low, high)
     if "[" not in text and "]" not in text and "," not in text:
         return [text]
+    items = [_parse_item(item, expression) for item in split_hostlist(text)]
+    total = 0
+    for _literals, groups in items:
+        total += _count(groups)
+        if total > MAX_HOSTS:
+            raise HostlistError(
+                f"hostlist {_shown(expression)} expands to more than {MAX_HOSTS:,} names "
+                f"(atokio.parsers.hostlist.MAX_HOSTS)"
+            )
     names: list[str] = []
-    for item in split_hostlist(text):
-        names.extend(_expand_item(item, expression))
-        if len(names) > MAX_HOSTS:
-            raise HostlistError(f"hostlist {expression[:80]!r} expands to too many names")
+    for literals, groups in items:
+        names.extend(_expand_item(literals, groups))
     return names
 
 

@@ -121,3 +121,37 @@ def test_ranges_expand_to_what_they_say(low: int, count: int, width: int) -> Non
     names = expand_hostlist(expression)
     assert names == [f"nid{n:0{width}d}" for n in range(low, high + 1)]
     assert expand_hostlist(compact_hostlist(names)) == names
+
+
+def test_the_size_is_checked_before_expanding() -> None:
+    # issue 13 item 5: a[0-9999]b[0-9999]c[0-9] built 10**9 names (50 s, 2.86 GB) before failing
+    import tracemalloc
+
+    from atokio.parsers.hostlist import MAX_HOSTS
+
+    tracemalloc.start()
+    with pytest.raises(HostlistError) as caught:
+        expand_hostlist("a[0-9999]b[0-9999]c[0-9]")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(caught.value) == (
+        "hostlist 'a[0-9999]b[0-9999]c[0-9]' expands to more than 2,000,000 names "
+        "(atokio.parsers.hostlist.MAX_HOSTS)"
+    )
+    assert peak < 1 << 20  # nothing was expanded
+    # many items each within the bound, together over it
+    many = ",".join(f"n{i}x[0-999999]" for i in range(3))
+    with pytest.raises(HostlistError, match="expands to more than 2,000,000 names"):
+        expand_hostlist(many)
+    assert len(expand_hostlist("a[0-999]b[0-999]")) == 1_000_000 <= MAX_HOSTS
+
+
+def test_hostile_numbers_and_long_expressions_give_short_errors() -> None:
+    digits = "9" * 5000  # int() of this raised ValueError (4300-digit limit)
+    with pytest.raises(HostlistError) as caught:
+        expand_hostlist(f"nid[{digits}]")
+    message = str(caught.value)
+    assert message.startswith("number too long in range '" + "9" * 39) and len(message) < 200
+    with pytest.raises(HostlistError) as caught:
+        expand_hostlist("x" * 10000 + "[1-")
+    assert len(str(caught.value)) < 200 and str(caught.value).endswith("...'")
