@@ -2,12 +2,10 @@
 
 Two pure pieces, no I/O and no event loop (FORMATS.md sections 7, 8 and 17.9):
 
-* :class:`PageParser` reads a JSON cache — one JSON array whose items are
-  pages (a page is a list of hits, or a whole Elasticsearch response with a
-  ``hits`` key) — from bytes fed in chunks of any size, and returns each page
-  as soon as its closing bracket has arrived.  Memory is bounded by about
-  twice the largest page, never by the file.  :class:`CollectdParser` does
-  the same and turns each page into :class:`Records` at once.
+* :class:`CollectdParser` reads a JSON cache of pages of hits through
+  :class:`~atokio.parsers.espages.PageParser` (re-exported here, with
+  :func:`~atokio.parsers.espages.page_hits`) and turns each page into
+  :class:`Records` as soon as it is complete.
 * :func:`hits_to_records` turns the hits of one page into :class:`Records`:
   parallel numpy arrays of dataset index, epoch seconds, column name and
   value, one entry per TTS cell written.  Time stamps are parsed for the
@@ -42,9 +40,7 @@ be read is skipped (``Records.bad_timestamp``).
 
 from __future__ import annotations
 
-import codecs
 import datetime
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from atokio.parsers.base import ParseError
+from atokio.parsers.espages import PageParser, page_hits
 
 __all__ = [
     "CPU_DATASETS",
@@ -206,36 +203,21 @@ class Records:
         return [DATASETS[int(i)] for i in np.unique(self.datasets)]
 
 
-def page_hits(page: Any) -> list[Any]:
-    """The hits of a page: a list of hits as is, or ``page["hits"]["hits"]`` of a response."""
-    if isinstance(page, list):
-        return page
-    if isinstance(page, Mapping):
-        hits = page.get("hits")
-        if isinstance(hits, Mapping):
-            inner = hits.get("hits")
-            return list(inner) if inner is not None else []
-        if isinstance(hits, list):
-            return hits
-        return []
-    raise TypeError(f"a page is a list of hits or a response dict, not {type(page).__name__}")
-
-
 def _one_epoch(stamp: Any) -> float:
     """Epoch seconds of one ``@timestamp`` value (NaN when it cannot be read)."""
     if isinstance(stamp, bool) or stamp is None:
         return float("nan")
-    if isinstance(stamp, int | float):
-        return float(stamp) / 1000.0
-    if not isinstance(stamp, str):
-        return float("nan")
     try:
+        if isinstance(stamp, int | float):
+            return float(stamp) / 1000.0
+        if not isinstance(stamp, str):
+            return float("nan")
         parsed = datetime.datetime.fromisoformat(stamp)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError, OSError):
         return float("nan")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.timestamp()
 
 
 def epoch_seconds(stamps: Sequence[Any]) -> np.ndarray:
@@ -249,7 +231,7 @@ def epoch_seconds(stamps: Sequence[Any]) -> np.ndarray:
     if all(type(s) is str and s.endswith("Z") for s in stamps):
         try:
             parsed = np.array([s[:-1] for s in stamps], dtype="datetime64[us]")
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
         else:
             return parsed.astype(np.int64) / 1e6
@@ -261,8 +243,13 @@ def _number(value: Any) -> float | None:
         return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _text(value: Any) -> str:
+    """A field that names something: a string, or ``""`` for any other JSON shape."""
+    return value if isinstance(value, str) else ""
 
 
 def hits_to_records(hits: Iterable[Any]) -> Records:
@@ -280,10 +267,10 @@ def hits_to_records(hits: Iterable[Any]) -> Records:
         if not isinstance(source, Mapping):
             no_source += 1
             continue
-        plugin = source.get("plugin")
+        plugin = _text(source.get("plugin"))
         host = source.get("hostname")
         if plugin == "disk":
-            targets = _DISK.get(source.get("collectd_type"))  # type: ignore[arg-type]
+            targets = _DISK.get(_text(source.get("collectd_type")))
             if targets is None:
                 continue
             read = _number(source.get("read"))
@@ -299,8 +286,8 @@ def hits_to_records(hits: Iterable[Any]) -> Records:
             hit_of += (count - 1, count - 1)
             columns += (column, column)
             values += (read, write)
-        elif (gauges := _GAUGES.get(plugin)) is not None:  # type: ignore[arg-type]
-            target = gauges.get(source.get("type_instance"))  # type: ignore[arg-type]
+        elif (gauges := _GAUGES.get(plugin)) is not None:
+            target = gauges.get(_text(source.get("type_instance")))
             if target is None:
                 continue
             value = _number(source.get("value"))
@@ -342,120 +329,6 @@ def hits_to_records(hits: Iterable[Any]) -> Records:
     return records
 
 
-_WHITESPACE = " \t\n\r"
-
-
-class PageParser:
-    """Incremental reader of a JSON array of pages (a cache written by ``save_cache``).
-
-    ``feed(data)`` returns the pages completed by ``data``; ``close()``
-    returns what is left and raises :class:`ParseError` (with the line) when
-    the input is not a JSON array of lists/objects or is cut short.  A page
-    is decoded by the standard library's JSON decoder once its text is
-    complete; decoding is retried only after the buffered text has doubled,
-    so the work stays linear in the input whatever the chunk size.
-    """
-
-    def __init__(self, source: str = "<input>") -> None:
-        self.source = source
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._json = json.JSONDecoder()
-        self._parts: list[str] = []
-        self._size = 0
-        self._retry_at = 0
-        self._state = "start"  # start -> items -> done
-        self._seen_item = False
-        self._lines_before = 0  # newlines in the text already consumed
-        self._closed = False
-
-    def feed(self, data: bytes) -> list[Any]:
-        """Pages completed by ``data``."""
-        if self._closed:
-            raise RuntimeError(f"{self.source}: feed() after close()")
-        text = self._decoder.decode(data)
-        if text:
-            self._parts.append(text)
-            self._size += len(text)
-        if self._size < self._retry_at:
-            return []
-        return self._drain(final=False)
-
-    def close(self) -> list[Any]:
-        """The last pages; raises :class:`ParseError` on a truncated or malformed input."""
-        if self._closed:
-            return []
-        self._closed = True
-        tail = self._decoder.decode(b"", final=True)
-        if tail:
-            self._parts.append(tail)
-            self._size += len(tail)
-        pages = self._drain(final=True)
-        if self._state == "start":
-            raise ParseError("empty input: expected a JSON list of pages", source=self.source)
-        if self._state != "done":
-            raise ParseError(
-                "truncated input: the JSON list of pages is not closed",
-                source=self.source,
-                line_number=self._lines_before + 1,
-            )
-        return pages
-
-    def _error(self, message: str, text: str, pos: int) -> ParseError:
-        line = self._lines_before + text.count("\n", 0, pos) + 1
-        return ParseError(message, source=self.source, line_number=line, text=text[pos : pos + 80])
-
-    def _drain(self, final: bool) -> list[Any]:
-        text = "".join(self._parts)
-        pos, end = 0, len(text)
-        pages: list[Any] = []
-        while True:
-            while pos < end and text[pos] in _WHITESPACE:
-                pos += 1
-            if pos >= end:
-                break
-            char = text[pos]
-            if self._state == "start":
-                if char != "[":
-                    raise self._error("expected a JSON list of pages", text, pos)
-                self._state = "items"
-                pos += 1
-                continue
-            if self._state == "done":
-                raise self._error("unexpected data after the list of pages", text, pos)
-            if char == "]":
-                self._state = "done"
-                pos += 1
-                continue
-            if self._seen_item:
-                if char != ",":
-                    raise self._error("expected ',' or ']' between pages", text, pos)
-                probe = pos + 1
-                while probe < end and text[probe] in _WHITESPACE:
-                    probe += 1
-                if probe >= end:
-                    break  # wait for the next page before consuming the comma
-                start = probe
-            else:
-                start = pos
-            try:
-                page, stop = self._json.raw_decode(text, start)
-            except json.JSONDecodeError as error:
-                if final:
-                    raise self._error(f"bad JSON: {error.msg}", text, error.pos) from None
-                break  # most likely incomplete: wait for more text
-            if not isinstance(page, list | dict):
-                raise self._error("a page must be a list of hits or an object", text, start)
-            pages.append(page)
-            self._seen_item = True
-            pos = stop
-        self._lines_before += text.count("\n", 0, pos)
-        rest = text[pos:]
-        self._parts = [rest] if rest else []
-        self._size = len(rest)
-        self._retry_at = 2 * self._size if rest else 0
-        return pages
-
-
 class CollectdParser:
     """A JSON cache of collectd pages, fed as bytes -> one :class:`Records` per page."""
 
@@ -465,8 +338,21 @@ class CollectdParser:
 
     def feed(self, data: bytes) -> list[Records]:
         """Records of the pages completed by ``data``."""
-        return [hits_to_records(page_hits(page)) for page in self._pages.feed(data)]
+        return self._records(self._pages.feed(data))
 
     def close(self) -> list[Records]:
         """Records of the last pages; :class:`ParseError` on a truncated input."""
-        return [hits_to_records(page_hits(page)) for page in self._pages.close()]
+        return self._records(self._pages.close())
+
+    def _records(self, pages: list[Any]) -> list[Records]:
+        out: list[Records] = []
+        for page, line in zip(pages, self._pages.page_lines, strict=True):
+            try:
+                out.append(hits_to_records(page_hits(page)))
+            except TypeError as error:  # a page of another shape
+                failure = ParseError(
+                    f"expected a page of hits: {error}", source=self.source, line_number=line
+                )
+                failure.records = list(out)
+                raise failure from None
+        return out

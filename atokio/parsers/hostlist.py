@@ -140,7 +140,9 @@ def _parse_ranges(ranges: str, expression: str) -> list[tuple[int, int, int]]:
         if high < low:
             raise HostlistError(f"descending range {part[:40]!r} in hostlist {_shown(expression)}")
         if high - low >= MAX_HOSTS:
-            raise HostlistError(f"range {part[:40]!r} in hostlist {_shown(expression)} is too large")
+            raise HostlistError(
+                f"range {part[:40]!r} in hostlist {_shown(expression)} is too large"
+            )
         out.append((low, high, len(low_text)))
     return out
 
