@@ -21,13 +21,16 @@ top-level member other than ``data``, whatever the number of points.  Any
 chunking of the same bytes gives the same records.  A body that is not JSON,
 is cut short, is not an object, or whose ``data`` is not a list of
 ``[epoch, number-or-null]`` pairs raises :class:`~atokio.parsers.base.ParseError`
-naming the source.
+naming the source, the line and the :data:`BLOCK` of bytes where the fault
+was found, the same at any chunking (the tokenizer is fed pieces that never
+cross a block boundary, so a fault is always found in the same block).
 
 :func:`interval_of` reads the time step of an answer from its fields.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,7 +41,10 @@ from ijson.common import ObjectBuilder
 
 from atokio.parsers.base import ParseError
 
-__all__ = ["EsnetSnmpParser", "Field", "Point", "interval_of", "parse_response"]
+__all__ = ["BLOCK", "EsnetSnmpParser", "Field", "Point", "interval_of", "parse_response"]
+
+#: Errors are located to a block of this many bytes of the body (and the line it starts on).
+BLOCK = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,9 @@ class EsnetSnmpParser:
         self._key: str | None = None  # the top-level member being read
         self._builder: ObjectBuilder | None = None
         self._pair: list[Any] | None = None
-        self._bytes = 0
+        self._bytes = 0  # bytes handed to the tokenizer
+        self._lines_before_block = 0  # newlines before the current block
+        self._block_newlines = 0  # newlines read in the current block
         self._closed = False
         self.points = 0  #: points delivered so far
 
@@ -89,17 +97,39 @@ class EsnetSnmpParser:
         """Take the next chunk; return the records it completes."""
         if self._closed:
             raise RuntimeError(f"{self.source}: feed() after close()")
-        if not data:
-            return []
-        self._bytes += len(data)
-        try:
-            self._coro.send(bytes(data))
-        except ijson.JSONError as error:
-            records = self._drain()
-            failure = self._error(f"invalid JSON: {_first_line(error)}")
-            failure.records = list(records)
-            raise failure from error
-        return self._drain()
+        out: list[Record] = []
+        view = memoryview(data)
+        at = 0
+        while at < len(view):
+            # pieces never cross a BLOCK boundary of the whole body: an error is
+            # found in the same block, so reported alike, at any chunking
+            piece = bytes(view[at : at + BLOCK - self._bytes % BLOCK])
+            try:
+                self._coro.send(piece)
+            except (ijson.JSONError, ValueError, OverflowError) as error:
+                failure = self._error(f"invalid JSON: {_first_line(error)}")
+                try:
+                    failure.records = [*out, *self._drain()]
+                except ParseError as inner:
+                    inner.records = [*out, *inner.records]
+                    raise inner from error
+                raise failure from error
+            try:
+                out += self._drain()
+            except ParseError as error:
+                error.records = [*out, *error.records]
+                raise
+            self._advance(piece)
+            at += len(piece)
+        return out
+
+    def _advance(self, piece: bytes) -> None:
+        """Count ``piece`` as read (bytes, and the lines before the current block)."""
+        self._bytes += len(piece)
+        self._block_newlines += piece.count(b"\n")
+        if self._bytes % BLOCK == 0:
+            self._lines_before_block += self._block_newlines
+            self._block_newlines = 0
 
     def close(self) -> list[Record]:
         """The input has ended: the last records, or ``ParseError`` if it was cut short."""
@@ -108,7 +138,7 @@ class EsnetSnmpParser:
         self._closed = True
         try:
             self._coro.close()
-        except ijson.JSONError as error:
+        except (ijson.JSONError, ValueError, OverflowError) as error:
             pending = self._drain()
             if isinstance(error, ijson.IncompleteJSONError):
                 message = (
@@ -128,7 +158,13 @@ class EsnetSnmpParser:
 
     # -- internals --------------------------------------------------------------
     def _error(self, message: str) -> ParseError:
-        return ParseError(f"{message} (at byte {self._bytes})", source=self.source)
+        """An error located in the block being read: its first line and its bytes."""
+        start = self._bytes - self._bytes % BLOCK
+        return ParseError(
+            f"{message} (within bytes {start + 1}-{start + BLOCK})",
+            source=self.source,
+            line_number=self._lines_before_block + 1,
+        )
 
     def _drain(self) -> list[Record]:
         out: list[Record] = []
@@ -185,8 +221,8 @@ class EsnetSnmpParser:
                 return
             if event == "end_array" and self._pair is not None:
                 pair, self._pair = self._pair, None
-                if len(pair) != 2 or pair[0] is None:
-                    raise self._error(f"a point must be [epoch, value], not {pair!r}")
+                if len(pair) != 2 or not _finite(pair[0]):
+                    raise self._error(f"a point must be [epoch, value], not {_short(pair)}")
                 out.append(Point(int(pair[0]), pair[1]))
                 self.points += 1
                 return
@@ -195,6 +231,15 @@ class EsnetSnmpParser:
         if self._pair is None or event not in ("number", "null"):
             raise self._error(f"a point must hold two numbers, not {event}")
         self._pair.append(None if value is None else _number(value))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _first_line(error: Exception) -> str:

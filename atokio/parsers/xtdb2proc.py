@@ -19,6 +19,8 @@ line without one, or a field without ``=``, is a
 
 from __future__ import annotations
 
+import sys
+
 from atokio.parsers.base import LineParser, ParseError
 
 __all__ = ["Xtdb2procParser", "Xtdb2procRecord", "format_value", "parse_value"]
@@ -30,13 +32,20 @@ _DIGITS = frozenset("0123456789")
 
 
 def parse_value(text: str) -> int | str | None:
-    """A field value as its type: ``'up'`` -> ``"up"``, ``null`` -> ``None``, ``13`` -> ``13``."""
+    """A field value as its type: ``'up'`` -> ``"up"``, ``null`` -> ``None``, ``13`` -> ``13``.
+
+    ``ValueError`` for an integer longer than Python converts
+    (``sys.get_int_max_str_digits()``, 4300 digits by default).
+    """
     if len(text) >= 2 and text[0] == "'" and text[-1] == "'":
         return text[1:-1]
     if text == "null":
         return None
     body = text[1:] if text[:1] == "-" else text
     if body and _DIGITS.issuperset(body):
+        limit = sys.get_int_max_str_digits()
+        if limit and len(body) > limit:
+            raise ValueError(f"expected an integer of at most {limit} digits")
         return int(text)
     return text
 
@@ -67,7 +76,10 @@ class Xtdb2procParser(LineParser[Xtdb2procRecord]):
                     key, sep, text = pair.partition("=")
                     if not sep or not key:
                         raise self.error("expected key=value", line)
-                    record[key] = value_of(text)
+                    try:
+                        record[key] = value_of(text)
+                    except ValueError as error:
+                        raise self.error(f"{key}: {error}", line) from None
                 if "processor_id" not in record:
                     raise self.error("record has no processor_id", line)
                 out.append(record)

@@ -122,7 +122,7 @@ def test_every_truncation_is_an_error() -> None:
         records = parser.feed(BODY[:end])
         with pytest.raises(ParseError) as caught:
             records += parser.close()
-        assert str(caught.value).startswith("cut: ")
+        assert str(caught.value).startswith("cut:1: ")
         got = records + list(caught.value.records)  # type: ignore[arg-type]
         assert got == BODY_RECORDS[: len(got)]
 
@@ -130,19 +130,19 @@ def test_every_truncation_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"", "src: empty answer"),
-        (b"  \n", "src: empty answer"),
-        (b"[1, 2]", "src: the answer is not a JSON object"),
-        (b"42", "src: the answer is not a JSON object"),
-        (b'{"data": 5}', "src: 'data' must be a list of [epoch, value] pairs"),
-        (b'{"data": [[1]]}', "src: a point must be [epoch, value], not [1]"),
-        (b'{"data": [[1, 2, 3]]}', "src: a point must be [epoch, value]"),
-        (b'{"data": [5]}', "src: a point must be a [epoch, value] list"),
-        (b'{"data": [[1, "x"]]}', "src: a point must hold two numbers, not string"),
-        (b'{"data": [[null, 1]]}', "src: a point must be [epoch, value]"),
-        (b'{"agg": tru}', "src: invalid JSON"),
-        (b"{} {}", "src: invalid JSON"),
-        (b'{"data": [[1, 2]', "src: truncated answer"),
+        (b"", "src:1: empty answer"),
+        (b"  \n", "src:1: empty answer"),
+        (b"[1, 2]", "src:1: the answer is not a JSON object"),
+        (b"42", "src:1: the answer is not a JSON object"),
+        (b'{"data": 5}', "src:1: 'data' must be a list of [epoch, value] pairs"),
+        (b'{"data": [[1]]}', "src:1: a point must be [epoch, value], not [1]"),
+        (b'{"data": [[1, 2, 3]]}', "src:1: a point must be [epoch, value]"),
+        (b'{"data": [5]}', "src:1: a point must be a [epoch, value] list"),
+        (b'{"data": [[1, "x"]]}', "src:1: a point must hold two numbers, not string"),
+        (b'{"data": [[null, 1]]}', "src:1: a point must be [epoch, value]"),
+        (b'{"agg": tru}', "src:1: invalid JSON"),
+        (b"{} {}", "src:1: invalid JSON"),
+        (b'{"data": [[1, 2]', "src:1: truncated answer"),
     ],
 )
 def test_bad_answers(body: bytes, message: str) -> None:
@@ -169,3 +169,34 @@ def test_feed_after_close() -> None:
     assert parser.close() == []
     with pytest.raises(RuntimeError, match="feed"):
         parser.feed(b"{}")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.data())
+def test_an_error_is_the_same_at_any_chunking(draw: st.DataObject) -> None:
+    # issue 13 items 7 and 8: errors had no line and an offset relative to the chunk
+    from esnet_data import generated
+
+    answer = answer_of(generated())
+    good = json.dumps(answer, indent=2).encode()
+    where = draw.draw(st.integers(min_value=1, max_value=len(good) - 1))
+    bad = good[:where] + draw.draw(st.sampled_from([b"x", b"}", b"[[", b"\x00", b"9" * 5000]))
+    bad += good[where:]
+
+    def outcome(cuts: list[int]) -> tuple[list, str]:
+        parser = EsnetSnmpParser("body")
+        got: list = []
+        edges = [0, *sorted(set(cuts)), len(bad)]
+        try:
+            for start, stop in zip(edges, edges[1:], strict=False):
+                got += parser.feed(bad[start:stop])
+            got += parser.close()
+        except ParseError as error:
+            assert error.line_number is not None
+            return got + list(error.records), str(error)
+        return got, ""
+
+    whole = outcome([])
+    assert outcome(list(range(len(bad)))) == whole
+    cuts = draw.draw(st.lists(st.integers(min_value=0, max_value=len(bad)), max_size=20))
+    assert outcome(cuts) == whole
