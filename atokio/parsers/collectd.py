@@ -338,15 +338,23 @@ class CollectdParser:
 
     def feed(self, data: bytes) -> list[Records]:
         """Records of the pages completed by ``data``."""
-        return self._records(self._pages.feed(data))
+        return self._pass(self._pages.feed, data)
 
     def close(self) -> list[Records]:
         """Records of the last pages; :class:`ParseError` on a truncated input."""
-        return self._records(self._pages.close())
+        return self._pass(lambda _: self._pages.close(), b"")
 
-    def _records(self, pages: list[Any]) -> list[Records]:
+    def _pass(self, step: Any, data: bytes) -> list[Records]:
+        try:
+            pages = step(data)
+        except ParseError as error:  # the pages before the fault become records too
+            error.records = self._records(error.records, self._pages.page_lines)  # type: ignore[assignment]
+            raise
+        return self._records(pages, self._pages.page_lines)
+
+    def _records(self, pages: list[Any], lines: list[int]) -> list[Records]:
         out: list[Records] = []
-        for page, line in zip(pages, self._pages.page_lines, strict=True):
+        for page, line in zip(pages, lines, strict=False):
             try:
                 out.append(hits_to_records(page_hits(page)))
             except TypeError as error:  # a page of another shape

@@ -243,7 +243,9 @@ def _short(value: Any) -> str:
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip()
+    """The first line of the tokenizer's message (the rest quotes its buffer: chunk-dependent)."""
+    first = error.args[0] if error.args else ""
+    text = (first.decode(errors="replace") if isinstance(first, bytes) else str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 

@@ -44,6 +44,8 @@ def page_hits(page: Any) -> list[Any]:
 
 
 _WHITESPACE = " \t\n\r"
+#: Characters of the input quoted in an error (ParseError cuts them to its own length).
+EXCERPT = 80
 
 
 class PageParser:
@@ -96,26 +98,45 @@ class PageParser:
             self._parts.append(tail)
             self._size += len(tail)
         pages = self._drain(final=True)
+        error = None
         if self._state == "start":
-            raise ParseError("empty input: expected a JSON list of pages", source=self.source)
-        if self._state != "done":
-            raise ParseError(
+            error = ParseError("empty input: expected a JSON list of pages", source=self.source)
+        elif self._state != "done":
+            error = ParseError(
                 "truncated input: the JSON list of pages is not closed",
                 source=self.source,
                 line_number=self._lines_before + 1,
             )
+        if error is not None:
+            error.records = list(pages)  # the pages completed before the end
+            raise error
         return pages
 
     def _error(self, message: str, text: str, pos: int) -> ParseError:
         line = self._lines_before + text.count("\n", 0, pos) + 1
-        return ParseError(message, source=self.source, line_number=line, text=text[pos : pos + 80])
+        excerpt = text[pos : pos + EXCERPT]
+        return ParseError(message, source=self.source, line_number=line, text=excerpt)
 
     def _drain(self, final: bool) -> list[Any]:
+        """The pages complete in the buffered text; an error carries those before it."""
+        pages: list[Any] = []
+        try:
+            return self._drain_into(pages, final)
+        except ParseError as error:
+            error.records = list(pages)
+            raise
+
+    def _drain_into(self, pages: list[Any], final: bool) -> list[Any]:
         text = "".join(self._parts)
         pos, end = 0, len(text)
-        pages: list[Any] = []
         self.page_lines = []
         line, counted = self._lines_before + 1, 0  # the line at text[counted]
+
+        def early(at: int) -> bool:
+            # an error at ``at`` waits until its excerpt is whole (or the input ends),
+            # so that its message is the same at any chunking
+            return not final and end - at < EXCERPT
+
         while True:
             while pos < end and text[pos] in _WHITESPACE:
                 pos += 1
@@ -124,11 +145,15 @@ class PageParser:
             char = text[pos]
             if self._state == "start":
                 if char != "[":
+                    if early(pos):
+                        break
                     raise self._error("expected a JSON list of pages", text, pos)
                 self._state = "items"
                 pos += 1
                 continue
             if self._state == "done":
+                if early(pos):
+                    break
                 raise self._error("unexpected data after the list of pages", text, pos)
             if char == "]":
                 self._state = "done"
@@ -136,6 +161,8 @@ class PageParser:
                 continue
             if self._seen_item:
                 if char != ",":
+                    if early(pos):
+                        break
                     raise self._error("expected ',' or ']' between pages", text, pos)
                 probe = pos + 1
                 while probe < end and text[probe] in _WHITESPACE:
@@ -152,13 +179,19 @@ class PageParser:
                     raise self._error(f"bad JSON: {error.msg}", text, error.pos) from None
                 break  # most likely incomplete: wait for more text
             except ValueError:  # an integer over Python's digit limit: more text won't help
+                if early(start):
+                    break
                 limit = sys.get_int_max_str_digits()
                 raise self._error(
                     f"bad JSON: an integer of more than {limit} digits", text, start
                 ) from None
             except RecursionError:
+                if early(start):
+                    break
                 raise self._error("bad JSON: nested too deeply", text, start) from None
             if not isinstance(page, list | dict):
+                if early(start):
+                    break
                 raise self._error("a page must be a list of hits or an object", text, start)
             pages.append(page)
             line += text.count("\n", counted, start)
