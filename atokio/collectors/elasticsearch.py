@@ -77,6 +77,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.serializer import Serializer
 
+from atokio.collectors.secrets import guard_library_logs, redact_options, redact_url
+
 __all__ = [
     "EsClient",
     "PageStream",
@@ -87,6 +89,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+guard_library_logs()  # the client library logs request URLs, credentials included
 
 Paging = Literal["scroll", "pit", "auto"]
 
@@ -209,6 +212,11 @@ class EsClient:
     hosts: list[str]
     timeout: float = 30.0
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # credentials in hosts or options stay out of logs
+        hosts = [redact_url(host) for host in self.hosts]
+        options = redact_options(self.options)
+        return f"EsClient(hosts={hosts!r}, timeout={self.timeout!r}, options={options!r})"
 
     def open(self) -> AsyncElasticsearch:
         """A new ``AsyncElasticsearch`` (the caller closes it; prefer :meth:`connect`)."""

@@ -50,6 +50,7 @@ import httpx
 
 from atokio.collectors.fanout import FanoutResult, gather
 from atokio.collectors.limits import format_size, setting_duration, setting_size
+from atokio.collectors.secrets import guard_library_logs, redact_text, redact_url
 from atokio.parsers.base import Parser
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+guard_library_logs()  # the client library logs request URLs, credentials included
 
 R = TypeVar("R")
 
@@ -126,6 +128,8 @@ class HttpRequest:
 
     def full_url(self) -> str:
         """The URL with its query string, as it is sent."""
+        if self.params is None:  # keep a query written into the URL itself
+            return str(httpx.URL(self.url))
         return str(httpx.URL(self.url, params=_param_list(self.params)))
 
 
@@ -165,12 +169,12 @@ class HttpError(Exception):
     def __init__(
         self, url: str, reason: str, *, status: int | None = None, attempts: int = 1
     ) -> None:
-        self.url = url
+        self.url = redact_url(url)  # a password or token in the URL stays out of messages
         self.reason = reason
         self.status = status
         self.attempts = attempts
         tries = "1 try" if attempts == 1 else f"{attempts} tries"
-        super().__init__(f"GET {url}: {reason} (after {tries})")
+        super().__init__(f"GET {self.url}: {reason} (after {tries})")
 
 
 class _Failure(Exception):
@@ -279,7 +283,7 @@ async def _exchange(
     try:
         async with client.stream("GET", request.url, **options) as response:
             if not response.is_success:
-                excerpt = await _body_excerpt(response)
+                excerpt = redact_text(await _body_excerpt(response))
                 raise _Failure(
                     f"HTTP {response.status_code} {response.reason_phrase}"
                     + (f": {excerpt}" if excerpt else ""),
@@ -292,7 +296,7 @@ async def _exchange(
                 if parser_factory is None:
                     chunks = [chunk async for chunk in body]
                     return response, b"".join(chunks), None
-                parser = parser_factory(str(response.request.url))
+                parser = parser_factory(redact_url(str(response.request.url)))
                 records: list[R] = []
                 async for chunk in body:
                     records.extend(parser.feed(chunk))
@@ -303,7 +307,7 @@ async def _exchange(
     except httpx.TimeoutException as error:
         raise _Failure(f"timed out ({type(error).__name__})", retryable=True) from error
     except httpx.TransportError as error:  # connect errors, dropped connections, bad framing
-        reason = str(error) or "connection failed"
+        reason = redact_text(str(error)) if str(error) else "connection failed"
         raise _Failure(f"{type(error).__name__}: {reason}", retryable=True) from error
 
 
@@ -351,7 +355,7 @@ async def afetch(
             wait = policy.delay(attempt, failure.retry_after)
             logger.info(
                 "GET %s: %s; retry %d of %d in %.2f s",
-                url,
+                redact_url(url),
                 failure.reason,
                 attempt,
                 policy.retries,

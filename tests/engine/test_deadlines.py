@@ -61,6 +61,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(10 << 30))
                 self.end_headers()
                 self.wfile.write(b"z" * 1024)
+            else:  # echoes the URL, as some servers do in their error pages
+                body = f"no such page: http://{self.headers['Host']}{self.path}".encode()
+                self.send_response(404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -170,3 +176,44 @@ async def test_stopping_early_leaves_no_async_generator_behind(anyio_backend: st
         gc.collect()
         await anyio.sleep(0.05)
     assert [str(w.message) for w in caught if "asynchronous generator" in str(w.message)] == []
+
+
+# -- issue 13 item 10: secrets stay out of messages and logs ------------------------------
+
+
+async def test_credentials_in_a_url_never_reach_messages_or_logs(
+    server: str, anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from atokio.collectors.http import fetch_many
+
+    host = server.removeprefix("http://")
+    url = f"http://esnet:pa55word@{host}/missing?begin=1&api_key=t0ken"
+    caplog.set_level("DEBUG")
+    result = await fetch_many(
+        {"q": HttpRequest(url)}, retry=RetryPolicy(retries=1, backoff=0), timeout=0.5
+    )
+    (failure,) = result.failures
+    message = str(failure.error)
+    assert message.startswith(f"GET http://esnet:***@{host}/missing?begin=1&api_key=***: ")
+    everything = message + caplog.text
+    assert "pa55word" not in everything and "t0ken" not in everything
+
+
+def test_redaction() -> None:
+    from atokio.collectors.elasticsearch import EsClient
+    from atokio.collectors.secrets import redact_options, redact_text, redact_url
+
+    assert (
+        redact_url("https://u:p@h:1/x?token=abc&begin=1") == "https://u:***@h:1/x?token=***&begin=1"
+    )
+    assert redact_url("https://h/x?begin=1") == "https://h/x?begin=1"
+    assert (
+        redact_text("failed: GET https://u:p@h/x (twice)")
+        == "failed: GET https://u:***@h/x (twice)"
+    )
+    assert redact_options({"basic_auth": ("u", "p"), "headers": {"Authorization": "Bearer x"}}) == {
+        "basic_auth": "***",
+        "headers": {"Authorization": "***"},
+    }
+    client = EsClient(["https://elastic:hunter2@es:9200"], options={"api_key": "k3y"})
+    assert "hunter2" not in repr(client) and "k3y" not in repr(client)

@@ -157,7 +157,6 @@ LINE_PARSERS = ("darshan", "isdct", "sacct", "xtdb2proc")
 #: Corpus inputs (their heads) used as well when the corpus is present.
 CORPUS_INPUTS = {
     "darshan": "../darshan/noposix.base.txt",
-    "sacct": "sample.slurm",
     "xtdb2proc": "sample.xtdb2proc.gz",
 }
 
