@@ -128,3 +128,34 @@ def test_sizes_and_durations() -> None:
     assert format_size(2 << 30) == "2 GiB" and format_size(1536) == "1.5 KiB"
     with pytest.raises(ValueError, match=r"^x: '-3' is not a number of seconds$"):
         parse_duration("-3", "x")
+
+
+def test_mutated_logs_through_the_connector_are_reported_and_the_caller_lives(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # issue 13 "done when", scaled down: mutated logs through Darshan(log).darshan_parser_base()
+    import random
+
+    from atokio.connectors.darshan import Darshan
+
+    source = package_logs()["sample"].read_bytes()
+    rng = random.Random(13)
+    offsets = [2, 15, 16, 24, 40, 700, *rng.sample(range(len(source)), 34)]
+    reported = 0
+    for n, offset in enumerate(offsets):
+        data = bytearray(source)
+        data[offset] = (data[offset] + rng.randrange(1, 256)) % 256
+        path = tmp_path / f"m{n}.darshan"
+        path.write_bytes(bytes(data))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="atokio.connectors.darshan"):
+            result = Darshan(str(path), reader="direct").darshan_parser_base()
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        if warnings:  # a bad log is reported, naming the file
+            reported += 1
+            assert all(message.startswith(f"{path}: ") for message in warnings), warnings
+        else:
+            assert "header" in result
+    assert reported >= 5  # the version, magic and region-table mutations at least
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert children < 1 << 20  # KiB: no reader child reached 1 GiB
