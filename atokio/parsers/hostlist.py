@@ -43,8 +43,8 @@ NO_NODES = "None assigned"
 
 #: Largest number of names one expression may expand to (guards against typos
 #: such as ``nid[0-99999999]`` and hostile input): checked from the ranges,
-#: before any name is made.  Ten times the largest machines' node counts.
-MAX_HOSTS = 2_000_000
+#: before any name is made.  Three times the node count of the largest machines.
+MAX_HOSTS = 500_000
 
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")

@@ -347,4 +347,4 @@ def test_sacct_crlf_node_lists() -> None:
 def test_sacct_hostile_node_list_is_a_quick_parse_error() -> None:
     data = b"JobIDRaw|NodeList\n1|a[0-9999]b[0-9999]c[0-9]\n"
     records, error = every_chunking_agrees(lambda: SacctParser("in"), data, [20])
-    assert error.startswith("in:2: ") and "expands to more than 2,000,000 names" in error
+    assert error.startswith("in:2: ") and "expands to more than 500,000 names" in error
