@@ -37,14 +37,18 @@ Differences, all outside what the corpus logs contain:
 libdarshan-util is loaded straight from the ``darshan`` wheel (its own cffi
 declarations and its bundled library), which spares each worker process the
 import of pandas that ``import darshan`` brings; where that is not possible the
-package's own ``darshan.backend.cffi_backend`` is used.
+package's own ``darshan.backend.cffi_backend`` is used (:mod:`atokio.collectors.darshanlib`).
 
-Files that cannot be read raise :class:`DarshanLogError` naming the file.
-Empty files, files that are not Darshan logs, truncated logs and logs with
-a corrupt name table are caught before the C library is called (it would
-crash on some of them, or try to remove the file); corrupt module data is
-reported by the library (which also prints a line on stderr) and raised the
-same way.
+Files that cannot be read raise :class:`DarshanLogError` naming the file
+and the cause.  Empty files, files that are not Darshan logs, truncated logs
+and logs with a corrupt name table are caught before the C library is called
+(:mod:`atokio.collectors.darshanfile`); record and stripe counts that the
+log's module data cannot hold are refused before anything is allocated for
+them.  libdarshan-util never runs in the caller's process: the public
+functions read through an isolated child (:func:`guarded`), with a memory and
+a time limit, so that an abort or a crash on a corrupt log (libdarshan-util
+asserts on some) ends that child and becomes a DarshanLogError; in a worker
+process of the pool the read runs in place, under the same limits.
 """
 
 from __future__ import annotations

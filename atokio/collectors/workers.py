@@ -27,6 +27,14 @@ interactive sessions and notebooks (no main file) and main files with such a
 guard (every installed console script has one) get worker processes; any
 other caller gets the same work in threads of its own process (C code such
 as libdarshan-util still runs in parallel there, the Python part does not).
+
+:func:`call_isolated` is for code that untrusted input may crash or exhaust
+(libdarshan-util on a corrupt log): it runs a call in a child process of its
+own, under a memory limit (``RLIMIT_AS``) and a time limit, and turns an
+abort, a crash, a signal or a limit into :class:`IsolatedCallError` saying
+which.  Those children are plain subprocesses (the caller's script is never
+imported again), kept for later calls; :func:`in_worker_process` tells code
+running in a pool worker that it may do such work in place.
 """
 
 from __future__ import annotations
