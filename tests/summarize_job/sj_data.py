@@ -226,8 +226,10 @@ def write_darshan_log(directory: Path, name: str, **kwargs: object) -> Path:
 
 STANDIN = """#!{python}
 import os, sys
-flags = [a for a in sys.argv[1:] if a.startswith("--")]
-files = [a for a in sys.argv[1:] if not a.startswith("--")]
+args = sys.argv[1:]
+end = args.index("--") if "--" in args else len(args)  # "--" ends the options
+flags = [a for a in args[:end] if a.startswith("--")]
+files = [a for a in args[:end] if not a.startswith("--")] + args[end + 1 :]
 if len(flags) != 1 or len(files) != 1:
     sys.stderr.write("usage: darshan-parser --base|--perf LOG\\n")
     sys.exit(1)
