@@ -76,7 +76,8 @@ def test_darshan_parser_bin_is_read_at_each_call(
     darshan.DARSHAN_PARSER_BIN = str(mine)  # assigned: it wins over the variable
     result = darshan.Darshan(str(tmp_path / "job.darshan"))
     result.darshan_parser_base()
-    assert calls(log) == [["my-darshan-parser", "--base", str(tmp_path / "job.darshan")]]
+    # "--" before the log: a log named like an option is still a file
+    assert calls(log) == [["my-darshan-parser", "--base", "--", str(tmp_path / "job.darshan")]]
     assert calls(other_log) == []
     assert result["counters"]["posix"]["/scratch/a"]["0"]["OPENS"] == 4
     assert result["header"]["jobid"] == "42"
