@@ -3,7 +3,8 @@
 Started as ``python -m atokio.collectors._child MEMORY``: it limits its own
 address space to ``MEMORY`` bytes (0: no limit), then serves calls until its
 standard input ends.  A call arrives as a length-prefixed pickle of
-``(function, args, kwargs, seconds, tz)``; the answer goes back the same way as
+``(function, args, kwargs, seconds, tz, cwd)`` (the caller's time zone
+and working directory, which the child adopts); the answer goes back the same way as
 ``("ok", result)``, ``("error", exception)`` or ``("memory", detail)``.
 ``seconds`` arms a real-time timer whose signal (SIGALRM, default action)
 ends the process even inside C code.  Only the framing is done here: this
@@ -68,7 +69,12 @@ def main() -> None:
             return
         answer: tuple[str, Any]
         try:
-            fn, args, kwargs, seconds, tz = pickle.loads(payload)
+            fn, args, kwargs, seconds, tz, cwd = pickle.loads(payload)
+            if cwd is not None and cwd != os.getcwd():
+                try:
+                    os.chdir(cwd)  # relative paths mean what they mean to the caller
+                except OSError:
+                    pass
             if tz != os.environ.get("TZ"):
                 if tz is None:
                     os.environ.pop("TZ", None)

@@ -336,8 +336,13 @@ class _Child:
         import time
 
         assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            cwd: str | None = os.getcwd()
+        except OSError:  # the caller's directory was removed
+            cwd = None
         payload = pickle.dumps(
-            (fn, args, kwargs, seconds, os.environ.get("TZ")), protocol=pickle.HIGHEST_PROTOCOL
+            (fn, args, kwargs, seconds, os.environ.get("TZ"), cwd),
+            protocol=pickle.HIGHEST_PROTOCOL,
         )
         try:
             self.process.stdin.write(struct.pack("<Q", len(payload)) + payload)

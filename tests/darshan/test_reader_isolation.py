@@ -159,3 +159,19 @@ def test_mutated_logs_through_the_connector_are_reported_and_the_caller_lives(
     assert reported >= 5  # the version, magic and region-table mutations at least
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert children < 1 << 20  # KiB: no reader child reached 1 GiB
+
+
+def test_a_relative_path_means_what_it_means_to_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here.darshan").write_bytes(package_logs()["sample"].read_bytes())
+    read_darshan_log(package_logs()["sample"], modes=())  # a child exists, started elsewhere
+    monkeypatch.chdir(tmp_path)
+    header = {
+        r.key: r.value for r in read_darshan_log("here.darshan", modes=()) if isinstance(r, Header)
+    }
+    assert header["jobid"] == "4478544"
+    with pytest.raises(
+        DarshanLogError, match=r"^gone\.darshan: cannot open: No such file or directory$"
+    ):
+        read_darshan_log("gone.darshan")
