@@ -23,6 +23,9 @@ from atokio.cli import TOOLS
 
 __all__ = ["main", "run_named_tool"]
 
+#: The tools, then the commands only ``atokio`` has (no pytokio name): the report service.
+COMMANDS = (*TOOLS, "serve")
+
 
 def _available(tool: str) -> bool:
     return importlib.util.find_spec(f"atokio.cli.{tool}") is not None
@@ -50,7 +53,7 @@ def usage() -> str:
         "",
         "atokio: Total Knowledge of I/O. Tools:",
     ]
-    for tool in TOOLS:
+    for tool in COMMANDS:
         lines.append(f"  {tool.replace('_', '-'):<24} {_summary(tool)}")
     return "\n".join(lines)
 
@@ -67,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"atokio {__version__}")
         return 0
     tool = args[0].replace("-", "_")
-    if tool not in TOOLS or not _available(tool):
+    if tool not in COMMANDS or not _available(tool):
         print(usage(), file=sys.stderr)
-        known = tool in TOOLS
+        known = tool in COMMANDS
         reason = "is not available in this version" if known else "is not an atokio tool"
         print(f"\natokio: error: {args[0]!r} {reason}", file=sys.stderr)
         return 2
