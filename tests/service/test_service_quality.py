@@ -1,0 +1,132 @@
+"""Service quality: trio, the bearer token, the body limit, cancelling work of clients that leave."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from service_server import PACKAGE_LOGS, ServiceProcess, package_log
+
+TOKEN = "s3cret-token"
+LIMIT = 64 * 1024
+
+SLOW_PARSER = """#!{python}
+import pathlib, sys, time
+pathlib.Path({marker!r}).write_text(" ".join(sys.argv[1:]))
+time.sleep(4)
+sys.exit(1)
+"""
+
+
+@pytest.fixture(scope="module")
+def guarded(site: Path) -> Iterator[ServiceProcess]:
+    """The service on trio, with a token and a 64 KiB body limit."""
+    with ServiceProcess(site, "--loop", "trio", "--body-limit", "64K", token=TOKEN) as server:
+        yield server
+
+
+def test_runs_on_trio(guarded: ServiceProcess) -> None:
+    assert "serving on http://127.0.0.1:%d (trio)" % guarded.port in guarded.log()
+    answer = httpx.get(f"{guarded.url}/api/v1/health", headers=guarded.headers)
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health", "/", "/api/v1/jobs/1", "/reports/x"])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}"])
+def test_token_required_on_every_route(
+    guarded: ServiceProcess, path: str, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    answer = httpx.get(f"{guarded.url}{path}", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert answer.json()["error"] == "unauthorized"
+
+
+def test_summary_with_the_token_under_trio(guarded: ServiceProcess) -> None:
+    path = package_log(PACKAGE_LOGS[0])
+    if path.stat().st_size > LIMIT:
+        pytest.skip(f"{path.name} is larger than the test's body limit")
+    answer = httpx.post(
+        f"{guarded.url}/api/v1/darshan/summary",
+        params={"filename": path.name},
+        content=path.read_bytes(),
+        headers=guarded.headers,
+        timeout=120,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["darshan_nprocs"] > 0
+
+
+def test_declared_body_over_the_limit_is_413(guarded: ServiceProcess) -> None:
+    answer = httpx.post(
+        f"{guarded.url}/api/v1/darshan/summary",
+        params={"filename": "big.darshan"},
+        content=b"x" * (LIMIT + 1),
+        headers=guarded.headers,
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "error": "request body too large",
+        "detail": f"the body has {LIMIT + 1} bytes; this service accepts at most {LIMIT} "
+        "(atokio serve --body-limit)",
+    }
+
+
+def test_streamed_body_over_the_limit_is_413(guarded: ServiceProcess) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(LIMIT // 4096 + 2):
+            yield b"y" * 4096
+
+    answer = httpx.post(
+        f"{guarded.url}/api/v1/darshan/summary",
+        params={"filename": "big.darshan"},
+        content=chunks(),
+        headers=guarded.headers,
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "request body too large"
+    assert f"limit of {LIMIT} bytes" in answer.json()["detail"]
+
+
+def test_body_at_the_limit_is_read(guarded: ServiceProcess) -> None:
+    answer = httpx.post(
+        f"{guarded.url}/api/v1/darshan/summary",
+        params={"filename": "junk.darshan"},
+        content=b"z" * LIMIT,
+        headers=guarded.headers,
+        timeout=60,
+    )
+    assert answer.status_code == 422  # read in full, then found not to be a log
+
+
+def test_client_that_disconnects_cancels_its_work(site: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "parser-started"
+    parser = tmp_path / "slow-darshan-parser"
+    parser.write_text(SLOW_PARSER.format(python=sys.executable, marker=str(marker)))
+    parser.chmod(0o755)
+    log = package_log(PACKAGE_LOGS[0])
+    env = {"ATOKIO_DARSHAN_PARSER": str(parser)}
+    with ServiceProcess(site, "--limits", "darshan=1", env=env) as server:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{server.url}/api/v1/darshan/summary",
+                params={"filename": log.name},
+                content=log.read_bytes(),
+                timeout=httpx.Timeout(30.0, read=1.0),
+            )
+        expected = "POST /api/v1/darshan/summary disconnected"
+        deadline = time.monotonic() + 60.0
+        while expected not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = server.log()
+        assert marker.exists(), text  # the work had started
+        assert expected in text
+        assert "POST /api/v1/darshan/summary: the client disconnected" in text
+        assert "POST /api/v1/darshan/summary 200" not in text
+        # the service goes on serving
+        assert httpx.get(f"{server.url}/api/v1/health").status_code == 200
