@@ -20,6 +20,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import multiprocessing
+import os
 import secrets
 import time
 from collections import OrderedDict
@@ -58,6 +60,30 @@ PROCESS_SOURCES = frozenset({"darshan", "plots"})
 
 #: The status logged for a request whose client went away before the answer.
 DISCONNECTED = 499
+
+
+#: How much lower than the server's the CPU priority of the service's worker processes is.
+WORKER_NICENESS = 10
+
+_niced = False
+
+
+def _in_background(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker process whose CPU priority is below the server's.
+
+    The event loop that answers requests then gets a core whenever it needs
+    one, even while every worker is busy reading logs (on a machine with few
+    cores the scheduler would otherwise share them evenly).
+    """
+    global _niced
+    if not _niced:
+        _niced = True
+        if multiprocessing.parent_process() is not None:  # never the server itself
+            try:
+                os.nice(WORKER_NICENESS)
+            except OSError:
+                logger.debug("could not lower the priority of worker %d", os.getpid())
+    return fn(*args)
 
 
 class ServiceError(Exception):
@@ -111,7 +137,7 @@ class ServiceState:
         """
         limiter = self.limiters[source]
         if source in PROCESS_SOURCES:
-            return await run_in_worker(fn, *args, limiter=limiter)
+            return await run_in_worker(_in_background, fn, *args, limiter=limiter)
         async with limiter:
             return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
