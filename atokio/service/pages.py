@@ -44,6 +44,7 @@ body { font-family: sans-serif; margin: 2em auto; max-width: 60em; color: #222; 
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; font-size: 0.9em; }
+td { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f2f2f2; }
 form { margin: 1em 0; padding: 1em; border: 1px solid #ddd; }
@@ -86,6 +87,11 @@ def _page(title: str, body: str) -> str:
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{body}</body></html>\n"
     )
+
+
+def _name(name: str) -> str:
+    """A log name, escaped, with line-break chances after ``_`` and ``-`` (names are long)."""
+    return html.escape(name).replace("_", "_<wbr>").replace("-", "-<wbr>")
 
 
 def _cell(key: str, value: Any, how: str = "number") -> str:
@@ -140,7 +146,7 @@ def render_report(report_id: str, report: Report) -> str:
     rows = []
     for name, record in report.records:
         cells = "".join(_cell(key, record.get(key), how) for key, _, how in shown)
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+        rows.append(f"<tr><th>{_name(name)}</th>{cells}</tr>")
     heads = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in shown)
     parts.append(
         f"<h2>Key figures</h2><table id='headline'><tr><th></th>{heads}</tr>{''.join(rows)}</table>"
@@ -157,7 +163,7 @@ def render_report(report_id: str, report: Report) -> str:
     for key in keys:
         cells = "".join(_cell(key, record.get(key)) for _, record in report.records)
         body.append(f"<tr><th>{html.escape(key)}</th>{cells}</tr>")
-    columns = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    columns = "".join(f"<th>{_name(name)}</th>" for name in names)
     parts.append(
         "<h2>Summary</h2><table id='summary'>"
         f"<tr><th>key</th>{columns}</tr>{''.join(body)}</table>"

@@ -7,7 +7,9 @@ worker processes, away from its event loop.
 The UMAMI diagram (:mod:`atokio.analysis.umami`) has one row per metric of
 :data:`UMAMI_METRICS` that the records hold, one point per record in time
 order (a job with several Darshan logs gives several points), the last one
-highlighted.  The rates plot shows the file system's read and write rates
+highlighted.  The highlight's colour tells its quartile only from
+:data:`QUARTILE_POINTS` points on; with fewer it is neutral (one value is
+not "the worst quartile" of itself).  The rates plot shows the file system's read and write rates
 (GiB/s, all OSTs together, from the TTS archive) from :data:`CONTEXT` before
 the job's start to :data:`CONTEXT` after its end, the job's window shaded.
 """
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CONTEXT", "UMAMI_METRICS", "rates_png", "umami_png"]
+__all__ = ["CONTEXT", "NEUTRAL", "QUARTILE_POINTS", "UMAMI_METRICS", "rates_png", "umami_png"]
 
 #: (record key, row label, whether bigger is better) of the UMAMI rows, top to bottom.
 UMAMI_METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -33,6 +35,12 @@ UMAMI_METRICS: tuple[tuple[str, str, bool], ...] = (
     ("fs_max_oss_cpu", "Max OSS\nCPU (%)", False),
     ("fs_frac_missing", "FS data\nmissing", False),
 )
+
+#: The fewest points for which the highlighted value is coloured by its quartile.
+QUARTILE_POINTS = 4
+
+#: The highlight's colour when there are too few points to rank it.
+NEUTRAL = "#555555"
 
 #: How much of the file system's activity is shown before and after the job.
 CONTEXT = datetime.timedelta(minutes=15)
@@ -64,7 +72,7 @@ def _message_png(text: str) -> bytes:
 
 def umami_png(records: Sequence[dict[str, Any]]) -> bytes:
     """The UMAMI diagram of ``records`` (summary records, any order) as PNG bytes."""
-    from atokio.analysis.umami import Umami, UmamiMetric
+    from atokio.analysis.umami import DEFAULT_COLORSCALE, Umami, UmamiMetric
 
     def when(record: dict[str, Any]) -> float:
         value = record.get("darshan_start_time", record.get("_datetime_start", 0.0))
@@ -88,7 +96,9 @@ def umami_png(records: Sequence[dict[str, Any]]) -> bytes:
     import matplotlib.pyplot as plt
 
     with _PYPLOT:
-        axes = umami.plot(figsize=(6.0, 0.9), fontsize=9)
+        few = max(len(metric) for metric in umami.values()) < QUARTILE_POINTS
+        colors = [NEUTRAL] * 4 if few else list(DEFAULT_COLORSCALE)
+        axes = umami.plot(figsize=(6.0, 0.9), fontsize=9, colorscale=colors)
         figure = axes[0].figure
         try:
             out = io.BytesIO()

@@ -107,7 +107,8 @@ def test_job_form_redirects_and_job_page(service: ServiceProcess) -> None:
     assert page.status_code == 200
     assert "<h1>Job 4478544</h1>" in page.text
     for log in (INPUTS / "darshanlogs" / "2017" / "3" / "20").glob("*.darshan"):
-        assert f"<th>{log.name}</th>" in page.text
+        shown = log.name.replace("_", "_<wbr>").replace("-", "-<wbr>")
+        assert f"<th>{shown}</th>" in page.text
     assert "<th>job window</th>" in page.text
     assert "Sources that failed" not in page.text
 
