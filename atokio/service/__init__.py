@@ -1,10 +1,11 @@
 """The job I/O report service: an HTTP API and report pages over atokio (``atokio serve``).
 
-``atokio.service:app`` is the ASGI application (any ASGI server can run
-it; it is made on first use, with settings from the environment, see
-:mod:`atokio.service.settings`).  ``atokio serve`` runs it on Hypercorn
-under asyncio or trio (:func:`atokio.service.server.serve`).  Needs the
-``service`` extra (Starlette, Hypercorn).
+``atokio.service:app`` is the ASGI application: any ASGI server can run it.
+It is built at its first event (the server's start-up), with settings from
+the environment (see :mod:`atokio.service.settings`), so importing this
+package stays cheap.  ``atokio serve`` runs it on Hypercorn under asyncio or
+trio (:func:`atokio.service.server.serve`).  Needs the ``service`` extra
+(Starlette, Hypercorn).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["app", "create_app"]
-
-_APP: Any = None
 
 
 def create_app(settings: Any = None) -> Any:
@@ -23,11 +22,17 @@ def create_app(settings: Any = None) -> Any:
     return make(settings)
 
 
-def __getattr__(name: str) -> Any:
-    """``app``: the application with settings from the environment, made once."""
-    global _APP
-    if name == "app":
-        if _APP is None:
-            _APP = create_app()
-        return _APP
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _Application:
+    """An ASGI application that builds the service on its first event."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+
+#: The service with settings from the environment, for any ASGI server.
+app = _Application()

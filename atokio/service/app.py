@@ -121,6 +121,8 @@ class ServiceState:
         self.settings = settings
         self.limiters: dict[str, anyio.CapacityLimiter] = {}
         self.reports: OrderedDict[str, Report] = OrderedDict()
+        # a daemonic process (e.g. a worker of the hypercorn command) cannot start children
+        self.processes = not multiprocessing.current_process().daemon
 
     def start(self) -> None:
         """Create the per-source limiters (inside the event loop that serves)."""
@@ -132,11 +134,12 @@ class ServiceState:
         """``fn(*args)`` off the event loop, at most ``limits[source]`` at once.
 
         CPU-bound sources (:data:`PROCESS_SOURCES`) use the worker processes
-        of :mod:`atokio.collectors.workers`, the others worker threads.  On
+        of :mod:`atokio.collectors.workers` (threads when this process is a
+        daemon, which cannot have children), the others worker threads.  On
         cancellation a call still waiting for its turn never starts.
         """
         limiter = self.limiters[source]
-        if source in PROCESS_SOURCES:
+        if source in PROCESS_SOURCES and self.processes:
             return await run_in_worker(_in_background, fn, *args, limiter=limiter)
         async with limiter:
             return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
@@ -311,7 +314,8 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.start()
-        warm_up()  # start the worker processes now, not at the first upload
+        if state.processes:
+            warm_up()  # start the worker processes now, not at the first upload
         logger.info(
             "atokio service ready (body limit %d bytes, token %s, limits %s)",
             state.settings.body_limit,

@@ -130,3 +130,62 @@ def test_client_that_disconnects_cancels_its_work(site: Path, tmp_path: Path) ->
         assert "POST /api/v1/darshan/summary 200" not in text
         # the service goes on serving
         assert httpx.get(f"{server.url}/api/v1/health").status_code == 200
+
+
+def test_app_runs_on_another_asgi_server(site: Path, tmp_path: Path) -> None:
+    """``atokio.service:app`` is a plain ASGI application: Hypercorn's own command serves it."""
+    import os
+    import signal
+    import subprocess
+
+    from service_server import free_port
+
+    port = free_port()
+    env = {**os.environ, "ATOKIO_CONFIG": str(site / "site.json"), "ATOKIO_SERVICE_TOKEN": TOKEN}
+    log = tmp_path / "hypercorn.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hypercorn",
+                "atokio.service:app",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=site,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60.0
+        answer = None
+        while answer is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/health",
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    timeout=2.0,
+                )
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer is not None, log.read_text()
+        assert answer.json()["status"] == "ok"
+        refused = httpx.get(f"http://127.0.0.1:{port}/api/v1/health")
+        assert refused.status_code == 401  # the token comes from the environment
+        # hypercorn's worker is a daemon process: logs are read in threads there
+        log_file = package_log(PACKAGE_LOGS[0])
+        summary = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/darshan/summary",
+            params={"filename": log_file.name},
+            content=log_file.read_bytes(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=120,
+        )
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["darshan_nprocs"] > 0
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
