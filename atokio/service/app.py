@@ -254,6 +254,10 @@ class ServiceMiddleware:
                 await self._refuse(logged_send, *refusal)
             else:
                 await self.app(scope, receive, logged_send)
+        except Exception:
+            if not status:  # answered 500 by the outermost error handler
+                status.append(500)
+            raise
         finally:
             client = scope.get("client") or ("-", 0)
             code = status[0] if status else DISCONNECTED
