@@ -165,3 +165,18 @@ def test_report_page_in_a_browser(service: ServiceProcess, tmp_path: Path) -> No
     assert cells == {key: (value, format_value(value)) for key, value in record.items()}
     width, height = png_size(shot.read_bytes())
     assert width >= 1000 and height > 1000
+
+
+def test_job_page_names_failed_sources(service: ServiceProcess) -> None:
+    if not DARSHAN.is_dir():
+        pytest.skip("the job pages need the corpus's Darshan log tree")
+    page = httpx.get(f"{service.url}/jobs/4487503", timeout=120)
+    assert page.status_code == 200
+    assert "<h2 class='failed'>Sources that failed</h2>" in page.text
+    for log in (INPUTS / "darshanlogs" / "2017" / "3" / "21").glob("*.darshan"):
+        assert (
+            f"<li><b>darshan:{log.name}</b>: ValueError: {log.name}: no Darshan data" in page.text
+        )
+    unknown = httpx.get(f"{service.url}/jobs/999", headers={"Accept": "text/html"}, timeout=60)
+    assert unknown.status_code == 404
+    assert "<h1>404: job not found</h1>" in unknown.text

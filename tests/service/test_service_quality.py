@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,10 @@ TOKEN = "s3cret-token"
 LIMIT = 64 * 1024
 
 SLOW_PARSER = """#!{python}
-import pathlib, sys, time
-pathlib.Path({marker!r}).write_text(" ".join(sys.argv[1:]))
-time.sleep(4)
+import os, sys, time
+with open({marker!r}, "a") as marker:
+    marker.write(os.path.basename(sys.argv[-1]) + "\\n")
+time.sleep(2)
 sys.exit(1)
 """
 
@@ -105,30 +107,49 @@ def test_body_at_the_limit_is_read(guarded: ServiceProcess) -> None:
 
 
 def test_client_that_disconnects_cancels_its_work(site: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "parser-started"
+    """With one log read at a time: a queued request whose client left never starts."""
+    marker = tmp_path / "parser-runs"
+    marker.write_text("")
     parser = tmp_path / "slow-darshan-parser"
     parser.write_text(SLOW_PARSER.format(python=sys.executable, marker=str(marker)))
     parser.chmod(0o755)
-    log = package_log(PACKAGE_LOGS[0])
+    body = package_log(PACKAGE_LOGS[0]).read_bytes()
     env = {"ATOKIO_DARSHAN_PARSER": str(parser)}
     with ServiceProcess(site, "--limits", "darshan=1", env=env) as server:
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(
+
+        def post(name: str, timeout: httpx.Timeout) -> httpx.Response:
+            return httpx.post(
                 f"{server.url}/api/v1/darshan/summary",
-                params={"filename": log.name},
-                content=log.read_bytes(),
-                timeout=httpx.Timeout(30.0, read=1.0),
+                params={"filename": name},
+                content=body,
+                timeout=timeout,
             )
-        expected = "POST /api/v1/darshan/summary disconnected"
-        deadline = time.monotonic() + 60.0
-        while expected not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
+
+        def wait_for(predicate: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 60.0
+            while not predicate():
+                assert time.monotonic() < deadline, f"{what}:\n{server.log()}"
+                time.sleep(0.05)
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(post, "first.darshan", httpx.Timeout(120.0))
+            wait_for(lambda: "first.darshan" in marker.read_text(), "the first log never started")
+            with pytest.raises(httpx.ReadTimeout):  # queued behind the first; the client leaves
+                post("second.darshan", httpx.Timeout(30.0, read=0.5))
+            wait_for(
+                lambda: "POST /api/v1/darshan/summary disconnected" in server.log(),
+                "the departure was not noticed",
+            )
+            assert first.result().status_code == 422  # the stand-in parser fails
+        third = post("third.darshan", httpx.Timeout(120.0))
+        assert third.status_code == 422
+        # the second request was withdrawn: the third was read right after the first
+        runs = marker.read_text().split()
+        assert "second.darshan" not in runs
+        assert runs[0] == "first.darshan" and runs[-1] == "third.darshan"
         text = server.log()
-        assert marker.exists(), text  # the work had started
-        assert expected in text
         assert "POST /api/v1/darshan/summary: the client disconnected" in text
-        assert "POST /api/v1/darshan/summary 200" not in text
-        # the service goes on serving
+        assert text.count("POST /api/v1/darshan/summary 422") == 2
         assert httpx.get(f"{server.url}/api/v1/health").status_code == 200
 
 
