@@ -19,6 +19,7 @@ Errors are ``{"error": ..., "detail": ...}`` with 400, 401, 404, 413, 422 or
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import tempfile
@@ -74,21 +75,36 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-def _timeseries_table(
-    fsname: str, dataset: str, start: datetime.datetime, end: datetime.datetime
-) -> tuple[list[str], list[int], list[list[float | None]]]:
-    """Columns, epoch timestamps and rows of ``[start, end)`` (runs in a worker thread)."""
+def _timeseries_body(
+    fsname: str, dataset: str, start: datetime.datetime, end: datetime.datetime, as_csv: bool
+) -> bytes:
+    """The answer's body for ``[start, end)``, JSON or CSV (runs in a worker thread).
+
+    A day of a large file system is tens of megabytes of text: it is made
+    here, off the event loop, which then only sends it.
+    """
     from atokio.tools.hdf5 import get_dataframe_from_time_range
 
     frame = get_dataframe_from_time_range(fsname, dataset, start, end)
     if frame is None:
-        return [], [], []
-    stamps = [int(round(when.timestamp())) for when in frame.index.to_pydatetime()]
-    rows = [
-        [None if math.isnan(value) else value for value in row]
-        for row in frame.to_numpy(dtype=float).tolist()
-    ]
-    return [str(column) for column in frame.columns], stamps, rows
+        columns: list[str] = []
+        stamps: list[int] = []
+        rows: list[list[float | None]] = []
+    else:
+        columns = [str(column) for column in frame.columns]
+        stamps = [int(round(when.timestamp())) for when in frame.index.to_pydatetime()]
+        rows = [
+            [value if math.isfinite(value) else None for value in row]
+            for row in frame.to_numpy(dtype=float).tolist()
+        ]
+    if as_csv:
+        lines = [",".join(["timestamp", *columns])]
+        for stamp, row in zip(stamps, rows, strict=True):
+            cells = ["" if value is None else repr(value) for value in row]
+            lines.append(",".join([str(stamp), *cells]))
+        return ("\n".join(lines) + "\n").encode()
+    document = {"columns": columns, "timestamps": stamps, "values": rows}
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _known_file_systems() -> list[str]:
@@ -114,22 +130,18 @@ async def timeseries(request: Request) -> Response:
             f"{fsname!r} is not a key of hdf5_files in the site configuration "
             f"(known: {', '.join(known) or 'none'})",
         )
+    as_csv = "text/csv" in request.headers.get("accept", "")
     state = state_of(request)
     try:
-        columns, stamps, rows = await until_disconnected(
-            request, lambda: state.run("tts", _timeseries_table, fsname, dataset, start, end)
+        body = await until_disconnected(
+            request,
+            lambda: state.run("tts", _timeseries_body, fsname, dataset, start, end, as_csv),
         )
     except KeyError as error:
         raise ServiceError(404, "unknown dataset", f"{dataset!r} of {fsname}: {error}") from None
     except OSError as error:
         raise ServiceError(422, "unreadable archive file", str(error)) from None
-    if "text/csv" in request.headers.get("accept", ""):
-        lines = [",".join(["timestamp", *columns])]
-        for stamp, row in zip(stamps, rows, strict=True):
-            cells = ["" if value is None else repr(value) for value in row]
-            lines.append(",".join([str(stamp), *cells]))
-        return Response("\n".join(lines) + "\n", media_type="text/csv")
-    return JSONResponse({"columns": columns, "timestamps": stamps, "values": rows})
+    return Response(body, media_type="text/csv" if as_csv else "application/json")
 
 
 async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
