@@ -22,7 +22,6 @@ import datetime
 import json
 import math
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,7 +31,7 @@ from starlette.routing import Route
 
 from atokio.service import _jobs
 from atokio.service.app import ClientDisconnected, ServiceError, state_of, until_disconnected
-from atokio.service.uploads import BodyTooLarge, safe_name, spool_body
+from atokio.service.uploads import BodyTooLarge, safe_name, spool_body, upload_folder
 
 __all__ = ["parse_time", "routes", "spooled_body"]
 
@@ -180,7 +179,7 @@ async def summarize_upload(request: Request, path: str) -> dict[str, Any]:
 async def darshan_summary(request: Request) -> Response:
     """The ``summarize_job -j`` record of the Darshan log in the body."""
     name = safe_name(request.query_params.get("filename"))
-    with tempfile.TemporaryDirectory(prefix="atokio-upload-") as folder:
+    async with upload_folder() as folder:
         path = await spooled_body(request, folder, name)
         record = await summarize_upload(request, path)
     return JSONResponse(record)

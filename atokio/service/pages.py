@@ -23,7 +23,6 @@ import datetime
 import html
 import json
 import os
-import tempfile
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -35,7 +34,7 @@ from starlette.routing import Route
 from atokio.service import _jobs, plots
 from atokio.service.api import job_record, spooled_body, summarize_upload
 from atokio.service.app import Report, ServiceError, state_of, until_disconnected
-from atokio.service.uploads import BadUpload, extract_form_file
+from atokio.service.uploads import BadUpload, extract_form_file, upload_folder
 
 __all__ = ["HEADLINE", "error_page", "format_value", "render_report", "routes"]
 
@@ -180,13 +179,13 @@ async def index(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     """``POST /reports``: the form's Darshan log; answers 303 to its report page."""
     content_type = request.headers.get("content-type", "")
-    with tempfile.TemporaryDirectory(prefix="atokio-upload-") as folder:
+    async with upload_folder() as folder:
         body = await spooled_body(request, folder, ".body")
         try:
             path = await anyio.to_thread.run_sync(extract_form_file, body, content_type, folder)
         except BadUpload as error:
             raise ServiceError(400, "bad upload", str(error)) from None
-        os.unlink(body)
+        await anyio.to_thread.run_sync(os.unlink, body)  # the copy is all that is needed
         record = await summarize_upload(request, path)
     name = os.path.basename(path)
     report = Report(

@@ -12,10 +12,20 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import Message
 
-__all__ = ["BodyTooLarge", "BadUpload", "extract_form_file", "safe_name", "spool_body"]
+__all__ = [
+    "BadUpload",
+    "BodyTooLarge",
+    "extract_form_file",
+    "safe_name",
+    "spool_body",
+    "upload_folder",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 
@@ -33,6 +43,22 @@ def safe_name(filename: str | None, default: str = "upload.darshan") -> str:
     name = os.path.basename((filename or "").replace("\\", "/")).strip()
     name = _UNSAFE.sub("_", name).lstrip(".")
     return name[:200] or default
+
+
+@asynccontextmanager
+async def upload_folder() -> AsyncIterator[str]:
+    """A private temporary folder for one request, removed afterwards in a worker thread.
+
+    (Removing a large upload can take a while; the event loop does not wait for it.)
+    """
+    import anyio
+
+    folder = tempfile.mkdtemp(prefix="atokio-upload-")
+    try:
+        yield folder
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(shutil.rmtree, folder, True)
 
 
 async def spool_body(chunks: AsyncIterator[bytes], path: str, limit: int) -> int:
