@@ -153,6 +153,22 @@ def test_summary_equals_summarize_job_for_corpus_logs(
     assert answer.json() == expected
 
 
+def test_summary_of_a_corpus_placeholder_log(service: ServiceProcess, site: Path) -> None:
+    """summarize_job prints no record for a 0-byte log; the service says why, with 422."""
+    need_corpus()
+    path = DARSHAN / PLACEHOLDER
+    assert summarize_job_cli(site, str(path)) == []
+    answer = post_log(service, path)
+    assert answer.status_code == 400  # an empty body: nothing was sent
+    answer = httpx.post(
+        f"{service.url}/api/v1/darshan/summary",
+        params={"filename": PLACEHOLDER},
+        content=b"\0" * 64,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith(f"{PLACEHOLDER}: no Darshan data could be read")
+
+
 @pytest.mark.parametrize("name", PACKAGE_LOGS)
 def test_summary_equals_summarize_job_for_package_logs(
     service: ServiceProcess, site: Path, name: str
