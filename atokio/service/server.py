@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 from functools import partial
@@ -27,6 +28,16 @@ async def _until_signalled() -> None:
             return
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback interface only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -48,6 +59,13 @@ def serve(
 
     from atokio.service.app import create_app
 
+    settings = settings or ServiceSettings.from_env()
+    if not _is_loopback(host) and not settings.token:
+        logger.warning(
+            "serving on %s, beyond this machine, with no token: anyone who can reach it may "
+            "upload logs and read the archive (set ATOKIO_SERVICE_TOKEN)",
+            host,
+        )
     app: Any = create_app(settings)
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]

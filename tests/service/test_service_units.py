@@ -162,3 +162,19 @@ def test_serve_rejects_a_bad_limit() -> None:
     )
     assert done.returncode == 1
     assert "source limit 'disk=1': write NAME=N" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("example.org", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    from atokio.service.server import _is_loopback
+
+    assert _is_loopback(host) is loopback
