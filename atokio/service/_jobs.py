@@ -1,10 +1,9 @@
 """The service's one door into the job-summary library functions.
 
-Every call the service makes into the job-summary functions goes through
-this module, so that moving them changes this file only.  They are taken
-from the pipeline module (``atokio.pipelines.job_summary``) when this
-version of atokio has it, else from the ``summarize_job`` command's own
-module (the same records either way).  Two kinds of calls live here:
+Every call the service makes into the job-summary pipeline
+(:mod:`atokio.pipelines.job_summary`, the engine of ``summarize_job``) goes
+through this module, so that a change there changes this file only.  Two
+kinds of calls live here:
 
 * plain functions (:func:`summarize_log`, :func:`window_record`,
   :func:`job_window`, :func:`job_logs`) that do the work synchronously; the
@@ -20,16 +19,15 @@ numpy numbers plain numbers.
 from __future__ import annotations
 
 import datetime
-import importlib
-import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import anyio
+
+from atokio.pipelines import job_summary
 
 logger = logging.getLogger(__name__)
 
@@ -43,31 +41,7 @@ __all__ = [
     "window_record",
 ]
 
-#: The ``summarize_job`` time format of ``--start-time``/``--end-time``.
-_TIME_FMT = "%Y-%m-%d %H:%M:%S"
-
 _EPOCH = datetime.datetime(1970, 1, 1)
-
-
-def _pipeline() -> ModuleType | None:
-    """The job-summary pipeline module, when this version of atokio has it."""
-    try:
-        return importlib.import_module("atokio.pipelines.job_summary")
-    except ModuleNotFoundError as error:  # not this version; a broken module still fails
-        if error.name in ("atokio.pipelines", "atokio.pipelines.job_summary"):
-            return None
-        raise
-
-
-def _records(argv: Sequence[str]) -> list[dict[str, Any]]:
-    """The records ``summarize_job ARGV -j`` prints, through the command's own functions."""
-    from atokio.cli import summarize_job
-
-    args = summarize_job.build_parser().parse_intermixed_args(list(argv))
-    records = summarize_job._summarize(args)
-    text = json.dumps(records, default=summarize_job.serialize_datetime)
-    result: list[dict[str, Any]] = json.loads(text)
-    return result
 
 
 def summarize_log(path: str) -> dict[str, Any]:
@@ -76,18 +50,13 @@ def summarize_log(path: str) -> dict[str, Any]:
     Raises ``ValueError`` naming the file when nothing could be read from it
     (not a Darshan log, or a damaged one).
     """
-    pipeline = _pipeline()
-    if pipeline is not None:
-        found = pipeline.summarize_log(path)
-        records = [pipeline.record_as_json(found)] if found else []
-    else:
-        records = _records([path])
-    if not records:
+    found = job_summary.summarize_log(path)
+    if not found:
         raise ValueError(
             f"{os.path.basename(path)}: no Darshan data could be read from this file "
             "(is it a Darshan log?)"
         )
-    record: dict[str, Any] = records[0]
+    record: dict[str, Any] = job_summary.record_as_json(found)
     return record
 
 
@@ -98,20 +67,10 @@ def window_record(
     file_system: str | None,
 ) -> dict[str, Any]:
     """The record of ``summarize_job --start-time S --end-time E [-f FS] [--slurm-jobid J] -j``."""
-    pipeline = _pipeline()
-    if pipeline is not None:
-        found = pipeline.summarize_job(
-            (), start_time=start, end_time=end, file_system=file_system, slurm_jobid=jobid
-        )
-        records = pipeline.record_as_json(found)
-    else:
-        argv = ["--start-time", start.strftime(_TIME_FMT), "--end-time", end.strftime(_TIME_FMT)]
-        if file_system:
-            argv += ["-f", file_system]
-        if jobid:
-            argv += ["--slurm-jobid", jobid]
-        records = _records(argv)
-    record: dict[str, Any] = records[0] if records else {}
+    found = job_summary.summarize_job(
+        (), start_time=start, end_time=end, file_system=file_system, slurm_jobid=jobid
+    )
+    record: dict[str, Any] = job_summary.record_as_json(found[0]) if found else {}
     return record
 
 
