@@ -1,4 +1,4 @@
-"""Test helper: a headless Chromium driven over the DevTools protocol on a pipe.
+"""For the tests: a headless Chromium driven over the DevTools protocol on a pipe.
 
 Chromium is started with ``--remote-debugging-pipe``: it reads protocol
 commands from its file descriptor 3 and writes answers and events to 4,
@@ -118,14 +118,14 @@ class Chromium:
         method: str,
         params: dict[str, Any] | None = None,
         *,
-        session: str | None = None,
+        tab: str | None = None,
         timeout: float = 60.0,
     ) -> dict[str, Any]:
         """Send one command and return its result (events met meanwhile are kept)."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
+        if tab:
+            message["sessionId"] = tab
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + timeout
         while True:
@@ -137,23 +137,21 @@ class Chromium:
                 return result
             self._events.append(answer)
 
-    def wait_event(self, method: str, session: str, timeout: float = 60.0) -> dict[str, Any]:
-        """The first event ``method`` of ``session`` (kept or still to come)."""
+    def wait_event(self, method: str, tab: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The first event ``method`` of ``tab`` (kept or still to come)."""
         deadline = time.monotonic() + timeout
         while True:
             for event in self._events:
-                if event.get("method") == method and event.get("sessionId") == session:
+                if event.get("method") == method and event.get("sessionId") == tab:
                     self._events.remove(event)
                     return event
             self._events.append(self._read_message(deadline))
 
     def open(self, url: str) -> str:
-        """Load ``url`` in a new tab and wait for its load event; return the session id."""
+        """Load ``url`` in a new tab and wait for its load event; return the tab's protocol id."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        self.send("Page.enable", session=session)
+        tab = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.send("Page.enable", tab=tab)
         self.send(
             "Emulation.setDeviceMetricsOverride",
             {
@@ -162,26 +160,26 @@ class Chromium:
                 "deviceScaleFactor": 1,
                 "mobile": False,
             },
-            session=session,
+            tab=tab,
         )
-        self.send("Page.navigate", {"url": url}, session=session)
-        self.wait_event("Page.loadEventFired", session)
-        return session
+        self.send("Page.navigate", {"url": url}, tab=tab)
+        self.wait_event("Page.loadEventFired", tab)
+        return tab
 
-    def evaluate(self, session: str, expression: str) -> Any:
+    def evaluate(self, tab: str, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
         result = self.send(
             "Runtime.evaluate",
             {"expression": expression, "returnByValue": True, "awaitPromise": True},
-            session=session,
+            tab=tab,
         )
         if "exceptionDetails" in result:
             raise RuntimeError(f"in the page: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, session: str, path: Path) -> Path:
+    def screenshot(self, tab: str, path: Path) -> Path:
         """Save the whole page as a PNG at ``path``."""
-        metrics = self.send("Page.getLayoutMetrics", session=session)
+        metrics = self.send("Page.getLayoutMetrics", tab=tab)
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         data = self.send(
             "Page.captureScreenshot",
@@ -196,7 +194,7 @@ class Chromium:
                     "scale": 1,
                 },
             },
-            session=session,
+            tab=tab,
         )["data"]
         path.write_bytes(base64.b64decode(data))
         return path

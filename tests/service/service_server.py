@@ -1,4 +1,4 @@
-"""Test helpers: the report service as a real server process on a free loopback port.
+"""For the tests: the report service as a real server process on a free loopback port.
 
 :class:`ServiceProcess` starts ``python -m atokio.cli.serve`` in a working
 directory, waits until ``/api/v1/health`` answers, and stops it by its pid

@@ -143,9 +143,9 @@ def test_report_page_in_a_browser(service: ServiceProcess, tmp_path: Path) -> No
     location = upload(service, path)
     record = summary(service, path)
     with Chromium(tmp_path / "profile") as browser:
-        session = browser.open(f"{service.url}{location}")
+        tab = browser.open(f"{service.url}{location}")
         seen = browser.evaluate(
-            session,
+            tab,
             """(async () => {
                 await Promise.all([...document.images].map(i => i.decode().catch(() => null)));
                 return {
@@ -156,7 +156,7 @@ def test_report_page_in_a_browser(service: ServiceProcess, tmp_path: Path) -> No
                 };
             })()""",
         )
-        shot = browser.screenshot(session, tmp_path / "report-page.png")
+        shot = browser.screenshot(tab, tmp_path / "report-page.png")
     assert seen["title"] == f"Darshan log {path.name}"
     assert {name for name, _, _ in seen["images"]} == {"umami", "rates"}
     for name, complete, width in seen["images"]:
