@@ -104,8 +104,11 @@ def processes_can_start() -> bool:
     file), and when the main file has an ``if __name__ == "__main__":``
     guard; False for a script without one (see the module docstring) and
     for a main "file" that cannot be read again (a script piped to
-    ``python -``).
+    ``python -``), and inside a daemonic process (a worker of a server such
+    as Hypercorn), which may not have children.
     """
+    if multiprocessing.current_process().daemon:
+        return False
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if not path:

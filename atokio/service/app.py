@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atokio.collectors.workers import run_in_worker, warm_up
+from atokio.collectors.workers import processes_can_start, run_in_worker, warm_up
 from atokio.service.settings import SOURCES, ServiceSettings
 
 __all__ = [
@@ -121,8 +121,9 @@ class ServiceState:
         self.settings = settings
         self.limiters: dict[str, anyio.CapacityLimiter] = {}
         self.reports: OrderedDict[str, Report] = OrderedDict()
-        # a daemonic process (e.g. a worker of the hypercorn command) cannot start children
-        self.processes = not multiprocessing.current_process().daemon
+        # not in a daemonic process (a worker of the hypercorn command), nor
+        # under a main script that worker processes would run again
+        self.processes = processes_can_start()
 
     def start(self) -> None:
         """Create the per-source limiters (inside the event loop that serves)."""
