@@ -114,6 +114,16 @@ DARSHAN_PARSER_BIN = "darshan-parser"
 _DEFAULT_PARSER_BIN = "darshan-parser"
 
 
+def _deep_update(into: dict[str, Any], fresh: dict[str, Any]) -> None:
+    """Merge ``fresh`` into ``into``: nested dicts are merged, other values replaced."""
+    for key, value in fresh.items():
+        mine = into.get(key)
+        if isinstance(value, dict) and isinstance(mine, dict):
+            _deep_update(mine, value)
+        else:
+            into[key] = value
+
+
 def darshan_parser_executable() -> str:
     """The ``darshan-parser`` to run, looked up at each call.
 
@@ -501,7 +511,7 @@ class Darshan(SubprocessOutputDict):
                 records.extend(parser.feed(chunk))
             records.extend(parser.close())
         if records:
-            build_darshan_dict(records, into=self)
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
 
     def load_str(self, input_str: str | bytes) -> None:
         """Load from a JSON cache string or from ``darshan-parser`` output text."""
@@ -511,7 +521,7 @@ class Darshan(SubprocessOutputDict):
             return
         records = parse_all(DarshanParser(source="<string>"), text.encode())
         if records:
-            build_darshan_dict(records, into=self)
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
 
     def save_cache(self, output_file: str | None = None, **kwargs: Any) -> None:
         """Write self as JSON (compact to a file; ``None`` = stdout, indented and sorted)."""
@@ -547,7 +557,7 @@ class Darshan(SubprocessOutputDict):
             timeout=self.timeout,
             silent_errors=self.silent_errors,
         )
-        merge_darshan_dicts(self, data)
+        self._merge_pass(data)
         return self
 
     def _parse_darshan_parser(self, output_str: str | bytes) -> dict[str, Any]:
@@ -558,7 +568,25 @@ class Darshan(SubprocessOutputDict):
         except ParseError as error:
             logger.warning("%s", error)
             return self
-        return build_darshan_dict(records, into=self) if records else self
+        if records:
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
+        return self
+
+    def _pass_target(self) -> dict[str, Any]:
+        """Where a new pass is read into: self while empty, else a fresh dict merged afterwards."""
+        return self if not self else {}
+
+    def _merge_pass(self, fresh: dict[str, Any]) -> None:
+        """Merge a later pass into self: its values replace those of earlier passes.
+
+        Running the same mode twice (``darshan_parser_base()`` again, or
+        ``load()`` of a cache already loaded) gives the same dict, as in
+        pytokio, instead of a duplicate-counter error; duplicates within one
+        output still raise.
+        """
+        if fresh is self:
+            return
+        _deep_update(self, fresh)
 
     def darshan_parser_base(
         self, modules: Iterable[str] | None = None, counters: Iterable[str] | None = None
