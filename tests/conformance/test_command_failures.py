@@ -62,10 +62,9 @@ def test_a_failing_darshan_parser_is_a_python_warning(
         warnings.simplefilter("always")
         job.darshan_parser_base()
     assert dict(job) == {}
-    assert calls(log) == [["darshan-parser", "--base", str(tmp_path / "empty.darshan")]]
-    assert [str(w.message) for w in caught] == [
-        f"{[str(parser), '--base', str(tmp_path / 'empty.darshan')]} returned nonzero exit code (255)"
-    ]
+    assert calls(log) == [["darshan-parser", "--base", "--", str(tmp_path / "empty.darshan")]]
+    argv = [str(parser), "--base", "--", str(tmp_path / "empty.darshan")]
+    assert [str(w.message) for w in caught] == [f"{argv} returned nonzero exit code (255)"]
     quiet = darshan.Darshan(str(tmp_path / "empty.darshan"), silent_errors=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
