@@ -6,7 +6,8 @@ the repository).  A missing file is an empty configuration; with
 ``PYTOKIO_SKIP_CONFIG`` (or ``ATOKIO_SKIP_CONFIG``) set, no file is read and no
 override applied.  The file is JSON (YAML too when PyYAML is installed, with
 ``${VAR}`` expanded from the environment).  Top-level keys are lower-cased;
-keys starting with ``_`` are comments.
+keys starting with ``_`` are comments: no tool reads them, but they are loaded
+like any other key, so that ``CONFIG`` holds every key of the file.
 
 After loading, these variables replace single keys (the value is parsed as
 JSON when it can be, else taken as a string): ``PYTOKIO_HDF5_FILES``,

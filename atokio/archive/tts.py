@@ -110,6 +110,11 @@ def get_insert_indices(
     return first, last
 
 
+def _text(value: Any) -> str:
+    """A text attribute as pytokio's files hold it: a (variable-length) str, read back as str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _attr_bytes(values: list[str]) -> numpy.ndarray:
     return numpy.array([v.encode() for v in values], dtype=numpy.bytes_)
 
@@ -190,16 +195,16 @@ def commit_timeseries(h5: h5py.File, timeseries: TimeSeries, **kwargs: Any) -> N
         if value is None:
             logger.warning("%s: metadata %s is None; not written", name, attr)
             continue
-        if attr == "version":  # a str, as in pytokio's files
-            dataset.attrs[attr] = str(value)
-            continue
-        dataset.attrs[attr] = numpy.bytes_(value) if isinstance(value, str) else value
+        if attr == "version" or isinstance(value, str | bytes):
+            dataset.attrs[attr] = _text(value)
+        else:
+            dataset.attrs[attr] = value
     h5.attrs["version"] = str(timeseries.global_version or SCHEMA_VERSION)
     group = dataset.parent
     for attr, value in timeseries.group_metadata.items():
         if value is None:
             continue
-        group.attrs[attr] = numpy.bytes_(value) if isinstance(value, str) else value
+        group.attrs[attr] = _text(value) if isinstance(value, str | bytes) else value
 
 
 def read_timeseries(h5: h5py.File, dataset_name: str, light: bool = False) -> TimeSeries | None:
@@ -328,11 +333,11 @@ def init_datasets(
         )
         if attributes:
             dataset.attrs["columns"] = _attr_bytes(list(spec.columns))
-            dataset.attrs["units"] = numpy.bytes_(spec.units)
+            dataset.attrs["units"] = str(spec.units)
             dataset.attrs["version"] = str(version)
             dataset.attrs["updated"] = numpy.int64(int(time.time()))
             if source is not None:
-                group.attrs["source"] = numpy.bytes_(source)
+                group.attrs["source"] = str(source)
         shapes[spec.name] = (rows, width)
         if created is not None:
             created(spec.name, (rows, width))

@@ -198,12 +198,12 @@ class DayFileWriter:
             )
             spec = self.specs.get(name, DatasetSpec())
             dataset = h5[name]
-            dataset.attrs["units"] = numpy.bytes_(spec.units)
+            dataset.attrs["units"] = str(spec.units)  # a str, as in pytokio's files
             dataset.attrs["version"] = str(spec.version)
             for key, value in spec.extra.items():
                 dataset.attrs[key] = value
             if spec.source is not None:
-                group.attrs["source"] = numpy.bytes_(spec.source)
+                group.attrs["source"] = str(spec.source)
         return h5[name]
 
     def _commit_dataset(

@@ -29,6 +29,7 @@ import logging
 import os
 import sys
 import tarfile
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, TextIO
 
@@ -133,6 +134,10 @@ class _SubprocessOutput:
             tail = result.stderr.strip().splitlines()[-2:]
             self._report("%s exited with status %s%s", " ".join(argv), result.returncode,
                          (": " + " / ".join(tail)) if tail else "")  # fmt: skip
+            if not self.silent_errors:  # a Python warning too, as pytokio issued
+                warnings.warn(
+                    f"{argv} returned nonzero exit code ({result.returncode})", stacklevel=2
+                )
         if result.error is not None:
             self._report("%s", result.error)
         self._apply_records(result.records)

@@ -27,12 +27,16 @@ darshan_parser config key, or PATH), else reads logs directly through
 libdarshan-util (the darshan package); ``darshan-parser`` and ``direct``
 choose one explicitly.  Both readers give the same result.  A script may
 also name the program in :data:`DARSHAN_PARSER_BIN`, which then comes first
-(:func:`darshan_parser_executable`).
+(:func:`darshan_parser_executable`) and is always run under ``auto``: a
+missing one raises ``FileNotFoundError`` ("... command not found"), as in
+pytokio, instead of falling back to the direct reader unnoticed.
 
 A log that cannot be read, a non-zero exit of ``darshan-parser`` or output cut
 short is a warning, as in the reference: the records that were read are kept
 (possibly none, leaving the dict empty).  ``silent_errors=True`` logs these at
-debug level instead.
+debug level instead.  Without ``silent_errors``, the methods of :class:`Darshan`
+also issue them as Python warnings, as pytokio did, so that callers recording
+warnings see them.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TextIO
 
@@ -114,6 +119,16 @@ DARSHAN_PARSER_BIN = "darshan-parser"
 _DEFAULT_PARSER_BIN = "darshan-parser"
 
 
+def _deep_update(into: dict[str, Any], fresh: dict[str, Any]) -> None:
+    """Merge ``fresh`` into ``into``: nested dicts are merged, other values replaced."""
+    for key, value in fresh.items():
+        mine = into.get(key)
+        if isinstance(value, dict) and isinstance(mine, dict):
+            _deep_update(mine, value)
+        else:
+            into[key] = value
+
+
 def darshan_parser_executable() -> str:
     """The ``darshan-parser`` to run, looked up at each call.
 
@@ -145,6 +160,9 @@ def resolve_reader(reader: str | None = "auto") -> str:
         raise ValueError(f"unknown Darshan reader {reader!r}: use auto, darshan-parser or direct")
     if reader != "auto":
         return reader
+    if DARSHAN_PARSER_BIN != _DEFAULT_PARSER_BIN:
+        # an assigned command is meant to run: a missing one is an error, as in pytokio
+        return "darshan-parser"
     return "darshan-parser" if darshan_parser_path() else "direct"
 
 
@@ -212,6 +230,7 @@ async def _parser_dict(
     counters: Iterable[str] | None,
     timeout: float | None,
     silent_errors: bool,
+    warn: bool = False,
 ) -> dict[str, Any]:
     """The dict of one darshan-parser run, parsed while its output streams in.
 
@@ -282,6 +301,8 @@ async def _parser_dict(
             stream.returncode,
             (": " + " / ".join(tail)) if tail else "",
         )
+        if warn:
+            warnings.warn(f"{argv} returned nonzero exit code ({stream.returncode})", stacklevel=2)
     elif stream.stderr.strip():
         logger.debug("%s: %s", " ".join(argv), stream.stderr.strip())
     if error is not None:
@@ -295,6 +316,7 @@ def _direct_records(
     modules: Iterable[str] | None,
     counters: Iterable[str] | None,
     silent_errors: bool,
+    warn: bool = False,
 ) -> list[DarshanRecord]:
     from atokio.collectors.darshanlog import read_darshan_log
 
@@ -302,6 +324,8 @@ def _direct_records(
         return read_darshan_log(log_file, modes=tuple(modes), modules=modules, counters=counters)
     except Exception as error:  # a bad log is a warning, as with darshan-parser
         (logger.debug if silent_errors else logger.warning)("%s", error)
+        if warn:
+            warnings.warn(str(error), stacklevel=2)
         return []
 
 
@@ -315,13 +339,16 @@ async def aread_darshan(
     timeout: float | None = None,
     silent_errors: bool = False,
     into: dict[str, Any] | None = None,
+    warn: bool = False,
 ) -> dict[str, Any]:
     """Read one Darshan log into the documented dict (async; for services).
 
     ``modes`` is any of ``"base"``, ``"total"``, ``"perf"``; with
     ``darshan-parser`` each mode is one command and they run concurrently.
     ``modules``/``counters`` filter the base records.  ``into`` merges into an
-    existing dict.
+    existing dict.  ``warn=True`` also reports a log that cannot be read (or a
+    non-zero exit of ``darshan-parser``) as a Python warning, as pytokio's
+    synchronous API does.
     """
     import anyio
 
@@ -332,7 +359,7 @@ async def aread_darshan(
     result: dict[str, Any] = into if into is not None else {}
     if chosen == "direct":
         records = await anyio.to_thread.run_sync(
-            _direct_records, log_file, list(modes), modules, counters, silent_errors
+            _direct_records, log_file, list(modes), modules, counters, silent_errors, warn
         )
         return build_darshan_dict(records, into=result) if records else result
 
@@ -344,6 +371,7 @@ async def aread_darshan(
             counters=counters,
             timeout=timeout,
             silent_errors=silent_errors,
+            warn=warn,
         )
 
     outcome = await gather({mode: job(mode) for mode in modes}, limit=len(modes) or 1)
@@ -501,7 +529,7 @@ class Darshan(SubprocessOutputDict):
                 records.extend(parser.feed(chunk))
             records.extend(parser.close())
         if records:
-            build_darshan_dict(records, into=self)
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
 
     def load_str(self, input_str: str | bytes) -> None:
         """Load from a JSON cache string or from ``darshan-parser`` output text."""
@@ -511,7 +539,7 @@ class Darshan(SubprocessOutputDict):
             return
         records = parse_all(DarshanParser(source="<string>"), text.encode())
         if records:
-            build_darshan_dict(records, into=self)
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
 
     def save_cache(self, output_file: str | None = None, **kwargs: Any) -> None:
         """Write self as JSON (compact to a file; ``None`` = stdout, indented and sorted)."""
@@ -546,8 +574,9 @@ class Darshan(SubprocessOutputDict):
             counters=counters,
             timeout=self.timeout,
             silent_errors=self.silent_errors,
+            warn=not self.silent_errors,
         )
-        merge_darshan_dicts(self, data)
+        self._merge_pass(data)
         return self
 
     def _parse_darshan_parser(self, output_str: str | bytes) -> dict[str, Any]:
@@ -558,7 +587,25 @@ class Darshan(SubprocessOutputDict):
         except ParseError as error:
             logger.warning("%s", error)
             return self
-        return build_darshan_dict(records, into=self) if records else self
+        if records:
+            self._merge_pass(build_darshan_dict(records, into=self._pass_target()))
+        return self
+
+    def _pass_target(self) -> dict[str, Any]:
+        """Where a new pass is read into: self while empty, else a fresh dict merged afterwards."""
+        return self if not self else {}
+
+    def _merge_pass(self, fresh: dict[str, Any]) -> None:
+        """Merge a later pass into self: its values replace those of earlier passes.
+
+        Running the same mode twice (``darshan_parser_base()`` again, or
+        ``load()`` of a cache already loaded) gives the same dict, as in
+        pytokio, instead of a duplicate-counter error; duplicates within one
+        output still raise.
+        """
+        if fresh is self:
+            return
+        _deep_update(self, fresh)
 
     def darshan_parser_base(
         self, modules: Iterable[str] | None = None, counters: Iterable[str] | None = None

@@ -298,8 +298,8 @@ CATEGORIES = {
 }
 
 
-def _patterns(value: str | None) -> list[str]:
-    return [p for p in (value or "").split(",") if p]
+def _patterns(value: str | Sequence[str] | None) -> list[str]:
+    return [p for p in (value.split(",") if isinstance(value, str) else value or ()) if p]
 
 
 def _filters(

@@ -99,3 +99,18 @@ def test_overrides_apply_at_init_only(fresh: pytest.MonkeyPatch, tmp_path: Path)
         assert config.CONFIG[name.lower()] == value
     fresh.setenv("PYTOKIO_HDF5_FILES", "changed")
     assert config.CONFIG["hdf5_files"] == {"fs": ["x/%Y.h5"]}
+
+
+def test_every_key_of_the_loaded_file_reads_back(fresh: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each key of the file, comments included, is in CONFIG and readable as an upper-case name."""
+    for path in (config.DEFAULT_CONFIG_FILE, str(tmp_path / "site.json")):
+        if path != config.DEFAULT_CONFIG_FILE:
+            Path(path).write_text(json.dumps({"_note": "text", "Debug_Dummy": 3735928559}))
+            fresh.setenv("PYTOKIO_CONFIG", path)
+        config.init_config()
+        with open(path) as handle:
+            loaded = json.load(handle)
+        assert set(config.CONFIG) == {key.lower() for key in loaded}
+        for key, value in loaded.items():
+            assert config.CONFIG[key.lower()] == value
+            assert getattr(config, key.upper()) == value

@@ -100,7 +100,7 @@ def check_file(path: Path, hits: Sequence[dict[str, Any]], widths: dict[str, int
             assert np.array_equal(data, expected) and np.array_equal(
                 np.signbit(data), np.signbit(expected)
             ), name
-            assert h5[name].parent.attrs["source"] == b"collectd_disk"
+            assert h5[name].parent.attrs["source"] == "collectd_disk"
 
 
 def _natural(name: str) -> list[Any]:
@@ -139,8 +139,8 @@ def test_archive_input_reproduces_the_corpus_archive(tmp_path: Path) -> None:
         missing = mine["datatargets/readrates"][...]
         assert int(((missing == 0) & np.signbit(missing)).sum()) == 16002
         assert sorted(n for n in DATASETS if n in mine) == sorted(DATASETS)
-        assert mine["datatargets/readrates"].attrs["units"] == b"bytes/sec"
-        assert mine["dataservers/cpuload"].attrs["units"] == b"%"
+        assert mine["datatargets/readrates"].attrs["units"] == "bytes/sec"
+        assert mine["dataservers/cpuload"].attrs["units"] == "%"
         assert list(mine["dataservers/cpuload"].attrs["columns"]) == []
 
 

@@ -177,14 +177,14 @@ def read_tts(path: Path) -> dict:
                 k: (v.decode() if isinstance(v, bytes) else v if isinstance(v, str) else int(v))
                 for k, v in h5.attrs.items()
             },
-            "source": h5["datatargets"].attrs["source"].decode(),
+            "source": h5["datatargets"].attrs["source"],
             "timestamps": h5["datatargets/timestamps"][...],
         }
         for name in ("readrates", "writerates"):
             dataset = h5["datatargets/" + name]
             out[name] = dataset[...]
             out[name + "/columns"] = [c.decode() for c in dataset.attrs["columns"]]
-            out[name + "/units"] = dataset.attrs["units"].decode()
+            out[name + "/units"] = dataset.attrs["units"]
             out[name + "/version"] = dataset.attrs["version"]
     return out
 

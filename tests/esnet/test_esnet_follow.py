@@ -70,8 +70,8 @@ def day_contents(
         stamps = h5["datatargets/timestamps"][...]
         columns = [c.decode() for c in h5["datatargets/readrates"].attrs["columns"]]
         assert [c.decode() for c in h5["datatargets/writerates"].attrs["columns"]] == columns
-        assert h5["datatargets"].attrs["source"] == b"esnet_snmp"
-        assert h5["datatargets/readrates"].attrs["units"] == b"bytes/sec"
+        assert h5["datatargets"].attrs["source"] == "esnet_snmp"
+        assert h5["datatargets/readrates"].attrs["units"] == "bytes/sec"
         rows = []
         for name in ("readrates", "writerates"):
             matrix = h5["datatargets/" + name][...]

@@ -188,9 +188,9 @@ def test_archive_master_form(site: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert h5.attrs["start"] == epoch("2019-01-11-00:00:00")
         assert h5.attrs["end"] == epoch("2019-01-12-00:00:00")
         assert h5.attrs["version"] == "1"
-        assert h5["datatargets"].attrs["source"] == b"mmperfmon"
-        assert h5["datatargets/readbytes"].attrs["units"] == b"bytes"
-        assert h5["dataservers/cpuuser"].attrs["units"] == b"UNKNOWN"
+        assert h5["datatargets"].attrs["source"] == "mmperfmon"
+        assert h5["datatargets/readbytes"].attrs["units"] == "bytes"
+        assert h5["dataservers/cpuuser"].attrs["units"] == "UNKNOWN"
         assert h5["datatargets/timestamps"][600] == epoch("2019-01-11-10:00:00")
 
     # again, with one input only: the cells it does not cover keep their values

@@ -306,8 +306,8 @@ async def test_writer_rolls_over_at_midnight(tmp_path: Path, anyio_backend: str)
         assert day1.get_missing("datatargets/readbytes")[: 23 * 60].all()
         assert day2["datatargets/readbytes"][29].tolist() == [2901.0, 2900.0]
         assert day2.get_missing("datatargets/readbytes")[30:].all()
-        assert day1["datatargets/readbytes"].attrs["units"] == b"bytes"
-        assert day1["datatargets"].attrs["source"] == b"lmt"
+        assert day1["datatargets/readbytes"].attrs["units"] == "bytes"
+        assert day1["datatargets"].attrs["source"] == "lmt"
     assert not list(tmp_path.rglob("*.writing"))
 
 

@@ -76,7 +76,7 @@ def test_init_datasets_new_file(tmp_path: Path) -> None:
             assert stamps[...].tolist() == list(
                 range(epoch(2018, 1, 28), epoch(2018, 1, 28, 0, 10), 5)
             )
-            assert dict(h5[group].attrs) == {"source": b"lmt"}
+            assert dict(h5[group].attrs) == {"source": "lmt"}
         for name, shape in shapes.items():
             dataset = h5[name]
             assert dataset.shape == shape and dataset.maxshape == (shape[0], None)
@@ -97,8 +97,8 @@ def test_init_datasets_new_file(tmp_path: Path) -> None:
         ]
         empty = h5["mdservers/cpuload"].attrs["columns"]
         assert empty.dtype == numpy.dtype("S1") and empty.shape == (0,)
-        assert h5["datatargets/readbytes"].attrs["units"] == b"bytes"
-        assert h5["dataservers/memused"].attrs["units"] == b"%"
+        assert h5["datatargets/readbytes"].attrs["units"] == "bytes"
+        assert h5["dataservers/memused"].attrs["units"] == "%"
 
 
 def test_init_datasets_only_what_is_missing(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_init_datasets_uses_existing_timestamps(tmp_path: Path) -> None:
         spec = tts.NewDataset("datatargets/x", ["a"], timestamp_key="/shared/stamps")
         assert tts.init_datasets(h5, [spec], START, END, 5) == {"datatargets/x": (5, 1)}
         assert "datatargets/timestamps" not in h5
-        assert h5["datatargets/x"].attrs["units"] == b"UNKNOWN"
+        assert h5["datatargets/x"].attrs["units"] == "UNKNOWN"
 
 
 # -- tts.last_timestamp -----------------------------------------------------------------------
@@ -367,8 +367,8 @@ def test_follow_day_files_polls_and_commits(tmp_path: Path) -> None:
         with h5py.File(daily.day_path(template, day), "r") as h5:
             data = h5["datatargets/x"][...]
             assert numpy.nonzero(~missing(data))[0].tolist() == rows
-            assert h5["datatargets/x"].attrs["units"] == b"bytes"
-            assert h5["datatargets"].attrs["source"] == b"test"
+            assert h5["datatargets/x"].attrs["units"] == "bytes"
+            assert h5["datatargets"].attrs["source"] == "test"
 
 
 def test_writer_specs_and_metadata() -> None:
