@@ -14,9 +14,11 @@ here through :mod:`atokio.pipelines.archive`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from atokio.cli._common import parse_datetime
@@ -148,3 +150,59 @@ def run_follow(tool: Callable[..., datetime.datetime], *args: Any, **kwargs: Any
     stopped = tool(*args, **kwargs)
     logger.debug("stopped at %s", stopped)
     return 0
+
+
+class _CurrentStdout(logging.Handler):
+    """Write each record's message to whatever ``sys.stdout`` is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(record.getMessage() + "\n")
+        except Exception:  # a closed stdout must not fail the archive
+            self.handleError(record)
+
+
+class _Forward(logging.Handler):
+    """Pass records at or above a level on to another logger's handlers."""
+
+    def __init__(self, logger: logging.Logger | None, level: int) -> None:
+        super().__init__(level)
+        self.logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.logger is not None:
+            self.logger.handle(record)
+
+
+@contextlib.contextmanager
+def progress_lines_on_stdout() -> Iterator[None]:
+    """Print the archive's ``Initialized …``/``Writing out …`` lines on stdout.
+
+    pytokio's ``archive_lmtdb``, ``archive_esnet_snmp`` and ``archive_mmperfmon``
+    print one line per dataset created and per dataset committed on stdout;
+    scripts parse them, so the one-shot runs of these tools keep doing so.
+    The engine itself only logs them (``atokio.archive.daily`` at INFO).
+    """
+    daily = logging.getLogger("atokio.archive.daily")
+    handler = _CurrentStdout(logging.INFO)
+    handler.addFilter(
+        lambda record: record.getMessage().startswith(("Initialized ", "Writing out "))
+    )
+    level, propagate = daily.level, daily.propagate
+    threshold = daily.getEffectiveLevel()
+    handlers: list[logging.Handler] = [handler]
+    if threshold > logging.INFO:
+        # lowered for these lines only: what reaches the log on stderr is
+        # still what reached it before (warnings, errors)
+        daily.setLevel(logging.INFO)
+        daily.propagate = False
+        handlers.append(_Forward(daily.parent, threshold))
+    for each in handlers:
+        daily.addHandler(each)
+    try:
+        yield
+    finally:
+        for each in handlers:
+            daily.removeHandler(each)
+        daily.setLevel(level)
+        daily.propagate = propagate

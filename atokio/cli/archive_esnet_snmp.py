@@ -132,18 +132,19 @@ def _body(argv: Sequence[str] | None) -> int:
 
     assert query_start is not None and query_end is not None
     init_start, init_end = _archive.init_window(args, query_start, query_end)
-    archive_esnet_snmp(
-        init_start,
-        init_end,
-        interfaces,
-        args.timestep,
-        args.output,
-        query_start,
-        query_end,
-        input_file=args.input,
-        timeout=args.timeout,
-        retry=retry,
-    )
+    with _archive.progress_lines_on_stdout():
+        archive_esnet_snmp(
+            init_start,
+            init_end,
+            interfaces,
+            args.timestep,
+            args.output,
+            query_start,
+            query_end,
+            input_file=args.input,
+            timeout=args.timeout,
+            retry=retry,
+        )
     if args.debug:
         print(f"Wrote output to {args.output}", file=sys.stderr)
     return 0

@@ -126,9 +126,10 @@ def _body(argv: Sequence[str] | None) -> int:
     init_start, init_end = _archive.init_window(args, query_start, query_end)
     lmtdb = connect()
     try:
-        archive_lmtdb(
-            lmtdb, init_start, init_end, args.timestep, args.output, query_start, query_end
-        )
+        with _archive.progress_lines_on_stdout():
+            archive_lmtdb(
+                lmtdb, init_start, init_end, args.timestep, args.output, query_start, query_end
+            )
     finally:
         _close_quietly(lmtdb)
     if args.debug:

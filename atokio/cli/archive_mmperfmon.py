@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from atokio.cli import _archive
 from atokio.cli._common import DATETIME_FMT, run_main, setup_logging
 from atokio.pipelines.archive_mmperfmon import (
     METRIC_TO_DATASET,
@@ -187,15 +188,16 @@ def _body(argv: Sequence[str] | None) -> int:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such file")
 
-    archive_mmperfmon(
-        init_start,
-        init_end,
-        args.timestep,
-        args.num_luns,
-        args.num_servers,
-        args.output,
-        input_files,
-    )
+    with _archive.progress_lines_on_stdout():
+        archive_mmperfmon(
+            init_start,
+            init_end,
+            args.timestep,
+            args.num_luns,
+            args.num_servers,
+            args.output,
+            input_files,
+        )
     if args.debug:
         print(f"Wrote output to {args.output}", file=sys.stderr)
     return 0
