@@ -161,22 +161,26 @@ class Umami(collections.OrderedDict):
             raise ValueError("an Umami with no metrics cannot be plotted")
         if len(colorscale) != 4:
             raise ValueError("colorscale needs 4 colours (one per quartile)")
+        import matplotlib.dates as mdates
         import matplotlib.pyplot as plt  # matplotlib falls back to Agg without a display
 
         rows = len(self)
         figure = plt.figure(figsize=(figsize[0], figsize[1] * rows))
         grid = figure.add_gridspec(rows, 2, width_ratios=[4, 1], wspace=0.0, hspace=0.1)
         axes: list[Any] = []
+        first_series = None
         for row, metric in enumerate(self.values()):
-            series = figure.add_subplot(grid[row, 0])
+            series = figure.add_subplot(grid[row, 0], sharex=first_series)
+            first_series = first_series or series
             box = figure.add_subplot(grid[row, 1], sharey=series)
             axes.extend((series, box))
             values = np.asarray(metric.values, dtype=np.float64)
-            x = np.arange(len(values))
+            x = mdates.date2num(_plot_times(metric.timestamps))
             series.plot(x, values, linestyle="-", marker="x", linewidth=linewidth, color=linecolor)
             series.set_ylabel(metric.label, fontsize=fontsize, rotation=0, ha="right", va="center")
             series.grid(True)
-            series.set_xticks([])
+            if row < rows - 1:
+                series.tick_params(labelbottom=False)
             box.boxplot(
                 values[~np.isnan(values)],
                 widths=0.70,
@@ -190,14 +194,62 @@ class Umami(collections.OrderedDict):
             box.tick_params(labelleft=False)
             if len(values):
                 color = colorscale[_quartile(values, highlight_index, metric.big_is_good)]
-                index = x[highlight_index]
                 series.plot(
-                    [index], [values[highlight_index]], marker="o", markersize=8, color=color
+                    [x[highlight_index]],
+                    [values[highlight_index]],
+                    marker="o",
+                    markersize=8,
+                    color=color,
                 )
                 box.axhline(values[highlight_index], color=color, linewidth=linewidth * 2)
+        locator = mdates.AutoDateLocator()
+        axes[-2].xaxis.set_major_locator(locator)
+        axes[-2].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        _make_room_for_labels(figure, axes[0::2])
         if output_file is not None:
-            figure.savefig(output_file, bbox_inches="tight")
+            figure.savefig(output_file)
         return axes
+
+
+def _plot_times(timestamps: Sequence[Any]) -> list[datetime.datetime]:
+    """Timestamps (epoch seconds or datetimes) as datetimes for a dated axis (local time)."""
+    out = []
+    for stamp in timestamps:
+        if isinstance(stamp, datetime.datetime):
+            out.append(stamp)
+        elif isinstance(stamp, datetime.date):
+            out.append(datetime.datetime(stamp.year, stamp.month, stamp.day))
+        else:
+            out.append(datetime.datetime.fromtimestamp(float(stamp)))
+    return out
+
+
+def _make_room_for_labels(figure: Any, label_axes: Sequence[Any], pad_inches: float = 0.1) -> None:
+    """Widen the left margin so that the row labels and dates fit inside the figure.
+
+    The labels are drawn to the left of the plots; measured once the figure is
+    laid out, the margin becomes as wide as the widest of them, so the whole
+    diagram is inside the figure however it is saved (``plt.savefig`` too).
+    """
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in label_axes]
+    dpi = figure.dpi
+    extra_left = max(0.0, pad_inches - min(box.x0 for box in boxes) / dpi)
+    extra_bottom = max(0.0, pad_inches - min(box.y0 for box in boxes) / dpi)
+    if not (extra_left or extra_bottom):
+        return
+    # grow the figure by what is missing, keeping the plots their size
+    params = figure.subplotpars
+    width, height = figure.get_figwidth(), figure.get_figheight()
+    new_width, new_height = width + extra_left, height + extra_bottom
+    figure.set_size_inches(new_width, new_height)
+    figure.subplots_adjust(
+        left=(params.left * width + extra_left) / new_width,
+        right=(params.right * width + extra_left) / new_width,
+        bottom=(params.bottom * height + extra_bottom) / new_height,
+        top=(params.top * height + extra_bottom) / new_height,
+    )
 
 
 def _serialize_datetime_key(value: Any) -> Any:

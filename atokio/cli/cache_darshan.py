@@ -20,12 +20,13 @@ from atokio.connectors.darshan import READER_POLICY, READERS, Darshan
 __all__ = ["main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "cache_darshan") -> argparse.ArgumentParser:
+    """The command line of ``cache_darshan`` (``prog`` names it in usage and errors)."""
     parser = argparse.ArgumentParser(
-        prog="cache_darshan",
+        prog=prog,
         description="Parse a Darshan log (darshan-parser --base/--total/--perf) and print it as JSON.",
     )
-    parser.add_argument("logfile", metavar="N", type=str, help="Darshan log to process")
+    parser.add_argument("logfile", metavar="DARSHAN_LOG", type=str, help="Darshan log to process")
     parser.add_argument(
         "--base", action="store_true", help="include per-record counters (the default)"
     )
@@ -57,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _body(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def _body(argv: Sequence[str] | None, prog: str = "cache_darshan") -> int:
+    args = build_parser(prog).parse_args(argv)
     setup_logging()
 
     log = Darshan(args.logfile, reader=args.reader)

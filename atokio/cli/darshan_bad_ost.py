@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import sys
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "darshanlogs_to_ost_dataframe",
     "estimate_darshan_perf",
     "main",
+    "pearson",
     "summarize_darshan_perf",
 ]
 
@@ -126,14 +127,77 @@ def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
     return pandas.DataFrame.from_dict(rows, orient="index", columns=columns)
 
 
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b), for a, b > 0 and 0 <= x <= 1.
+
+    Evaluated with its continued fraction (modified Lentz method), on the side
+    of ``x`` where the fraction converges fast (I_x(a, b) = 1 - I_{1-x}(b, a)).
+    """
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 10_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < 1e-16:
+            break
+    return math.exp(log_front) * fraction / a
+
+
+def pearson(x: Sequence[float] | Any, y: Sequence[float] | Any) -> tuple[float, float]:
+    """Pearson's correlation coefficient of ``x`` and ``y`` and its two-sided p-value.
+
+    The p-value is the probability, for uncorrelated normal samples of the
+    same size, of a coefficient at least this far from 0: with ``n`` pairs and
+    coefficient ``r`` it is I_{1-r^2}((n-2)/2, 1/2).  Two pairs always give
+    p = 1.  ``ValueError`` for fewer than two pairs, lengths that differ, or a
+    constant input (whose coefficient is undefined).
+    """
+    import numpy
+
+    xs = numpy.asarray(x, dtype=numpy.float64)
+    ys = numpy.asarray(y, dtype=numpy.float64)
+    if xs.shape != ys.shape or xs.ndim != 1:
+        raise ValueError(
+            f"pearson needs two 1-d inputs of one length, not {xs.shape} and {ys.shape}"
+        )
+    n = len(xs)
+    if n < 2:
+        raise ValueError(f"pearson needs at least 2 pairs of values, not {n}")
+    dx, dy = xs - xs.mean(), ys - ys.mean()
+    norm_x, norm_y = float(numpy.linalg.norm(dx)), float(numpy.linalg.norm(dy))
+    if norm_x == 0.0 or norm_y == 0.0:
+        raise ValueError("pearson: an input is constant; its correlation is undefined")
+    r = float(numpy.dot(dx / norm_x, dy / norm_y))
+    r = max(-1.0, min(1.0, r))
+    if n == 2:
+        return r, 1.0
+    return r, _betainc((n - 2) / 2.0, 0.5, 1.0 - r * r)
+
+
 def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any]]:
     """Pearson correlation of per-file performance with every OST column.
 
     Returns ``[{"ost_name": "OST#<n>", "coefficient": r, "p-value": p}, ...]``
     sorted by coefficient, ascending; empty when all files performed the same.
     """
-    from scipy import stats
-
     frame = darshanlogs_to_ost_dataframe(darshan_logs)
     if frame.empty or frame["performance"].nunique() < 2:
         return []
@@ -141,12 +205,8 @@ def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any
     for column in frame.columns:
         if column == "performance" or frame[column].nunique() < 2:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            coefficient, p_value = stats.pearsonr(frame[column], frame["performance"])
-        results.append(
-            {"ost_name": column, "coefficient": float(coefficient), "p-value": float(p_value)}
-        )
+        coefficient, p_value = pearson(frame[column].to_numpy(), frame["performance"].to_numpy())
+        results.append({"ost_name": column, "coefficient": coefficient, "p-value": p_value})
     results.sort(key=lambda item: item["coefficient"])
     return results
 

@@ -124,7 +124,9 @@ def test_plot_rows_panels_and_highlight(tmp_path: Path) -> None:
     axes = umami.plot(output_file=str(output), figsize=(6.0, 1.5))
     assert len(axes) == 4  # two panels per metric
     figure = axes[0].figure
-    assert tuple(figure.get_size_inches()) == (6.0, 3.0)
+    # the figure grows (to the left and below) by what the labels and dates need
+    width, height = figure.get_size_inches()
+    assert 6.0 < width < 9.0 and 3.0 < height < 4.5
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the highlighted (last) value: write rate 14.0 is the best quartile (big is good),
     # OST fullness 80 % the worst (big is bad)
@@ -139,3 +141,38 @@ def test_plot_rows_panels_and_highlight(tmp_path: Path) -> None:
 def test_plot_needs_metrics() -> None:
     with pytest.raises(ValueError, match="no metrics"):
         Umami().plot()
+
+
+def test_plot_labels_inside_figure_and_dated_axis(tmp_path: Path) -> None:
+    """Saved with plain ``plt.savefig`` (no ``bbox_inches``), no row label is cut off."""
+    import matplotlib.image
+    import matplotlib.pyplot as plt
+
+    umami = sample()
+    umami["long"] = UmamiMetric(
+        umami["write_gibs"].timestamps, [1.0, 2.0, 3.0, 2.5], "A rather long row label (units)"
+    )
+    axes = umami.plot()
+    figure = axes[0].figure
+    output = tmp_path / "plain.png"
+    plt.savefig(output)
+    renderer = figure.canvas.get_renderer()
+    for series in axes[0::2]:
+        box = series.yaxis.label.get_window_extent(renderer)
+        assert box.x0 >= 0.0, series.get_ylabel()
+    ticks = [t.get_text() for t in axes[-2].get_xticklabels() if t.get_text()]
+    assert ticks and any(t.isdigit() or "Mar" in t for t in ticks), ticks
+    assert all(not t.get_text() for t in axes[0].get_xticklabels())  # dates on the bottom row only
+    pixels = matplotlib.image.imread(str(output))
+    height, width = pixels.shape[:2]
+    dpi = figure.dpi
+    assert (width, height) == (
+        int(figure.get_figwidth() * dpi),
+        int(figure.get_figheight() * dpi),
+    )
+    # the leftmost columns hold ink of the longest label, not a clipped edge
+    left_band = pixels[:, : width // 10, :3]
+    assert left_band.min() < 0.5  # some dark text there
+    assert pixels[:, :2, :3].min() > 0.9  # the very edge is blank margin: nothing cut
+    assert pixels[..., :3].std() > 0.05  # not a blank picture
+    plt.close(figure)

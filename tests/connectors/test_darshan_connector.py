@@ -326,7 +326,6 @@ def test_darshan_bad_ost_finds_ost_14(
     parser_on_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import numpy
-    from scipy import stats
 
     from atokio.cli import darshan_bad_ost
 
@@ -350,7 +349,8 @@ def test_darshan_bad_ost_finds_ost_14(
         }
         perf.append(total / slowest)
         on14.append(1.0 / len(osts) if 14 in osts else 0.0)
-    want_r, want_p = stats.pearsonr(numpy.array(on14), numpy.array(perf))
+    want_r = numpy.corrcoef(numpy.array(on14), numpy.array(perf))[0, 1]
+    want_p = 2.473047514446202e-305  # scipy.stats.pearsonr 1.17.1 on these numbers
 
     assert darshan_bad_ost.main(["--json", log]) == 0
     rows = json.loads(capsys.readouterr().out)
