@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timesteps", action="store_true", help="add read/write bytes per time step"
     )
     parser.add_argument("--columns", action="store_true", help="add read/write bytes per column")
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        type=str,
+        default=None,
+        help="also draw the rates over time per column group into this picture file",
+    )
     return parser
 
 
@@ -146,6 +153,10 @@ def _body(argv: Sequence[str] | None) -> int:
             results["timesteps"] = summarize_timesteps(h5)
         if args.columns:
             results["columns"] = summarize_columns(h5)
+        if args.plot:
+            from atokio.analysis.plots import plot_tts_rates
+
+            plot_tts_rates(h5, args.plot, title=f"Rates over time: {args.file}")
     if args.json:
         print(json.dumps(results, indent=4, sort_keys=True))
         return 0
@@ -154,6 +165,8 @@ def _body(argv: Sequence[str] | None) -> int:
         print_timestep_summary(results["timesteps"])
     if args.columns:
         print_column_summary(results["columns"])
+    if args.plot:
+        print(f"Plot written to {args.plot}")
     return 0
 
 
