@@ -82,7 +82,11 @@ def _body(argv: Sequence[str] | None) -> int:
     )
     logger.debug("searching with %s", criteria)
     if args.load:
-        logs = tools_darshan.load_darshanlogs(which=args.load, **criteria)
+        from atokio.progress import progress
+
+        paths = tools_darshan.find_darshanlogs(**criteria)
+        with progress(total=len(paths), desc="load", unit="log") as bar:
+            logs = tools_darshan.load_darshanlogs(which=args.load, progress=bar.update, **criteria)
         write_json({path: dict(log) for path, log in logs.items()})
         return 0
     for path in tools_darshan.find_darshanlogs(**criteria):

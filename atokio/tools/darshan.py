@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from atokio import config
@@ -110,6 +111,20 @@ def _read_direct(item: tuple[str, tuple[str, ...], bool]) -> dict[str, Any]:
     return build_darshan_dict(_direct_records(path, modes, None, None, silent))
 
 
+def _counted(
+    job: Callable[[], Awaitable[Any]], progress: Callable[[int], Any]
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``job`` that reports 1 to ``progress`` once it has finished (well or not)."""
+
+    async def counted() -> Any:
+        try:
+            return await job()
+        finally:
+            progress(1)
+
+    return counted
+
+
 def _parse_which(which: str | None) -> tuple[str, ...]:
     if which is None:
         return ("base",)
@@ -127,6 +142,7 @@ def load_darshanlogs(
     log_dir: str | None = None,
     system: str | None = None,
     which: str | None = None,
+    progress: Callable[[int], Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, Darshan]:
     """Parsed Darshan logs matching the criteria, keyed by log path.
@@ -134,7 +150,8 @@ def load_darshanlogs(
     ``which`` is a comma-separated string of ``base``, ``total``, ``perf``
     (default ``base``); ``kwargs`` go to each :class:`Darshan`.  Logs are read
     concurrently (up to :data:`CONCURRENT_LOGS` at once); a log that cannot be
-    read gives a warning and an empty :class:`Darshan`.
+    read gives a warning and an empty :class:`Darshan`.  ``progress``, when
+    given, is called with 1 as each log is read (a progress bar's ``update``).
     """
     modes = _parse_which(which)
     paths = find_darshanlogs(datetime_start, datetime_end, username, jobid, log_dir, system)
@@ -150,6 +167,8 @@ def load_darshanlogs(
                     if isinstance(loaded, BaseException):
                         raise loaded
                     logs[item[0]].update(loaded)
+                    if progress is not None:
+                        progress(1)
         jobs = {
             path: (
                 lambda log=log: read_darshan(
@@ -164,6 +183,8 @@ def load_darshanlogs(
             for path, log in logs.items()
             if len(direct) <= 1 or log not in direct
         }
+        if progress is not None:
+            jobs = {path: _counted(job, progress) for path, job in jobs.items()}
         outcome = await gather(jobs, limit=CONCURRENT_LOGS)
         outcome.raise_first()
 
