@@ -15,13 +15,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import re
 import sys
 from collections.abc import Sequence
 
 from atokio.cli import TOOLS
 
-__all__ = ["main", "run_named_tool"]
+__all__ = ["SUMMARIES", "main", "run_named_tool", "usage"]
 
 #: The tools, then the commands only ``atokio`` has (no pytokio name): the report service.
 COMMANDS = (*TOOLS, "serve")
@@ -31,20 +30,40 @@ def _available(tool: str) -> bool:
     return importlib.util.find_spec(f"atokio.cli.{tool}") is not None
 
 
-def _summary(tool: str) -> str:
-    spec = importlib.util.find_spec(f"atokio.cli.{tool}")
-    if spec is None or spec.origin is None:
-        return "(not available in this version)"
-    import ast
+#: What each tool does, in one line for ``atokio --help`` (and the generated docs/cli.md).
+SUMMARIES: dict[str, str] = {
+    "archive_collectdes": "Archive collectd data from Elasticsearch as TOKIO Time Series (HDF5).",
+    "archive_esnet_snmp": "Archive ESnet SNMP interface counters as TOKIO Time Series (HDF5).",
+    "archive_lmtdb": "Archive an LMT database's Lustre counters as TOKIO Time Series (HDF5).",
+    "archive_mmperfmon": "Archive GPFS mmperfmon counters as TOKIO Time Series (HDF5).",
+    "cache_collectdes": "Save collectd documents from Elasticsearch to a JSON file.",
+    "cache_darshan": "Print one Darshan log as JSON (counters, totals, performance).",
+    "cache_esnet_snmp": "Print ESnet SNMP interface rates as JSON or CSV.",
+    "cache_isdct": "Print Intel SSD (ISDCT) health data of a NERSC dump as a table or JSON.",
+    "cache_lfsstatus": "Show how full Lustre OSTs were, or which had failed over, at a moment.",
+    "cache_lmtdb": "Copy a time window of an LMT database into a local SQLite file.",
+    "cache_mmperfmon": "Print GPFS mmperfmon outputs as JSON or CSV.",
+    "cache_nersc_globuslogs": "Save Globus transfer records from Elasticsearch as JSON or CSV.",
+    "cache_nersc_jobsdb": "Copy the NERSC jobs database rows of a time window into SQLite.",
+    "cache_slurm": "Print a Slurm job's accounting records as sacct text, JSON or CSV.",
+    "cache_topology": "Show how spread out a Cray XC job's nodes are on the network, as JSON.",
+    "compare_isdct": "Compare two Intel SSD (ISDCT) dumps: what failed, wore or changed.",
+    "darshan_bad_ost": "Find Lustre OSTs whose use goes with slow (or fast) file I/O.",
+    "darshan_scoreboard": "Rank the heaviest users, file systems and applications of a Darshan index.",
+    "find_darshanlogs": "List (or parse) the Darshan logs of a date range, user or job.",
+    "index_darshanlogs": "Index Darshan logs into an SQLite database of per-file-system summaries.",
+    "summarize_h5lmt": "Show read/write volumes, CPU load and missing data of file-system telemetry.",
+    "summarize_job": "Summarize a job's I/O and what its file system was doing meanwhile.",
+    "summarize_tts": "Show the volumes and completeness of a TTS file; --plot draws its rates.",
+    "cache_darshanlogs": "Another name of cache_darshan: one Darshan log as JSON.",
+    "summarize_darshanlogs": "Print the bytes read and written per Darshan log and file system.",
+}
 
-    with open(spec.origin) as handle:
-        doc = ast.get_docstring(ast.parse(handle.read())) or ""
-    first = doc.strip().splitlines()[0] if doc.strip() else ""
-    # plain text for a terminal: no reST markup, no pointers into the developers' docs
-    first = re.sub(r"\s*\((?:[^()]*,\s*)?CLI\.md[^()]*\)", "", first)
-    first = re.sub(r"\s*\(``\w+``\)", "", first)
-    first = re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
-    return first
+
+def _summary(tool: str) -> str:
+    if not _available(tool):
+        return "(not available in this version)"
+    return SUMMARIES.get(tool, "")
 
 
 def usage() -> str:
@@ -62,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch ``atokio <tool> ...`` to ``atokio.cli.<tool>.main``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(usage())
+        try:
+            print(usage())
+            sys.stdout.flush()
+        except BrokenPipeError:  # `atokio --help | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0 if args else 2
     if args[0] == "--version":
         from atokio import __version__

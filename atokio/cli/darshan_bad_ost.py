@@ -105,6 +105,23 @@ def summarize_darshan_perf(darshan_logs: Iterable[str]) -> dict[str, dict[str, A
     return results
 
 
+def _ost_table(summary: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[int], Any, Any]:
+    """Files, OSTs, weights (files x OSTs: 1/n on each of a file's n OSTs) and performances."""
+    import numpy
+
+    keys = list(summary)
+    all_osts = sorted({ost for item in summary.values() for ost in item["ost_list"]})
+    column = {ost: index for index, ost in enumerate(all_osts)}
+    weights = numpy.zeros((len(keys), len(all_osts)))
+    performance = numpy.zeros(len(keys))
+    for row, key in enumerate(keys):
+        item = summary[key]
+        for ost in item["ost_list"]:
+            weights[row, column[ost]] = 1.0 / len(item["ost_list"])
+        performance[row] = item["performance"]
+    return keys, all_osts, weights, performance
+
+
 def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
     """DataFrame, one row per file: ``performance`` and one ``OST#<n>`` column per OST.
 
@@ -113,18 +130,11 @@ def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
     """
     import pandas
 
-    summary = summarize_darshan_perf(darshan_logs)
-    all_osts = sorted({ost for item in summary.values() for ost in item["ost_list"]})
-    rows = {}
-    for key, item in summary.items():
-        weight = 1.0 / len(item["ost_list"])
-        row = {f"OST#{ost}": 0.0 for ost in all_osts}
-        for ost in item["ost_list"]:
-            row[f"OST#{ost}"] = weight
-        row["performance"] = item["performance"]
-        rows[key] = row
-    columns = ["performance"] + [f"OST#{ost}" for ost in all_osts]
-    return pandas.DataFrame.from_dict(rows, orient="index", columns=columns)
+    keys, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs))
+    columns = ["performance"] + [f"OST#{ost}" for ost in osts]
+    frame = pandas.DataFrame(weights, index=keys, columns=columns[1:])
+    frame.insert(0, "performance", performance)
+    return frame
 
 
 def _betainc(a: float, b: float, x: float) -> float:
@@ -198,15 +208,18 @@ def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any
     Returns ``[{"ost_name": "OST#<n>", "coefficient": r, "p-value": p}, ...]``
     sorted by coefficient, ascending; empty when all files performed the same.
     """
-    frame = darshanlogs_to_ost_dataframe(darshan_logs)
-    if frame.empty or frame["performance"].nunique() < 2:
+    import numpy
+
+    _, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs))
+    if len(performance) == 0 or len(numpy.unique(performance)) < 2:
         return []
     results = []
-    for column in frame.columns:
-        if column == "performance" or frame[column].nunique() < 2:
+    for index, ost in enumerate(osts):
+        column = weights[:, index]
+        if len(numpy.unique(column)) < 2:
             continue
-        coefficient, p_value = pearson(frame[column].to_numpy(), frame["performance"].to_numpy())
-        results.append({"ost_name": column, "coefficient": coefficient, "p-value": p_value})
+        coefficient, p_value = pearson(column, performance)
+        results.append({"ost_name": f"OST#{ost}", "coefficient": coefficient, "p-value": p_value})
     results.sort(key=lambda item: item["coefficient"])
     return results
 

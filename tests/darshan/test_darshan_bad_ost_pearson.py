@@ -87,3 +87,22 @@ def test_bad_ost_sample_log_as_before(capsys: pytest.CaptureFixture[str]) -> Non
 def test_bad_ost_does_not_import_scipy() -> None:
     source = Path(darshan_bad_ost.__file__).read_text()
     assert "scipy" not in source
+
+
+def test_ost_dataframe_rows_spread_one_file_over_its_osts() -> None:
+    log = str(package_logs()["sample-badost"])
+    frame = darshan_bad_ost.darshanlogs_to_ost_dataframe([log])
+    summary = darshan_bad_ost.summarize_darshan_perf([log])
+    assert list(frame.index) == list(summary)
+    assert frame.columns[0] == "performance"
+    assert all(name.startswith("OST#") for name in frame.columns[1:])
+    osts = frame.drop(columns="performance")
+    assert osts.sum(axis=1).round(12).eq(1.0).all()
+    first = next(iter(summary))
+    spread = summary[first]["ost_list"]
+    assert sorted(int(c[4:]) for c in osts.columns[osts.loc[first] > 0]) == spread
+    assert frame.loc[first, "performance"] == summary[first]["performance"]
+    # the correlations are those of the frame's columns
+    rows = darshan_bad_ost.correlate_ost_performance([log])
+    r14, _ = pearson(frame["OST#14"].to_numpy(), frame["performance"].to_numpy())
+    assert {row["ost_name"]: row["coefficient"] for row in rows}["OST#14"] == r14
