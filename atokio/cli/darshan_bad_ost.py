@@ -213,7 +213,7 @@ def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any
     _, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs))
     if len(performance) == 0 or len(numpy.unique(performance)) < 2:
         return []
-    results = []
+    results: list[dict[str, Any]] = []
     for index, ost in enumerate(osts):
         column = weights[:, index]
         if len(numpy.unique(column)) < 2:
