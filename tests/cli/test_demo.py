@@ -1,0 +1,51 @@
+"""scripts/demo on the darshan package's logs alone (a fresh clone without ../shared)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_teaches_without_the_corpus(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo"), "--here", "-o", str(out)]
+        + ["--corpus", str(tmp_path / "no-corpus")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    # the inventory adds up, and so does the index's own count
+    staged = re.search(r"(\d+) distinct logs = (\d+) - (\d+), staged", text)
+    assert staged is not None, text
+    distinct, offered, repeats = map(int, staged.groups())
+    assert distinct == offered - repeats and distinct >= 5
+    indexing = re.search(r"Indexing (\d+) logs", text)
+    indexed = re.search(r"Indexed (\d+) logs, (\d+) skipped", text)
+    assert indexing and indexed, text
+    assert int(indexing.group(1)) == distinct == int(indexed.group(1)) + int(indexed.group(2))
+    # file systems by name, user ids where no name resolves, no UNKNOWN rows
+    assert "edison-scratch2" in text and "cori-scratch" in text
+    assert re.search(r"^ *\d+\. +uid69615 ", text, re.MULTILINE), text
+    assert not re.search(r"^ *\d+\. .*UNKNOWN", text, re.MULTILINE), text
+    # the staged tree and the configuration the commands used
+    assert (out / "site.json").is_file()
+    assert list(
+        (out / "logs" / "2017" / "3" / "20").glob("uid69615_vpicio_uni_id4478544_*.darshan")
+    )
+    # the picture
+    picture = out / "jobs.png"
+    assert text.rstrip().endswith(f"written to {picture}")
+    pixels = matplotlib.image.imread(str(picture))
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 500
+    assert pixels[..., :3].std() > 0.05
