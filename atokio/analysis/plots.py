@@ -182,7 +182,7 @@ def plot_job_summary(records: Iterable[Mapping[str, Any]], output_file: str) -> 
             + ", ".join(key for key, _, _ in JOB_METRICS)
         )
     plt = _agg()
-    axes = umami.plot(output_file)
+    axes = umami.plot(output_file, figsize=(8.0, 1.6))
     plt.close(axes[0].figure)
     logger.info("wrote %s", output_file)
     return output_file

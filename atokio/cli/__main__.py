@@ -61,9 +61,23 @@ SUMMARIES: dict[str, str] = {
 
 
 def _summary(tool: str) -> str:
+    """The line ``atokio --help`` shows for ``tool``.
+
+    A command without an entry in :data:`SUMMARIES` shows the first line of
+    its module's docstring (read without importing the module).
+    """
     if not _available(tool):
         return "(not available in this version)"
-    return SUMMARIES.get(tool, "")
+    if tool in SUMMARIES:
+        return SUMMARIES[tool]
+    spec = importlib.util.find_spec(f"atokio.cli.{tool}")
+    if spec is None or spec.origin is None:
+        return ""
+    import ast
+
+    with open(spec.origin) as handle:
+        doc = ast.get_docstring(ast.parse(handle.read())) or ""
+    return doc.strip().split("\n")[0] if doc.strip() else ""
 
 
 def usage() -> str:
