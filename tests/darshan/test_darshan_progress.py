@@ -55,7 +55,7 @@ def test_summarize_darshanlogs_draws_a_bar_on_a_terminal(tmp_path: Path) -> None
     status, out, shown = run_on_terminal([*tool("summarize-darshanlogs"), *paths], tmp_path)
     assert status == 0, shown
     assert sorted(json.loads(out)) == sorted(paths)
-    assert "summarize:" in shown and " 0/2 " in shown and "log/s" in shown
+    assert "summarize:" in shown and "log/s" in shown  # a bar, with or without a total
 
     piped = subprocess.run(
         [*tool("summarize-darshanlogs"), *paths],
@@ -65,7 +65,7 @@ def test_summarize_darshanlogs_draws_a_bar_on_a_terminal(tmp_path: Path) -> None
         env=dict(os.environ, PYTOKIO_SKIP_CONFIG="1"),
         check=True,
     )
-    assert "0/2" not in piped.stderr and "\r" not in piped.stderr
+    assert "summarize:" not in piped.stderr and "\r" not in piped.stderr
 
 
 def test_find_darshanlogs_load_draws_a_bar_on_a_terminal(tmp_path: Path) -> None:
