@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -77,7 +78,11 @@ def _summary(tool: str) -> str:
 
     with open(spec.origin) as handle:
         doc = ast.get_docstring(ast.parse(handle.read())) or ""
-    return doc.strip().split("\n")[0] if doc.strip() else ""
+    first = doc.strip().split("\n")[0] if doc.strip() else ""
+    # plain text for a terminal: no reST markup, no pointers into the documentation
+    first = re.sub(r"\s*\((?:[^()]*,\s*)?(?:docs/|CLI\.md)[^()]*\)", "", first)
+    first = re.sub(r"\s*\(``\w+``\)", "", first)
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
 
 
 def usage() -> str:
