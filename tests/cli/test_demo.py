@@ -45,7 +45,12 @@ def test_demo_teaches_without_the_corpus(tmp_path: Path) -> None:
     )
     # the picture
     picture = out / "jobs.png"
-    assert text.rstrip().endswith(f"written to {picture}")
+    drawn = re.search(
+        r"UMAMI diagram of these (\d+) jobs \(oldest to newest\) written to (\S+)\n", text
+    )
+    assert drawn and drawn.group(2) == str(picture), text
+    assert int(drawn.group(1)) == int(re.search(r"(\d+) readable", text).group(1))  # type: ignore[union-attr]
+    assert "== 6." not in text  # the corpus's TTS file is not there
     pixels = matplotlib.image.imread(str(picture))
     assert pixels.shape[0] > 300 and pixels.shape[1] > 500
     assert pixels[..., :3].std() > 0.05
