@@ -58,6 +58,7 @@ SUMMARIES: dict[str, str] = {
     "summarize_tts": "Show the volumes and completeness of a TTS file; --plot draws its rates.",
     "cache_darshanlogs": "Another name of cache_darshan: one Darshan log as JSON.",
     "summarize_darshanlogs": "Print the bytes read and written per Darshan log and file system.",
+    "serve": "Serve job I/O reports over HTTP: a JSON API and web pages.",
 }
 
 
