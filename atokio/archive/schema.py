@@ -1,4 +1,4 @@
-"""Names of the TOKIO Time Series schema v1 (FORMATS.md section 14.2), without I/O dependencies.
+"""Names of the TOKIO Time Series schema v1 (docs/formats.md#dataset-names), without I/O dependencies.
 
 Kept apart from :mod:`atokio.archive.tts` so that tools needing only the
 names (``summarize_job``'s dataset table) do not load h5py to get them.

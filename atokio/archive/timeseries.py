@@ -2,7 +2,7 @@
 
 A TimeSeries is a 2-D float64 matrix (rows = time stamps, columns =
 components such as OSTs) with its time stamps, column names and metadata.
-Conventions (FORMATS.md section 14):
+Conventions (docs/formats.md#tokio-time-series):
 
 * row *i* covers ``[t_i, t_i + timestep)`` (left-aligned);
 * a cell never written holds **-0.0** ("missing"); a measured zero is +0.0;
@@ -64,8 +64,7 @@ def timeseries_deltas(dataset: numpy.ndarray) -> numpy.ndarray:
     gives a negative delta: while "searching" (at the start, after a gap or a
     decrease) the first value at least as large as the last non-zero value
     seen credits the whole change to the row before it; a smaller one becomes
-    the new reference.  Cells without a delta stay -0.0 (missing).  (FORMATS.md
-    section 10.4.)
+    the new reference.  Cells without a delta stay -0.0 (missing).  (docs/formats.md#lmt-in-tts.)
     """
     data = numpy.asarray(dataset, dtype=numpy.float64)
     if data.ndim == 1:

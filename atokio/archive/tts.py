@@ -1,6 +1,6 @@
 """The TOKIO Time Series (TTS) HDF5 schema, version 1: reading and committing datasets.
 
-Layout (FORMATS.md section 14): root attributes ``version`` ("1"), ``start``
+Layout (docs/formats.md#tokio-time-series): root attributes ``version`` ("1"), ``start``
 and ``end`` (epoch seconds, ``end`` exclusive); one group per kind of
 component (``datatargets``, ``mdtargets``, ``dataservers``, ...) with a 1-D
 int64 ``timestamps`` dataset shared by its 2-D float64 datasets (rows = time,
@@ -120,7 +120,7 @@ def _attr_bytes(values: list[str]) -> numpy.ndarray:
 
 
 def commit_timeseries(h5: h5py.File, timeseries: TimeSeries, **kwargs: Any) -> None:
-    """Write a TimeSeries into its dataset of an open TTS file (FORMATS.md section 14.4).
+    """Write a TimeSeries into its dataset of an open TTS file (docs/formats.md#writing-and-appending).
 
     Creates the dataset (chunked, gzip; ``kwargs`` go to ``create_dataset``)
     and the group's time stamps when absent; otherwise writes the rows into

@@ -1,4 +1,4 @@
-"""Conventions shared by the command-line tools (CLI.md section 2).
+"""Conventions shared by the command-line tools (docs/cli.md#conventions).
 
 * JSON to stdout: 4-space indent, sorted keys, newline at the end; JSON to a
   file: compact, insertion order, no newline (:func:`write_json`).

@@ -1,4 +1,4 @@
-"""Archive collectd data from Elasticsearch as TOKIO Time Series (``archive_collectdes``, CLI.md 3.1).
+"""Archive collectd data from Elasticsearch as TOKIO Time Series (``archive_collectdes``, docs/cli.md#archive_collectdes).
 
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_collectdes` (whose documented names are
@@ -84,7 +84,7 @@ DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.1, plus ``--follow``); ``-h`` is ``--host``."""
+    """The argument parser (docs/cli.md#archive_collectdes, plus ``--follow``); ``-h`` is ``--host``."""
     parser = es_parser(
         "archive_collectdes",
         "Dump collectd data of the burst-buffer nodes out of Elasticsearch "

@@ -1,4 +1,4 @@
-"""Retrieve ESnet SNMP counters and store them in TOKIO Time Series format (``archive_esnet_snmp``, CLI.md 3.2).
+"""Retrieve ESnet SNMP counters and store them in TOKIO Time Series format (``archive_esnet_snmp``, docs/cli.md#archive_esnet_snmp).
 
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_esnet_snmp` (whose documented names are
@@ -64,7 +64,7 @@ DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.2, plus ``--retries`` and ``--follow``)."""
+    """The argument parser (docs/cli.md#archive_esnet_snmp, plus ``--retries`` and ``--follow``)."""
     parser = argparse.ArgumentParser(
         prog="archive_esnet_snmp",
         description="Retrieve ESnet SNMP interface data rates and store them in a TOKIO Time "

@@ -1,4 +1,4 @@
-"""Retrieve the contents of an LMT database and archive them as TOKIO Time Series (``archive_lmtdb``, CLI.md 3.3).
+"""Retrieve the contents of an LMT database and archive them as TOKIO Time Series (``archive_lmtdb``, docs/cli.md#archive_lmtdb).
 
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_lmtdb` (whose documented names are
@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.3, plus ``--follow``)."""
+    """The argument parser (docs/cli.md#archive_lmtdb, plus ``--follow``)."""
     parser = argparse.ArgumentParser(
         prog="archive_lmtdb",
         description="Retrieve the contents of an LMT database and store them in a TOKIO Time Series file.",

@@ -1,4 +1,4 @@
-"""Store GPFS mmperfmon counters as TOKIO Time Series (``archive_mmperfmon``, CLI.md section 3.4).
+"""Store GPFS mmperfmon counters as TOKIO Time Series (``archive_mmperfmon``, docs/cli.md#archive_mmperfmon).
 
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_mmperfmon` (whose documented names are
@@ -55,7 +55,7 @@ DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.4, master and 0.13.0 forms)."""
+    """The argument parser (docs/cli.md#archive_mmperfmon, master and 0.13.0 forms)."""
     parser = argparse.ArgumentParser(
         prog="archive_mmperfmon",
         description="Store GPFS mmperfmon counters in a TOKIO Time Series HDF5 file. "

@@ -1,4 +1,4 @@
-"""Dump collectd documents out of Elasticsearch (``cache_collectdes``, CLI.md 3.5).
+"""Dump collectd documents out of Elasticsearch (``cache_collectdes``, docs/cli.md#cache_collectdes).
 
 Uses :class:`atokio.connectors.collectd_es.CollectdEs` and native scrolling
 to dump the collectd documents of the burst-buffer nodes in
@@ -8,7 +8,7 @@ as CSV (one row per hit, the 20 fields as columns).  ``--input`` re-emits a
 dump made earlier instead of querying (every cached page, whatever the time
 window).
 
-Choices (CLI.md 4): the pages of all three queries are written, in the
+Choices (docs/cli.md#conventions): the pages of all three queries are written, in the
 order cpu, disk, memory (pytokio kept only the memory pages); JSON is
 streamed page by page as it arrives; ``--debug`` logs progress on stderr; a
 ``-o`` name ending in ``.gz`` is written gzip-compressed.  ``-h`` is the
@@ -49,7 +49,7 @@ DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.5); ``-h`` is ``--host``."""
+    """The argument parser (docs/cli.md#cache_collectdes); ``-h`` is ``--host``."""
     parser = es_parser(
         "cache_collectdes",
         "Dump collectd documents of the burst-buffer nodes out of Elasticsearch "

@@ -1,4 +1,4 @@
-"""Parse one Darshan log and print it as JSON (``cache_darshan``, CLI.md section 3.6).
+"""Parse one Darshan log and print it as JSON (``cache_darshan``, docs/cli.md#cache_darshan).
 
 The passes run in the order total, perf, base (those asked for; base alone when
 none is), and merge into one object with the keys ``header``, ``mounts`` and

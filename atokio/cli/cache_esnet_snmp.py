@@ -1,4 +1,4 @@
-"""Retrieve ESnet SNMP interface rates, or reload a saved copy, as JSON or CSV (``cache_esnet_snmp``, CLI.md 3.7).
+"""Retrieve ESnet SNMP interface rates, or reload a saved copy, as JSON or CSV (``cache_esnet_snmp``, docs/cli.md#cache_esnet_snmp).
 
 A CLI interface for :meth:`atokio.connectors.esnet_snmp.EsnetSnmp.to_dataframe`
 and :meth:`~atokio.connectors.common.CacheableDict.save_cache`.
@@ -49,7 +49,7 @@ DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.7, plus ``--retries``)."""
+    """The argument parser (docs/cli.md#cache_esnet_snmp, plus ``--retries``)."""
     parser = argparse.ArgumentParser(
         prog="cache_esnet_snmp",
         description="Retrieve ESnet SNMP interface data rates (bytes/sec) for a time window, "

@@ -1,7 +1,7 @@
 """Provide a CLI interface for ``NerscIsdct.to_dataframe()`` and ``NerscIsdct.save_cache()`` (``cache_isdct``).
 
 Loads a NERSC dump of Intel SSD Data Center Tool outputs (a directory, ``.tar``,
-``.tgz`` or a JSON cache of one) and prints it (CLI.md section 3.8):
+``.tgz`` or a JSON cache of one) and prints it (docs/cli.md#cache_isdct):
 
 * JSON (the default): ``{serial_number: {counter: value, ...}}``, compact both
   on stdout and in a file, with no newline at the end;

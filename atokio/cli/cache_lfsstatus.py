@@ -1,4 +1,4 @@
-"""Summarise Lustre OST fullness or failover state at one moment (``cache_lfsstatus``, CLI.md 3.9).
+"""Summarise Lustre OST fullness or failover state at one moment (``cache_lfsstatus``, docs/cli.md#cache_lfsstatus).
 
 ``cache_lfsstatus (--fullness [FILE] | --failure [FILE]) [-o OUT] filesystem datetime``
 

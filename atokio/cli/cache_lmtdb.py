@@ -1,4 +1,4 @@
-"""Retrieve the contents of an LMT database and cache them locally (``cache_lmtdb``, CLI.md 3.10).
+"""Retrieve the contents of an LMT database and cache them locally (``cache_lmtdb``, docs/cli.md#cache_lmtdb).
 
 Copies the part of an LMT database (MySQL, or an SQLite cache given with
 ``-i``) that covers ``[start, end]`` (both inclusive) into an SQLite file
@@ -172,7 +172,7 @@ def connect_lmtdb(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.10)."""
+    """The argument parser (docs/cli.md#cache_lmtdb)."""
     parser = argparse.ArgumentParser(
         prog="cache_lmtdb",
         description="Retrieve the contents of an LMT database and cache them locally.",

@@ -1,4 +1,4 @@
-"""Parse mmperfmon outputs and print them as JSON or CSV (``cache_mmperfmon``, CLI.md section 3.11).
+"""Parse mmperfmon outputs and print them as JSON or CSV (``cache_mmperfmon``, docs/cli.md#cache_mmperfmon).
 
 Interface for :meth:`atokio.connectors.mmperfmon.Mmperfmon.save_cache` and
 :meth:`~atokio.connectors.mmperfmon.Mmperfmon.to_dataframe`.  The inputs (text
@@ -31,7 +31,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.11)."""
+    """The argument parser (docs/cli.md#cache_mmperfmon)."""
     parser = argparse.ArgumentParser(
         prog="cache_mmperfmon",
         description="Parse GPFS mmperfmon query outputs (text, .gz, directories, .tar/.tgz "

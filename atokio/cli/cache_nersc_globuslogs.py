@@ -1,4 +1,4 @@
-"""Command-line interface into the nersc_globuslogs connector (``cache_nersc_globuslogs``, CLI.md 3.12).
+"""Command-line interface into the nersc_globuslogs connector (``cache_nersc_globuslogs``, docs/cli.md#cache_nersc_globuslogs).
 
 Dumps the NERSC Globus transfer records that overlap
 ``[query_start, query_end)`` (a transfer that starts before the end and ends
@@ -15,7 +15,7 @@ newline at the end; with ``-o FILE`` the tool first prints ``Caching to
 FILE`` and writes compact JSON (or CSV).  Pages are written one at a time as
 they arrive.
 
-Choices (CLI.md 2.2, 4): ``-h`` is the host and ``-i`` the index, as in
+Choices (docs/cli.md#conventions): ``-h`` is the host and ``-i`` the index, as in
 pytokio; a long-only ``--help`` prints the help, and ``--h`` still
 abbreviates ``--host``.  ``--user`` and ``--type`` may be given together
 (both conditions apply); with ``--input`` they are ignored, with a warning.
@@ -69,7 +69,7 @@ _CHUNK = 1 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.12); ``-h`` is ``--host``."""
+    """The argument parser (docs/cli.md#cache_nersc_globuslogs); ``-h`` is ``--host``."""
     parser = es_parser(
         "cache_nersc_globuslogs",
         "Dump the NERSC Globus transfer records that overlap "

@@ -1,4 +1,4 @@
-"""Cache the NERSC jobs database rows of a time window in SQLite (``cache_nersc_jobsdb``, CLI.md 3.13).
+"""Cache the NERSC jobs database rows of a time window in SQLite (``cache_nersc_jobsdb``, docs/cli.md#cache_nersc_jobsdb).
 
 Provides the command-line interface to
 :meth:`atokio.connectors.nersc_jobsdb.NerscJobsDb.get_concurrent_jobs`: every
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.13)."""
+    """The argument parser (docs/cli.md#cache_nersc_jobsdb)."""
     parser = argparse.ArgumentParser(
         prog="cache_nersc_jobsdb",
         description="Save the NERSC jobs database rows of the jobs that ran on one system "

@@ -1,4 +1,4 @@
-"""Get a Slurm job's accounting records and print them as sacct text, JSON or CSV (``cache_slurm``, CLI.md 3.14).
+"""Get a Slurm job's accounting records and print them as sacct text, JSON or CSV (``cache_slurm``, docs/cli.md#cache_slurm).
 
 Provides the command-line interface to
 :meth:`atokio.connectors.slurm.Slurm.to_dataframe` and
@@ -34,7 +34,7 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (CLI.md 3.14)."""
+    """The argument parser (docs/cli.md#cache_slurm)."""
     parser = argparse.ArgumentParser(
         prog="cache_slurm",
         description="Get a Slurm job's accounting records (job id, start, end and node "

@@ -2,7 +2,7 @@
 
 Prints how spread out a Cray XC job's nodes are on the 3-D network as
 ``{"job_min_radius": ..., "job_max_radius": ..., "job_avg_radius": ...}``
-(CLI.md section 3.15): indented and sorted on stdout, compact in a file
+(docs/cli.md#cache_topology): indented and sorted on stdout, compact in a file
 (``-o``, after the line ``Caching to FILE``).  Exactly one of ``jobid`` and
 ``--jobinfo-cache`` must be given (a usage error otherwise).  With
 ``--jobinfo-cache`` alone, the job is the one the Slurm cache describes (all of

@@ -1,4 +1,4 @@
-"""Compare two NERSC ISDCT dumps and report (``compare_isdct``, CLI.md section 3.16).
+"""Compare two NERSC ISDCT dumps and report (``compare_isdct``, docs/cli.md#compare_isdct).
 
 What it reports:
 

@@ -1,6 +1,6 @@
 """Correlate per-file Darshan performance with the Lustre OSTs files were striped over.
 
-``darshan_bad_ost`` (CLI.md section 3.17): for every file with both POSIX and
+``darshan_bad_ost`` (docs/cli.md#darshan_bad_ost): for every file with both POSIX and
 Lustre records, the performance is the bytes read and written over all ranks
 divided by the longest per-rank time spent in reads, writes and metadata; each
 file spreads a weight of 1/n over its n OSTs, and the Pearson correlation of

@@ -1,6 +1,6 @@
 """Rank the heaviest users, file systems and applications in Darshan index databases.
 
-``darshan_scoreboard`` (CLI.md section 3.18) reads one or more SQLite files made
+``darshan_scoreboard`` (docs/cli.md#darshan_scoreboard) reads one or more SQLite files made
 by ``index_darshanlogs`` (through
 :func:`atokio.pipelines.darshan_index_db.query_index_db`) and reports, per user, per file system, per
 executable and per (user, executable, file system), the bytes read and written

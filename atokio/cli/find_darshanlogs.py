@@ -1,4 +1,4 @@
-"""List (or parse) the Darshan logs of a date range, user or job (``find_darshanlogs``, CLI.md 3.19).
+"""List (or parse) the Darshan logs of a date range, user or job (``find_darshanlogs``, docs/cli.md#find_darshanlogs).
 
 Days are searched under ``<base>/<year>/<month>/<day>/`` (no zero padding),
 ``<base>`` being ``--logdir`` or the config key ``darshan_log_dirs`` (``--host``

@@ -1,8 +1,8 @@
 """Index Darshan logs into an SQLite database of per-file-system summaries (``index_darshanlogs``).
 
 One ``headers`` row per log, one ``mounts`` row per mount point and one
-``summaries`` row per (log, file system), in the schema of FORMATS.md section
-1.6; ``darshan_scoreboard`` reads the result.  The work is done by
+``summaries`` row per (log, file system), in the schema of docs/formats.md#the-log-index;
+``darshan_scoreboard`` reads the result.  The work is done by
 :mod:`atokio.pipelines.darshan_index` (whose names this module re-exports, as
 ``tokio.cli.index_darshanlogs`` had them):
 
@@ -78,7 +78,7 @@ def vprint(string: str, level: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``index_darshanlogs`` (CLI.md section 3.20)."""
+    """The command line of ``index_darshanlogs`` (docs/cli.md#index_darshanlogs)."""
     parser = argparse.ArgumentParser(
         prog="index_darshanlogs",
         description="Index Darshan logs into an SQLite database of per-file-system summaries.",

@@ -1,6 +1,6 @@
 """Binned read/write volumes, CPU load and missing data of file-system telemetry (``summarize_h5lmt``).
 
-CLI.md section 3.21.  Works on H5LMT and TTS files alike (through
+docs/cli.md#summarize_h5lmt.  Works on H5LMT and TTS files alike (through
 :class:`atokio.connectors.hdf5.Hdf5`); with ``--start``/``--end`` the first
 argument is a file system name whose day files come from ``hdf5_files``.
 Missing cells are counted from the -0.0 convention of TTS files (H5LMT files

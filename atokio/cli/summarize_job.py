@@ -1,4 +1,4 @@
-"""Summarize a job's I/O and what the file system did meanwhile (``summarize_job``, CLI.md 3.22).
+"""Summarize a job's I/O and what the file system did meanwhile (``summarize_job``, docs/cli.md#summarize_job).
 
 For each Darshan log (or one explicit time window) it gathers one row of
 numbers from every source the site has configured (the work is done by
@@ -112,7 +112,7 @@ DATETIME_FMT = "%Y-%m-%d %H:%M:%S"
 
 # -- command line ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``summarize_job`` (CLI.md 3.22)."""
+    """The argument parser of ``summarize_job`` (docs/cli.md#summarize_job)."""
     parser = argparse.ArgumentParser(
         prog="summarize_job",
         description=(

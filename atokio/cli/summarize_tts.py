@@ -1,4 +1,4 @@
-"""Read and write volumes and completeness of one TTS file (``summarize_tts``, CLI.md 3.23).
+"""Read and write volumes and completeness of one TTS file (``summarize_tts``, docs/cli.md#summarize_tts).
 
 Reads ``datatargets/readbytes`` and ``datatargets/writebytes`` (derived from
 the rate datasets when only those are stored; H5LMT files work through the

@@ -340,7 +340,7 @@ class _Log:
 
 @dataclass
 class LogHeader:
-    """The job header of a log under the documented keys (FORMATS.md section 1.1)."""
+    """The job header of a log under the documented keys (docs/formats.md#darshan-parser-text)."""
 
     version: str
     compression: str

@@ -1,7 +1,7 @@
 """collectd measurements kept in Elasticsearch (``tokio.connectors.collectd_es``).
 
 :class:`CollectdEs` is an :class:`atokio.connectors.es.EsConnection` with
-collectd's queries and defaults (FORMATS.md section 8.1): every query
+collectd's queries and defaults (docs/formats.md#collectd-documents): every query
 matches hosts whose name starts with ``bb`` (the Cori burst-buffer nodes)
 in ``[start, end)``; ``query_cpu``, ``query_disk`` and ``query_memory`` add
 the plugin's conditions.  Hits keep only the :data:`SOURCE_FIELDS` of their

@@ -2,7 +2,7 @@
 
 :class:`Darshan` is a dict holding a Darshan log as
 ``{"header": {...}, "mounts": {...}, "counters": {module: {record: {rank: {counter: value}}}}}``
-(FORMATS.md section 1.3): ``header`` keys are the job-header fields (``exe``
+(docs/formats.md#the-darshan-dict): ``header`` keys are the job-header fields (``exe``
 and ``metadata`` are lists); ``counters`` has one key per module (``posix``,
 ``mpiio``, ``lustre``, ``stdio``, ...), under it one key per file name, plus the
 pseudo-records ``_total`` (``--total``) and ``_perf`` (``--perf``); ranks are
@@ -167,7 +167,7 @@ def resolve_reader(reader: str | None = "auto") -> str:
 
 
 def parse_filename_metadata(filename: str) -> dict[str, Any]:
-    """What a Darshan log's name says (FORMATS.md section 1.4), or ``{}``.
+    """What a Darshan log's name says (docs/formats.md#log-names-and-the-dated-tree), or ``{}``.
 
     ``glock_vpicio_uni_id4478544_3-20-7667-18385393005962577517_1.darshan`` ->
     ``{"username": "glock", "exename": "vpicio_uni", "jobid": "4478544",

@@ -1,8 +1,7 @@
 """Retrieve data stored in Elasticsearch (``tokio.connectors.es``).
 
 A connection object over the Elasticsearch client that runs a query, pages
-through all of its results and hands each page to callbacks (FORMATS.md
-section 7).
+through all of its results and hands each page to callbacks (docs/formats.md#elasticsearch).
 
 :class:`EsConnection` keeps pytokio's synchronous API — ``query()``,
 ``scroll()``, ``query_and_scroll()``, ``query_timeseries()``,

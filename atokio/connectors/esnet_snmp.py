@@ -11,7 +11,7 @@ filled from the REST service or from a JSON cache written by
 strings in the file and ints in memory).  Values are rates: total bytes are
 ``sum(values) * esnetsnmp.timestep``.
 
-Requests (FORMATS.md 9.1): ``GET <base>/<endpoint>/interface/<interface>/<direction>``
+Requests (docs/formats.md#esnet-snmp): ``GET <base>/<endpoint>/interface/<interface>/<direction>``
 with ``begin``/``end`` (epoch seconds, **both inclusive**), and ``calc_func``
 and ``calc`` when an aggregation function or interval is asked for (atokio
 sends them; pytokio master dropped them on the way).  The base URL is the

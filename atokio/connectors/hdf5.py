@@ -1,7 +1,7 @@
 """TOKIO Time Series and H5LMT files through one interface (``tokio.connectors.hdf5``).
 
 :class:`Hdf5` is an ``h5py.File`` that serves TTS v1 names from both schemas
-(FORMATS.md sections 14 and 15):
+(docs/formats.md#tokio-time-series and docs/formats.md#h5lmt):
 
 * v1 files: names are literal; ``datatargets/readbytes`` and ``readrates``
   (``writebytes``/``writerates``, ``mdtargets/<op>s``/``<op>rates``) are

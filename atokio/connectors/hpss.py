@@ -133,7 +133,7 @@ class _LogDict(_TextLog, SubprocessOutputDict):
 class FtpLog(_LogDict):
     """The HPSS 7.3 FTP log: ``{"ftp": [record, ...], "pftp": [record, ...]}``.
 
-    Older HPSS versions are not supported.  A record (FORMATS.md section 5.1)::
+    Older HPSS versions are not supported.  A record (docs/formats.md#ftp-and-pftp-log)::
 
         {"end_timestamp": 1546243606.0, "opname": "HL", "duration_sec": 0.01,
          "duration_sec_resolution": 0.001, "remote_host": "dtn01-int.nersc.gov",
@@ -172,7 +172,7 @@ class FtpLog(_LogDict):
 class HsiLog(_LogDict):
     """The HSI/HTAR log: ``{"hsi": [record, ...], "htar": [record, ...]}``.
 
-    Records (FORMATS.md section 5.2)::
+    Records (docs/formats.md#hsi-and-htar-log)::
 
         {"client_pid": 1035, "opname": "LH", "return_code": -1, "access_latency_sec": 0.03,
          "access_latency_sec_resolution": 0.01, "bytes": 0, "bytes_sec": 0.0,

@@ -11,7 +11,7 @@ arguments they run the command (``lfs df`` / ``lctl dl -t``) and parse its
 stdout as it streams; ``cache_file=`` parses a saved output (plain or gzip; a
 JSON dump of the dict is accepted too); ``from_string=`` parses text.  The
 parsing rules are those of :mod:`atokio.parsers.lfs_df` and
-:mod:`atokio.parsers.lfs_lctl` (FORMATS.md sections 3.1 and 3.2).  ``str()``/``repr()`` and :meth:`save_cache` give text in the
+:mod:`atokio.parsers.lfs_lctl` (docs/formats.md#lfs-df and docs/formats.md#lctl-dl).  ``str()``/``repr()`` and :meth:`save_cache` give text in the
 command's own format, which loads back to the same dict.
 
 [decide] A non-zero exit status of the command or bad output is a warning, as
@@ -182,7 +182,7 @@ class _LfsOutput(_TextDump, SubprocessOutputDict):
 
 
 class LfsOstFullness(_LfsOutput):
-    """``lfs df`` as ``{file_system: {ost_name: {keys: values}}}`` (FORMATS.md section 3.1).
+    """``lfs df`` as ``{file_system: {ost_name: {keys: values}}}`` (docs/formats.md#lfs-df).
 
     ``LfsOstFullness(cache_file=None, from_string=None, silent_errors=False)``;
     with neither a file nor a string, ``lfs df`` is run.
@@ -207,7 +207,7 @@ class LfsOstFullness(_LfsOutput):
 
 
 class LfsOstMap(_LfsOutput):
-    """``lctl dl -t`` as ``{file_system: {ost_name: {keys: values}}}`` (FORMATS.md section 3.2).
+    """``lctl dl -t`` as ``{file_system: {ost_name: {keys: values}}}`` (docs/formats.md#lctl-dl).
 
     ``LfsOstMap(cache_file=None, from_string=None, silent_errors=False)``;
     with neither a file nor a string, ``lctl dl -t`` is run.

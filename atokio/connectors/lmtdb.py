@@ -72,7 +72,7 @@ logger = logging.getLogger(__name__)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEFAULT_TIMECHUNK = datetime.timedelta(hours=1)
 
-#: Columns of the LMT tables, in table order (FORMATS.md 10.1).
+#: Columns of the LMT tables, in table order (docs/formats.md#lmt-database).
 LMT_TABLES: dict[str, tuple[str, ...]] = {
     "FILESYSTEM_INFO": (
         "FILESYSTEM_ID",

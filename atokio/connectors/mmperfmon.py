@@ -1,6 +1,6 @@
 """Connect to GPFS ``mmperfmon query`` outputs (``tokio.connectors.mmperfmon``).
 
-:class:`Mmperfmon` is a dict of the form (FORMATS.md section 4.3)::
+:class:`Mmperfmon` is a dict of the form (docs/formats.md#gpfs-mmperfmon)::
 
     {epoch_int: {"<host>": {"<metric>": value,                       # no instance
                             "<metric>": {"<instance>": value, ...},   # with instance

@@ -1,7 +1,7 @@
 """Retrieve Globus transfer logs from NERSC's Elasticsearch infrastructure (``tokio.connectors.nersc_globuslogs``).
 
 Connects to NERSC's OMNI service and retrieves Globus transfer logs
-(FORMATS.md sections 6.2 and 7).  :class:`NerscGlobusLogs` is an
+(docs/formats.md#globus-records-in-elasticsearch and docs/formats.md#elasticsearch).  :class:`NerscGlobusLogs` is an
 :class:`atokio.connectors.es.EsConnection` whose queries select the
 transfers that **overlap** ``[start, end)``: a transfer is returned when it
 started before ``end`` (``start_date`` < end) and ended at or after

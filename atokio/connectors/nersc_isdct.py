@@ -5,7 +5,7 @@ in the form NERSC's daily script collects them: the script runs ISDCT on every
 burst-buffer node and gathers each node's output text files into a directory
 named after the node (``nid01234/*.txt``), optionally with an empty
 ``timestamp_YYYYMMDDHHMMSS`` file at the top; the whole tree may be packed as a
-``.tar``, ``.tgz`` or ``.tar.gz`` (FORMATS.md section 13).
+``.tar``, ``.tgz`` or ``.tar.gz`` (docs/formats.md#intel-isdct-dumps).
 
 :class:`NerscIsdct` is a dict keyed by device serial number; each value is a
 dict of counters (keys normalised to snake_case and values typed by

@@ -1,7 +1,7 @@
 """Extract job info from the NERSC jobs database (``tokio.connectors.nersc_jobsdb``).
 
 The database (MySQL at NERSC; an SQLite cache of it in the corpus,
-``sample_nersc_jobsdb.sqlite3``) has one table (FORMATS.md section 11)::
+``sample_nersc_jobsdb.sqlite3``) has one table (docs/formats.md#nersc-jobs-database)::
 
     summary(stepid PRIMARY KEY, hostname, start, completion, numnodes)
 

@@ -14,7 +14,7 @@ Time stamps are the ``int`` epochs of the ``BEGIN`` lines.  Files are plain
 text or gzip (by the ``.gz`` name or the gzip magic) and are streamed through
 the sans-IO parsers of :mod:`atokio.parsers.lfs_nersc`, one block at a time.
 
-Decided points (FORMATS.md section 3.3): the last block of a file is kept for
+Decided points (docs/formats.md#nersc-lfs-state-files): the last block of a file is kept for
 both kinds (the reference drops it for ``lctl`` files); a repeated time stamp
 gives a warning and the later block wins; an empty block (a ``BEGIN`` line
 followed by no target line) is kept as an empty dict; text before the first

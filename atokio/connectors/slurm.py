@@ -2,8 +2,7 @@
 
 :class:`Slurm` is a dict keyed by *task id* — ``<jobid>``, ``<jobid>.batch``,
 ``<jobid>.extern``, ``<jobid>.<step>`` — whose values are dicts of Slurm
-fields named as ``sacct --format`` names them, lower-cased (FORMATS.md
-section 2.2)::
+fields named as ``sacct --format`` names them, lower-cased (docs/formats.md#slurm-sacct)::
 
     {"4478544.0": {"jobidraw": "4478544.0", "start": datetime, "end": datetime,
                    "nodelist": {"nid05301", ...}}, ...}
@@ -27,7 +26,7 @@ Node lists are expanded and compacted natively
 ``sacct`` program is ``$ATOKIO_SACCT``, else the config key ``sacct``, else
 ``sacct`` on ``PATH``.
 
-Decisions on points the reference leaves open (FORMATS.md section 2.3):
+Decisions on points the reference leaves open (docs/formats.md#slurm-sacct):
 
 * ``Unknown`` / ``None`` times (a running or never-started job) become
   ``None`` and are written back as ``Unknown``; :meth:`Slurm.get_job_startend`

@@ -1,6 +1,6 @@
 """collectd documents from Elasticsearch: pages of hits -> TTS records (sans-IO).
 
-Two pure pieces, no I/O and no event loop (FORMATS.md sections 7, 8 and 17.9):
+Two pure pieces, no I/O and no event loop (docs/formats.md#elasticsearch, docs/formats.md#collectd-documents and docs/formats.md#streaming-parsers):
 
 * :class:`CollectdParser` reads a JSON cache of pages of hits through
   :class:`~atokio.parsers.espages.PageParser` (re-exported here, with
@@ -11,7 +11,7 @@ Two pure pieces, no I/O and no event loop (FORMATS.md sections 7, 8 and 17.9):
   value, one entry per TTS cell written.  Time stamps are parsed for the
   whole page in one numpy call.
 
-Mapping (FORMATS.md 8.2):
+Mapping (docs/formats.md#collectd-in-tts):
 
 * ``disk`` / ``disk_octets`` with both ``read`` and ``write`` ->
   ``datatargets/readrates`` and ``writerates``; ``disk_ops`` ->
@@ -105,7 +105,7 @@ DATASETS: tuple[str, ...] = (
     "dataservers/cpusys",
 )
 
-#: ``units`` attribute of each dataset (CLI.md 3.1).
+#: ``units`` attribute of each dataset (docs/cli.md#archive_collectdes).
 UNITS: dict[str, str] = {
     **{name: "bytes/sec" for name in DATASETS[:2]},
     **{name: "ops/sec" for name in DATASETS[2:4]},

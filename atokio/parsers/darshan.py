@@ -1,7 +1,7 @@
 """Streaming parser for ``darshan-parser`` text (``--base``, ``--total``, ``--perf``).
 
-Reads the text of darshan-util 3.1.x, 3.4.x and 3.5.x alike (FORMATS.md section
-1 and ``corpus/darshan/README.md`` list the differences) and produces the records
+Reads the text of darshan-util 3.1.x, 3.4.x and 3.5.x alike (docs/formats.md#darshan-logs
+and ``corpus/darshan/README.md`` list the differences) and produces the records
 of :mod:`atokio.parsers.darshan_records`; :func:`build_darshan_dict` turns them
 into the documented dict of :class:`atokio.connectors.darshan.Darshan`.
 
@@ -507,7 +507,7 @@ class DarshanParser(LineParser[DarshanRecord]):
 
 
 def add_legacy_lustre_names(counters: dict[str, Any]) -> None:
-    """Give the Lustre counters of darshan-util 3.4.6+ their 3.1 names too (FORMATS.md 1.5).
+    """Give the Lustre counters of darshan-util 3.4.6+ their 3.1 names too (docs/formats.md#darshan-util-versions).
 
     Since 3.4.6 a Lustre record describes layout components
     (``COMP<k>_STRIPE_COUNT``, ``COMP<k>_OST_ID_<i>``, ...) where 3.1 had one

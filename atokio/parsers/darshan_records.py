@@ -6,7 +6,7 @@ Both ways of reading a log (``darshan-parser`` text through
 them (the documented dict, the index summaries) is the same whichever path
 produced them.
 
-Names follow the documented dict (FORMATS.md section 1.3): module keys are
+Names follow the documented dict (docs/formats.md#the-darshan-dict): module keys are
 lower-case with ``-`` and ``/`` removed (``MPI-IO`` -> ``mpiio``); counter names
 have their module prefix removed (``POSIX_BYTES_READ`` -> ``BYTES_READ``); ranks
 are strings (``"-1"`` for shared records).

@@ -1,4 +1,4 @@
-"""The ESnet SNMP REST API's JSON answer, parsed as it streams (FORMATS.md 9.2).
+"""The ESnet SNMP REST API's JSON answer, parsed as it streams (docs/formats.md#esnet-snmp).
 
 One answer is a JSON object such as::
 

@@ -1,7 +1,7 @@
 """Streaming parser for Globus/GridFTP server transfer logs (text form).
 
 One transfer per line of ``KEY=value`` pairs separated by spaces
-(FORMATS.md section 6.1)::
+(docs/formats.md#globus-transfer-logs)::
 
     DATE=20190731073044.992375 HOST=dtn11.nersc.gov PROG=globus-gridftp-server NL.EVNT=FTP_INFO
     START=20190731073030.432241 USER=glock FILE=/home/c/glock/.../wrfout_d01 BUFFER=87040 ...

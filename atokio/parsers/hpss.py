@@ -1,6 +1,6 @@
 """Streaming parsers for HPSS logs: the FTP/PFTP log, the HSI/HTAR log and the daily report.
 
-Three sans-IO parsers (FORMATS.md section 5) and the table helpers that
+Three sans-IO parsers (docs/formats.md#hpss) and the table helpers that
 :mod:`atokio.connectors.hpss` documents under their pytokio names:
 
 * :class:`FtpLogParser` reads the HPSS 7.3 FTP/PFTP transfer log and gives
@@ -188,7 +188,7 @@ _FTP_LINE = re.compile(
 class FtpLogParser(_LogParser):
     """Sans-IO parser of the HPSS 7.3 FTP/PFTP log: ``(protocol, record)`` pairs.
 
-    A record (FORMATS.md section 5.1)::
+    A record (docs/formats.md#ftp-and-pftp-log)::
 
         {"end_timestamp": 1546243606.0, "opname": "HL", "duration_sec": 0.01,
          "duration_sec_resolution": 0.001, "remote_host": "dtn01-int.nersc.gov",
@@ -310,7 +310,7 @@ def _hsi_kind(app: str, op: str, fields: int) -> str | None:
 class HsiLogParser(_LogParser):
     """Sans-IO parser of the HSI/HTAR log: ``(application, record)`` pairs.
 
-    Records as in FORMATS.md section 5.2 (``hsi`` and ``htar`` layouts); see
+    Records as in docs/formats.md#hsi-and-htar-log (``hsi`` and ``htar`` layouts); see
     the module docstring for the per-operation layouts and the rate units.
     """
 

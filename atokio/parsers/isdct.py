@@ -1,7 +1,7 @@
 """Streaming parser for Intel SSD Data Center Tool (``isdct show ...``) text output.
 
-One file holds the output of one ``isdct show`` invocation (FORMATS.md section
-13.1): for each device, a title line ``- <title> <serial> -`` (blank lines
+One file holds the output of one ``isdct show`` invocation (docs/formats.md#intel-isdct-dumps):
+for each device, a title line ``- <title> <serial> -`` (blank lines
 around it), then ``Key : Value`` lines.  ``isdct show -smart`` output is a
 sequence of SMART register blocks, each opened by ``- <hex id> -`` and holding
 ``Action``, ``Description``, ``ID``, ``Normalized``, ``Raw`` and sometimes more

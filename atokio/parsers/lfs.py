@@ -1,4 +1,4 @@
-"""What the Lustre ``lfs df`` / ``lctl dl -t`` parsers share (FORMATS.md section 3).
+"""What the Lustre ``lfs df`` / ``lctl dl -t`` parsers share (docs/formats.md#lustre-lfs-df-and-lctl-dl).
 
 The parsers live in one module per format:
 

@@ -1,4 +1,4 @@
-"""Streaming parser of one Lustre ``lfs df`` output (FORMATS.md section 3.1).
+"""Streaming parser of one Lustre ``lfs df`` output (docs/formats.md#lfs-df).
 
 Each record is a ``(file_system, target, fields)`` triple
 (:data:`atokio.parsers.lfs.Target`), in input order.  Fields of a target

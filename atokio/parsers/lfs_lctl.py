@@ -1,4 +1,4 @@
-"""Streaming parser of one Lustre ``lctl dl -t`` output (FORMATS.md section 3.2).
+"""Streaming parser of one Lustre ``lctl dl -t`` output (docs/formats.md#lctl-dl).
 
 Each record is a ``(file_system, target, fields)`` triple
 (:data:`atokio.parsers.lfs.Target`), in input order.  Fields of a device

@@ -1,7 +1,7 @@
 """Streaming parsers of NERSC's ``BEGIN <epoch>`` concatenations of ``lfs df`` / ``lctl dl -t``.
 
 NERSC's cron jobs append ``BEGIN $(date +%s)`` and then one command output,
-every few minutes (FORMATS.md section 3.3).  :class:`NerscFullnessParser`
+every few minutes (docs/formats.md#nersc-lfs-state-files).  :class:`NerscFullnessParser`
 (``lfs df``, rules of :mod:`atokio.parsers.lfs_df`) and
 :class:`NerscOstMapParser` (``lctl dl -t``, rules of
 :mod:`atokio.parsers.lfs_lctl`) give one :class:`LfsBlock` per block: the

@@ -1,4 +1,4 @@
-"""Streaming parser for GPFS ``mmperfmon query`` text output (FORMATS.md section 4).
+"""Streaming parser for GPFS ``mmperfmon query`` text output (docs/formats.md#gpfs-mmperfmon).
 
 An output is a numbered legend followed by one or more fixed-width tables::
 

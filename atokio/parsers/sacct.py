@@ -1,4 +1,4 @@
-"""Streaming parser for ``sacct --parsable`` / ``--parsable2`` text (FORMATS.md section 2.1).
+"""Streaming parser for ``sacct --parsable`` / ``--parsable2`` text (docs/formats.md#slurm-sacct).
 
 Input: a header line naming the ``--format`` fields as sacct spells them
 (``JobIDRaw|Start|End|NodeList``), then one line per job and per step, fields

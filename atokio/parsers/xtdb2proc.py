@@ -1,6 +1,6 @@
 """Streaming parser for the Cray service database's processor table (``xtdb2proc -f -``).
 
-The format (FORMATS.md section 12): lines starting with ``#`` are comments,
+The format (docs/formats.md#cray-xtdb2proc): lines starting with ``#`` are comments,
 blank lines are ignored, and every other line is one record of
 comma-separated ``key=value`` pairs with no spaces::
 

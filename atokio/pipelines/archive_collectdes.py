@@ -1,4 +1,4 @@
-"""Archive collectd data from Elasticsearch as TOKIO Time Series (``archive_collectdes``, CLI.md 3.1).
+"""Archive collectd data from Elasticsearch as TOKIO Time Series (``archive_collectdes``, docs/cli.md#archive_collectdes).
 
 Dumps collectd samples of the burst-buffer nodes out of Elasticsearch (or a
 cached dump, ``--input``) using native scrolling and stores them in a TTS
@@ -26,7 +26,7 @@ How it works:
 * a value lands in row ``floor((t - t0) / timestep)`` (left-aligned); a
   later value for a cell replaces an earlier one; values outside the
   file's range are counted and reported, one warning per page;
-* CPU (FORMATS.md 8.2): per-core samples are summed per (row, host) with
+* CPU (docs/formats.md#collectd-in-tts): per-core samples are summed per (row, host) with
   the number of samples (the hidden ``dataservers/_num_<name>``
   metadatasets), and each cell that got samples becomes their mean; the CPU
   rows of the query window are reset to −0.0 first, so a re-run recomputes

@@ -1,8 +1,8 @@
-"""Retrieve ESnet SNMP counters and store them in TOKIO Time Series format (``archive_esnet_snmp``, CLI.md 3.2).
+"""Retrieve ESnet SNMP counters and store them in TOKIO Time Series format (``archive_esnet_snmp``, docs/cli.md#archive_esnet_snmp).
 
 Fetches the traffic rates of ESnet router interfaces from the SNMP REST
 service (or a cache written by ``cache_esnet_snmp``, ``-i``) and writes them
-into a TTS HDF5 file (schema ``"1"``, FORMATS.md 9.4 and 14): ``in`` (into
+into a TTS HDF5 file (schema ``"1"``, docs/formats.md#esnet-snmp-in-tts and docs/formats.md#tokio-time-series): ``in`` (into
 ESnet) goes to ``datatargets/readrates``, ``out`` to
 ``datatargets/writerates``, both in bytes/sec with columns
 ``<endpoint>:<interface>`` in the order asked (the site entry's order, then
@@ -101,7 +101,7 @@ class DatasetConfig:
     units: str = UNITS
 
 
-#: The datasets archive_esnet_snmp writes (FORMATS.md 9.4).
+#: The datasets archive_esnet_snmp writes (docs/formats.md#esnet-snmp-in-tts).
 CONFIG: dict[str, DatasetConfig] = {
     "datatargets/readrates": DatasetConfig("in"),
     "datatargets/writerates": DatasetConfig("out"),

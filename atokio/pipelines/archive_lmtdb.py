@@ -1,4 +1,4 @@
-"""Archive the contents of an LMT database as TOKIO Time Series: the engine of ``archive_lmtdb`` (CLI.md 3.3).
+"""Archive the contents of an LMT database as TOKIO Time Series: the engine of ``archive_lmtdb`` (docs/cli.md#archive_lmtdb).
 
 The source of the one archiver driver (:mod:`atokio.archive.driver`) is
 :class:`LmtdbSource`; :func:`aarchive_lmtdb` / :func:`archive_lmtdb` archive a
@@ -6,7 +6,7 @@ window into one file, :func:`afollow_lmtdb` / :func:`follow_lmtdb` follow.
 
 Reads Lustre Monitoring Tool data — MySQL/MariaDB, or an SQLite cache made by
 ``cache_lmtdb`` (``-i``) — for ``[query_start, query_end)`` and writes it into
-a TTS HDF5 file (schema ``"1"``, FORMATS.md 10.4 and 14): the 21 datasets
+a TTS HDF5 file (schema ``"1"``, docs/formats.md#lmt-in-tts and docs/formats.md#tokio-time-series): the 21 datasets
 of :data:`CONFIG` in the groups ``datatargets``, ``fullness``,
 ``dataservers``, ``mdservers`` and ``mdtargets``, every group with
 ``source = "lmt"``.
@@ -45,7 +45,7 @@ to stop (default: never).  Each poll also rewrites the row before its
 interval, whose counter delta needed a sample that may not have been
 visible yet.
 
-Counter delta rule (FORMATS.md 10.4): a zero or absent value means "no
+Counter delta rule (docs/formats.md#lmt-in-tts): a zero or absent value means "no
 data"; between two consecutive present values of a column, a non-negative
 difference is stored in the row just before the later value (so the change
 across a gap is credited to the gap's last row); a decrease (a counter
@@ -124,7 +124,7 @@ class DatasetConfig:
     operation: str | None = None  #: MDS_OPS_DATA: the OPERATION_NAME
 
 
-#: The datasets archive_lmtdb writes (FORMATS.md 10.4).
+#: The datasets archive_lmtdb writes (docs/formats.md#lmt-in-tts).
 CONFIG: dict[str, DatasetConfig] = {
     "datatargets/readbytes": DatasetConfig("OST_DATA", ("READ_BYTES",), "bytes", True),
     "datatargets/writebytes": DatasetConfig("OST_DATA", ("WRITE_BYTES",), "bytes", True),

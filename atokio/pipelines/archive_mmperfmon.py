@@ -1,7 +1,7 @@
-"""Store GPFS mmperfmon counters as TOKIO Time Series (``archive_mmperfmon``, CLI.md section 3.4).
+"""Store GPFS mmperfmon counters as TOKIO Time Series (``archive_mmperfmon``, docs/cli.md#archive_mmperfmon).
 
 Loads :class:`atokio.connectors.mmperfmon.Mmperfmon` outputs and writes them
-into a TTS HDF5 file (schema ``"1"``, FORMATS.md sections 4.5 and 14), every
+into a TTS HDF5 file (schema ``"1"``, docs/formats.md#mmperfmon-in-tts and docs/formats.md#tokio-time-series), every
 group with ``source = "mmperfmon"``.  Both synopses work::
 
     archive_mmperfmon --filesystem FS [options] query_start query_end   # master
@@ -24,7 +24,7 @@ group with ``source = "mmperfmon"``.  Both synopses work::
   stamps mark the *end* of their interval, so that sample needs that row)
   to the latest one (exclusive).
 
-Mapping (FORMATS.md 4.5, master): ``gpfs_nsdds_bytes_read`` and
+Mapping (docs/formats.md#mmperfmon-in-tts, master): ``gpfs_nsdds_bytes_read`` and
 ``gpfs_fs_bytes_read`` -> ``readbytes``, ``..._written`` -> ``writebytes``,
 ``..._read_ops`` -> ``readops``, ``..._write_ops`` -> ``writeops``,
 ``cpu_user`` -> ``cpuuser`` (also ``cpuload``), ``cpu_sys`` -> ``cpusys``,
@@ -88,7 +88,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "mmperfmon"
 
-#: mmperfmon metric -> TTS dataset leaf (FORMATS.md 4.5, master).
+#: mmperfmon metric -> TTS dataset leaf (docs/formats.md#mmperfmon-in-tts, master).
 METRIC_TO_DATASET: dict[str, str] = {
     "gpfs_nsdds_bytes_read": "readbytes",
     "gpfs_nsdds_bytes_written": "writebytes",

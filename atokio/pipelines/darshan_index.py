@@ -2,8 +2,8 @@
 
 The engine of ``index_darshanlogs`` and ``summarize_darshanlogs``.  One
 ``headers`` row per log, one ``mounts`` row per mount point and one
-``summaries`` row per (log, file system), in the schema of FORMATS.md section
-1.6 (the rules of the summaries: :mod:`atokio.tools.darshan_summary`).
+``summaries`` row per (log, file system), in the schema of docs/formats.md#the-log-index
+(the rules of the summaries: :mod:`atokio.tools.darshan_summary`).
 
 The job comes in three parts, so that another executor (a Dask cluster) can
 take the middle one:

@@ -1,6 +1,6 @@
 """The SQLite side of the Darshan log index: schema, resume point and the one writer.
 
-The tables of FORMATS.md section 1.6 (``headers``, ``mounts``, ``summaries``);
+The tables of docs/formats.md#the-log-index (``headers``, ``mounts``, ``summaries``);
 :class:`IndexWriter`, which commits the rows of many logs per transaction
 (a log's header and summaries always together, so that a killed run resumes
 without duplicates), driven by :mod:`atokio.pipelines.darshan_index`; and

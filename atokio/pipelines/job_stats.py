@@ -112,7 +112,7 @@ def serialize_datetime(obj: Any) -> Any:
 
     A naive datetime becomes float seconds computed as if its (local)
     wall-clock time were UTC: ``datetime(2018, 1, 28, 0, 1)`` gives
-    ``1517097660.0`` whatever the time zone (CLI.md 3.22); an aware datetime
+    ``1517097660.0`` whatever the time zone (docs/cli.md#summarize_job); an aware datetime
     gives its true epoch seconds.  numpy scalars become Python numbers;
     anything else raises ``TypeError`` (the ``json`` ``default=`` contract).
     """

@@ -171,7 +171,7 @@ def retrieve_darshan_data(
 
 
 def guess_file_system(results: Mapping[str, Any]) -> str | None:
-    """The logical file system of a record's Darshan data (see CLI.md 3.22), or None.
+    """The logical file system of a record's Darshan data (see docs/cli.md#summarize_job), or None.
 
     The mount with the most bytes written (the one with the most bytes read
     when reads are larger), then the first ``mount_to_fsname`` regex found
@@ -474,7 +474,7 @@ async def asummarize_job(
 ) -> list[dict[str, Any]]:
     """The records ``summarize_job`` prints: one per Darshan log, or one for the window.
 
-    The keyword arguments are the tool's options (CLI.md 3.22):
+    The keyword arguments are the tool's options (docs/cli.md#summarize_job):
     ``start_time``/``end_time`` an explicit window (naive local datetimes,
     they win over a log's); ``slurm_jobid`` a job id or a Slurm cache file;
     ``ost`` with ``ost_fullness``/``ost_map`` for the ``fshealth_`` keys;

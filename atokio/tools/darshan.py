@@ -3,7 +3,7 @@
 The repository is laid out as ``<base>/<year>/<month>/<day>/`` without zero
 padding (``2017/3/20``), and logs are named
 ``<user>_<exe>_id<jobid>_<month>-<day>-<seconds>-<hash>_<n>.darshan``
-(FORMATS.md section 1.4).  ``<base>`` comes from ``log_dir`` or the config key
+(docs/formats.md#log-names-and-the-dated-tree).  ``<base>`` comes from ``log_dir`` or the config key
 ``darshan_log_dirs`` (a path, or a dict of paths keyed by system name; the
 reference documents the key as ``darshan_log_dir``, which is accepted too).
 """

@@ -2,7 +2,7 @@
 
 Pure computation (no I/O), shared by ``index_darshanlogs`` and
 ``summarize_darshanlogs``.  A log is reduced to one header row and one row per
-mount point (FORMATS.md section 1.6):
+mount point (docs/formats.md#the-log-index):
 
 * integer counters are summed over every POSIX and STDIO record on the mount
   (a counter a module lacks counts 0); ``posix_files`` / ``stdio_files`` count
@@ -88,7 +88,7 @@ SUMMARY_COLUMNS = (*INT_COUNTERS, "posix_files", "stdio_files", *START_TIMESTAMP
 #: The pseudo-mount of records that are on no mount (``<STDOUT>``, obfuscated names).
 UNKNOWN = "UNKNOWN"
 
-#: A log's file name (FORMATS.md section 1.4); group 1 is the user name.
+#: A log's file name (docs/formats.md#log-names-and-the-dated-tree); group 1 is the user name.
 _LOG_NAME = re.compile(r"([^_/]+)_([^/]*?)_id(\d+)_(\d+)-(\d+)-(\d+)-(\d+)_(\d+)\.darshan")
 _ACTIVITY_AT = [SUMMARY_COLUMNS.index(c) for c in ACTIVITY]
 

@@ -17,7 +17,7 @@ time stamp).  ``cache_file`` replaces that search: a path that exists is used
 as it is, otherwise it is taken as a basename and searched for in the
 directories of the templates over the same days.  No file: ``OSError``.
 
-Decided points (FORMATS.md section 3.4, CLI.md section 3.9):
+Decided points (docs/formats.md#ost-summaries, docs/cli.md#cache_lfsstatus):
 
 * the sample used is the last one stamped at or before the requested time
   (the first one if the time precedes every sample), not the reference's

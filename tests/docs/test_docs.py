@@ -125,3 +125,15 @@ def test_configuration_page_names_every_key_and_variable() -> None:
             if f"`{name}`" not in page:
                 undocumented.add(f"{name} ({source.relative_to(ROOT)})")
     assert not undocumented, "add to docs/configuration.md: " + ", ".join(sorted(undocumented))
+
+
+def test_configuration_page_names_every_limit() -> None:
+    from atokio.collectors.limits import DEFAULTS
+
+    page = (DOCS / "configuration.md").read_text()
+    missing = [
+        name
+        for name in DEFAULTS
+        if f"`ATOKIO_{name}`" not in page or f"`{name.lower()}`" not in page
+    ]
+    assert not missing, "add to the Limits of docs/configuration.md: " + ", ".join(missing)
