@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help=f"how to read Darshan logs: {READER_POLICY}",
     )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        default=None,
+        help="also draw the records' UMAMI diagram (dated axis) into this PNG file",
+    )
     return parser
 
 
@@ -267,6 +273,10 @@ def _body(argv: Sequence[str] | None) -> int:
         )
     else:
         print(_records_to_csv(records))
+    if args.plot:
+        from atokio.analysis.plots import plot_job_summary  # matplotlib only when asked
+
+        print(f"Wrote plot to {plot_job_summary(records, args.plot)}", file=sys.stderr)
     return 0
 
 

@@ -191,6 +191,22 @@ def test_darshan_logs_json(
     assert two["darshan_biggest_write_api_bytes"] == 700
 
 
+def test_plot_writes_the_umami_png(
+    workdir: Path, darshan_bin: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    log = write_darshan_log(workdir / "logs", "me_myapp_id1234_1-28-10-1_1.darshan")
+    png = workdir / "job.png"
+    assert sj.main(["-j", "--plot", str(png), str(log)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["_jobid"] == "1234"  # the record is printed as before
+    assert captured.err.endswith(f"Wrote plot to {png}\n")
+    with Image.open(png) as image:
+        assert image.width > 300 and image.height > 100
+        assert len(image.convert("L").getcolors(maxcolors=1 << 16) or ()) > 2  # not blank
+
+
 def test_darshan_logs_csv(
     workdir: Path, darshan_bin: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
