@@ -281,6 +281,42 @@ def test_hsi_any_chunking_gives_the_same_records(cuts: list[int]) -> None:
     assert feed_all(HsiLogParser(), chunked(_MIXED_HSI, cuts)) == whole
 
 
+def test_ftp_batch_path_equals_the_grouped_path() -> None:
+    """Times read from the line prefixes give what the split date fields give."""
+    odd = "Mon  Feb  4 16:45:04 2019\t0.500 h 2 /p... b o RETR_Cmd r ftp bob\n"  # no ctime prefix
+    for text in (_MIXED_FTP.decode(), _MIXED_FTP.decode() + odd):
+        lines = text.splitlines()
+        grouped = FtpLogParser()
+        groups, failure = grouped.classify(lines)
+        assert failure is None
+        expected = grouped._convert(groups)
+        batch = FtpLogParser()
+        assert batch.parse_batch(lines) == expected
+        assert batch.skipped == grouped.skipped == 3  # two POPN_Cmd lines and "garbage"
+    assert expected[-1] == (
+        "ftp",
+        {
+            "end_timestamp": expected[-1][1]["start_timestamp"] + 0.5,
+            "opname": "HL",
+            "duration_sec": 0.5,
+            "duration_sec_resolution": 0.001,
+            "remote_host": "h",
+            "bytes": 2,
+            "hpss_path": "/p...",
+            "hpss_uid": "bob",
+            "start_timestamp": expected[-1][1]["start_timestamp"],
+            "bytes_sec": 4.0,
+        },
+    )
+
+
+def test_ftp_batch_with_a_bad_line_declines_and_keeps_skipped() -> None:
+    lines = [*FTP_TEXT.splitlines(), "Mon Dec 31 00:06:48 2018 0.4 h 1 /p... b o RETR_Cmd r ftp"]
+    parser = FtpLogParser()
+    assert parser.parse_batch(lines) is None
+    assert parser.skipped == 0
+
+
 def test_byte_by_byte_and_unterminated_last_line() -> None:
     data = HSI.rstrip(b"\n")
     parser = HsiLogParser()
