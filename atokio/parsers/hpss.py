@@ -126,12 +126,41 @@ def get_ascii_resolution(numeric_str: str) -> float:
 
 def _resolutions(column: Sequence[str]) -> np.ndarray:
     """:func:`get_ascii_resolution` of every string of a column."""
+    found = _one_dot_resolutions(column)
+    if found is not None:
+        return found
     joined = "".join(column)
     if " " in joined or not joined.isprintable():
         column = [value.strip() for value in column]
     dots = np.fromiter(map(str.rfind, column, repeat(".")), dtype=np.int64, count=len(column))
     lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
     decimals = np.where(dots < 0, 0, lengths - dots - 1)
+    np.minimum(decimals, len(_RESOLUTION) - 1, out=decimals)
+    return _RESOLUTION_ARRAY[decimals]
+
+
+def _one_dot_resolutions(column: Sequence[str]) -> np.ndarray | None:
+    """The resolutions of a column whose values each hold one ``.`` and no blank, else ``None``.
+
+    One pass over the column joined with line breaks: the decimals of a value
+    are the characters between its dot and the following line break.
+    """
+    n = len(column)
+    joined = "\n".join(column) + "\n"
+    if not n or not joined.isascii():
+        return None
+    codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    ends = np.flatnonzero(codes == 10)
+    dots = np.flatnonzero(codes == 46)
+    if (
+        len(ends) != n
+        or len(dots) != n
+        or np.count_nonzero(codes <= 32) != n
+        or (dots > ends).any()
+        or (dots[1:] < ends[:-1]).any()
+    ):
+        return None
+    decimals = ends - dots - 1
     np.minimum(decimals, len(_RESOLUTION) - 1, out=decimals)
     return _RESOLUTION_ARRAY[decimals]
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atokio.parsers.base import ParseError, parse_all
-from atokio.parsers.hpss import FtpLogParser, HsiLogParser, get_ascii_resolution
+from atokio.parsers.hpss import FtpLogParser, HsiLogParser, _resolutions, get_ascii_resolution
 
 FTP = FTP_TEXT.encode()
 HSI = HSI_TEXT.encode()
@@ -354,3 +354,18 @@ def test_errors_are_found_at_the_same_line_for_any_chunking(where: int, cuts: li
 )
 def test_ascii_resolution(text: str, resolution: float) -> None:
     assert get_ascii_resolution(text) == resolution
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["0.010", "0.4", "397.20", ".5", "5.", "12.000000"],
+        ["0.010", "33", "1.5"],  # a value without a dot
+        ["0.010", " 12.5 ", "1.5"],  # blanks
+        ["1.2.3", "4.5"],  # two dots
+        ["1.25", "2.5\u00b5"],  # not ASCII
+        ["0." + "0" * 400],  # more decimals than the table holds
+    ],
+)
+def test_column_resolutions_equal_the_scalar_form(column: list[str]) -> None:
+    assert _resolutions(column).tolist() == [get_ascii_resolution(text) for text in column]
