@@ -37,7 +37,7 @@ from typing import IO, Any
 import pandas
 
 from atokio.collectors.files import open_binary
-from atokio.connectors.common import SubprocessOutputDict, walk_file_collection
+from atokio.connectors.common import SubprocessOutputDict, gc_paused, walk_file_collection
 from atokio.parsers.base import ParseError
 from atokio.parsers.mmperfmon import (
     MmperfmonParser,
@@ -118,7 +118,7 @@ class Mmperfmon(SubprocessOutputDict):
         path = cache_file or self.cache_file
         if path is None:
             raise ValueError("no cache file given")
-        with open_binary(path) as handle:
+        with open_binary(path) as handle, gc_paused():
             self._load_stream(handle, str(path))
 
     def load_multiple(self, input_file: str) -> None:
@@ -129,15 +129,18 @@ class Mmperfmon(SubprocessOutputDict):
         column extents, row numbers) and merged.
         """
         stamps: dict[str, int] = {}  # the outputs' time stamps repeat: convert each once
-        for name, _mtime, handle in walk_file_collection(input_file):
-            source = (
-                name if os.path.isabs(name) or os.path.isdir(input_file) else f"{input_file}:{name}"
-            )
-            if name.endswith(".gz"):
-                with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
-                    self._load_text(unzipped, source, stamps)  # type: ignore[arg-type]
-            else:
-                self._load_text(handle, source, stamps)
+        with gc_paused():
+            for name, _mtime, handle in walk_file_collection(input_file):
+                source = (
+                    name
+                    if os.path.isabs(name) or os.path.isdir(input_file)
+                    else f"{input_file}:{name}"
+                )
+                if name.endswith(".gz"):
+                    with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                        self._load_text(unzipped, source, stamps)  # type: ignore[arg-type]
+                else:
+                    self._load_text(handle, source, stamps)
 
     def load_str(self, input_str: str | bytes) -> None:
         """Parse the text of an ``mmperfmon query`` output (a JSON cache's text is accepted too)."""
@@ -147,13 +150,14 @@ class Mmperfmon(SubprocessOutputDict):
             return
         parser = MmperfmonParser("<string>")
         view = memoryview(data)
-        try:
-            for start in range(0, len(data), _CHUNK):
-                self._apply_records(parser.feed(bytes(view[start : start + _CHUNK])))
-            self._apply_records(parser.close())
-        except ParseError as error:
-            self._apply_records(error.records)  # type: ignore[arg-type]
-            raise
+        with gc_paused():
+            try:
+                for start in range(0, len(data), _CHUNK):
+                    self._apply_records(parser.feed(bytes(view[start : start + _CHUNK])))
+                self._apply_records(parser.close())
+            except ParseError as error:
+                self._apply_records(error.records)  # type: ignore[arg-type]
+                raise
 
     def _load_stream(self, handle: IO[bytes], source: str) -> None:
         try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pandas
 import pytest
@@ -64,6 +66,35 @@ def test_file_gzip_directory_and_bundle_agree(tmp_path: Path, bundle: Path) -> N
     assert from_tar == one_by_one
     assert set(one_by_one[T1]) == {HOST1, HOST2}
     assert one_by_one[T1][HOST2]["gpfs_fs_read_ops"] == {"fs.example.org|tl1": 10}
+
+
+class _WatchGc(Mmperfmon):
+    """Notes whether the cyclic collector ran while samples were merged."""
+
+    seen: list[bool] = []
+
+    def _apply_records(self, records: list[Any]) -> None:
+        self.seen.append(gc.isenabled())
+        super()._apply_records(records)
+
+
+@pytest.mark.parametrize("how", ["bundle", "file", "string"])
+def test_collector_paused_while_loading_and_restored(
+    tmp_path: Path, bundle: Path, how: str
+) -> None:
+    plain = tmp_path / "usage.out"
+    plain.write_text(USAGE)
+    _WatchGc.seen = []
+    assert gc.isenabled()
+    if how == "bundle":
+        loaded = _WatchGc(cache_file=str(bundle))
+    elif how == "file":
+        loaded = _WatchGc(cache_file=str(plain))
+    else:
+        loaded = _WatchGc(from_string=USAGE)
+    assert gc.isenabled()
+    assert _WatchGc.seen and not any(_WatchGc.seen)
+    assert loaded[T1][HOST1]["cpu_user"] == 0.2
 
 
 def test_loading_twice_changes_nothing(bundle: Path) -> None:
