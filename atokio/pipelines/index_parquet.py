@@ -17,11 +17,11 @@ date of the job's start, so a query of a few days reads only their files; the
 ``duckdb.sql("SELECT * FROM read_parquet('OUTPUT/summaries/*/*.parquet',
 hive_partitioning = true)")`` or ``pandas.read_parquet("OUTPUT/summaries")``.
 
-Commits work like the SQLite writer's transactions: :meth:`ParquetIndexWriter.commit`
-takes the results of a batch of logs; every ``flush_logs`` logs (and on
-:meth:`~ParquetIndexWriter.close`) they go out as one *part*, each file
-written under a hidden temporary name, synced and renamed, and the part's
-marker in ``_commits/`` last.  Opening the dataset again deletes the files
+The writer has the interface of the SQLite index writer: :meth:`~ParquetIndexWriter.add`
+takes one log's results; every ``flush_logs`` logs (and on
+:meth:`~ParquetIndexWriter.flush`) they go out as one *part* (one transaction),
+each file written under a hidden temporary name, synced and renamed, and the
+part's marker in ``_commits/`` last.  Opening the dataset again deletes the files
 of a part without a marker (a run killed while writing), so a rerun indexes
 those logs again, without duplicates.  One process writes a dataset at a time.
 """
@@ -33,7 +33,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -117,9 +117,11 @@ def read_parquet_table(path: str | os.PathLike[str], table: str) -> Any:
 class ParquetIndexWriter:
     """Writes index results into a Parquet dataset directory (see the module docstring).
 
-    ``results`` handed to :meth:`commit` are what the log summaries give per
-    log: ``{"headers": row, "mounts": {mountpt: fsname}, "summaries":
-    {mountpt: row}}``.  Use it as a context manager, or call :meth:`close`.
+    An outcome handed to :meth:`add` is what the log summaries give per log:
+    ``{"headers": row, "mounts": {mountpt: fsname}, "summaries": {mountpt:
+    row}}``.  ``indexed`` counts the logs written.  Use it as a context
+    manager, or call :meth:`close`; :meth:`flush` before closing keeps the
+    logs still queued.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, flush_logs: int = FLUSH_LOGS) -> None:
@@ -143,6 +145,8 @@ class ParquetIndexWriter:
         self.filenames: set[str] = set(headers.column("filename").to_pylist())
         self.next_log_id = max(ids, default=0) + 1
         self.pending: list[Mapping[str, Any]] = []
+        #: Logs written by this writer (flushed).
+        self.indexed = 0
 
     # -- opening -------------------------------------------------------------------------
 
@@ -169,9 +173,9 @@ class ParquetIndexWriter:
 
     # -- writing -------------------------------------------------------------------------
 
-    def commit(self, results: Iterable[Mapping[str, Any]]) -> None:
-        """Take the results of a batch of logs; write a part once ``flush_logs`` are held."""
-        self.pending.extend(results)
+    def add(self, outcome: Mapping[str, Any]) -> None:
+        """Queue one log's rows; write a part once ``flush_logs`` logs are queued."""
+        self.pending.append(outcome)
         if len(self.pending) >= self.flush_logs:
             self.flush()
 
@@ -222,6 +226,7 @@ class ParquetIndexWriter:
         )
         _sync_directory(marker.parent)
         self.part = part
+        self.indexed += next_log_id - self.next_log_id
         self.next_log_id = next_log_id
         self.mount_ids = mount_ids
         self.filenames = filenames
@@ -250,8 +255,8 @@ class ParquetIndexWriter:
         return temporary, final
 
     def close(self) -> None:
-        """Write what is held; the dataset is complete after this."""
-        self.flush()
+        """Forget what was not flushed (as a killed run would); :meth:`flush` first to keep it."""
+        self.pending.clear()
 
     def __enter__(self) -> ParquetIndexWriter:
         return self
@@ -262,8 +267,7 @@ class ParquetIndexWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None or issubclass(exc_type, Exception):
-            self.close()  # what was handed over before an error is kept
+        self.close()
 
 
 def _write_synced(path: Path, text: str) -> None:

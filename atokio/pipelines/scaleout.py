@@ -34,7 +34,7 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -45,6 +45,7 @@ __all__ = [
     "SCHEDULER_ENV",
     "SchedulerSpec",
     "TaskOutcome",
+    "adask_client",
     "arun_tasks",
     "dask_client",
     "resolve_scheduler",
@@ -179,6 +180,20 @@ def dask_client(
         yield client
 
 
+@asynccontextmanager
+async def adask_client(scheduler: Any, **options: Any) -> AsyncIterator[Any]:
+    """:func:`dask_client` for async code: connecting (or starting a local cluster) and
+    closing run in a worker thread, so the event loop is never blocked.
+    """
+    stack = ExitStack()
+    client = await anyio.to_thread.run_sync(stack.enter_context, dask_client(scheduler, **options))
+    try:
+        yield client
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(stack.close)
+
+
 def total_threads(client: Any) -> int:
     """Worker threads the scheduler knows of now (at least 1)."""
     workers = client.scheduler_info().get("workers", {})
@@ -292,7 +307,7 @@ class _TaskLoop(Generic[T]):
         self.index = 0
         self.lock = threading.Lock()
         self.pending: dict[Any, tuple[int, Hashable, Any]] = {}
-        self.done = as_completed([], with_results=True, raise_errors=False)
+        self.done = as_completed([], loop=client.loop, with_results=True, raise_errors=False)
         self.exhausted = False
         self.cancelled = False
         self.held = 0  # outcomes received but not handed back yet (ordered mode)
