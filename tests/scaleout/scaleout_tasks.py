@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -24,3 +25,13 @@ def fail_first_time(marker: str, value: int) -> int:
 def worker_pid(x: int) -> tuple[int, int]:
     """``(x, pid of the worker process)``."""
     return x, os.getpid()
+
+
+def write_day(spec: dict[str, object], day: datetime.date, options: dict[str, str]) -> str:
+    """A stand-in ``archive_day``: one file per day; a day listed in ``spec["bad"]`` fails."""
+    if day in spec.get("bad", ()):  # type: ignore[operator]
+        raise OSError(f"{spec['source']} has no data for {day}")
+    path = Path(day.strftime(options["template"]))
+    with open(path, "a") as handle:  # appending shows a day that ran twice
+        handle.write(f"{spec['source']} {day.isoformat()}\n")
+    return str(path)
