@@ -19,6 +19,11 @@ One ``headers`` row per log, one ``mounts`` row per mount point and one
   pytokio; ``0`` = one per usable core), in worker processes even with one, so
   that a log that crashes the C library is reported instead of ending the run;
 * ``--reader``: the policy of :mod:`atokio.connectors.darshan`;
+* ``--scheduler`` (or ``$ATOKIO_DASK_SCHEDULER``) reads the logs on a Dask
+  cluster instead: ``tcp://host:port`` of a running scheduler, or
+  ``local[:N]``; the database is the same (docs/scaleout.md);
+* ``--format parquet`` writes the same rows as a Parquet dataset directory,
+  partitioned by day, instead of an SQLite database;
 * a progress bar on stderr when stderr is a terminal;
 * ``-m/--max-mb`` is accepted for compatibility and changes nothing.
 """
@@ -32,6 +37,7 @@ from collections.abc import Sequence
 from atokio.cli._common import run_main, setup_logging
 from atokio.connectors.darshan import READER_POLICY, READERS
 from atokio.pipelines.darshan_index import (
+    FORMATS,
     create_headers_table,
     create_mount_table,
     create_summaries_table,
@@ -46,6 +52,7 @@ from atokio.pipelines.darshan_index import (
     update_summaries_table,
 )
 from atokio.pipelines.darshan_index_db import HEADERS_TABLE, MOUNTS_TABLE, SUMMARIES_TABLE
+from atokio.pipelines.scaleout import SCHEDULER_ENV, resolve_scheduler
 from atokio.progress import progress
 
 __all__ = [
@@ -128,12 +135,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help=f"how to read logs: {READER_POLICY}",
     )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="read the logs on a Dask cluster: tcp://HOST:PORT of a running scheduler, or "
+        f"local[:N] for N local worker processes (default ${SCHEDULER_ENV}; unset: -t)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="sqlite",
+        help="sqlite (default): one database file; parquet: -o is a directory of Parquet "
+        "files partitioned by day, with the same rows",
+    )
     return parser
 
 
 def _body(argv: Sequence[str] | None) -> int:
     global VERBOSITY
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        scheduler = resolve_scheduler(args.scheduler)
+    except ValueError as error:
+        parser.error(str(error))
     VERBOSITY = args.verbose
     setup_logging()
     with progress(unit="log", desc="index") as bar:
@@ -147,6 +172,8 @@ def _body(argv: Sequence[str] | None) -> int:
             quiet=args.quiet,
             progress=bar,
             echo=vprint if VERBOSITY else None,  # no message is formatted without -v
+            scheduler=scheduler,
+            format=args.format,
         )
     vprint(f"Updated {args.output}", 1)
     return 0

@@ -20,7 +20,9 @@ take the middle one:
   driver: expands the log list, drops logs indexed before (by basename) and
   repeated basenames, runs :func:`summarize_batch` over the rest and streams
   every result into the writer, reporting unreadable and empty logs as
-  warnings.  ``scheduler=None`` runs on local worker processes.
+  warnings.  ``scheduler=None`` runs on local worker processes; a Dask
+  scheduler runs it on a cluster (:mod:`atokio.pipelines.index_dask`), and
+  ``format="parquet"`` writes a Parquet dataset (:mod:`atokio.pipelines.index_parquet`).
 
 Logs are read by the reader chosen under the policy of
 :mod:`atokio.connectors.darshan` (:data:`~atokio.connectors.darshan.READER_POLICY`).
@@ -36,7 +38,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atokio import config
 from atokio.collectors.sync import run_sync
@@ -67,8 +69,12 @@ from atokio.tools.darshan_summary import (
     summarize_records,
 )
 
+if TYPE_CHECKING:
+    from atokio.pipelines.index_parquet import ParquetIndexWriter
+
 __all__ = [
     "BATCH_LOGS",
+    "FORMATS",
     "HEADER_COLUMNS",
     "LOGS_PER_CALL",
     "Echo",
@@ -101,6 +107,9 @@ LOGS_PER_CALL = 16
 #: darshan-parser runs at once in one worker process (their start-up and output
 #: overlap the parsing of the others').
 PARSERS_PER_WORKER = 3
+
+#: The output formats of the index (``--format``).
+FORMATS = ("sqlite", "parquet")
 
 #: What a worker hands back per log: its rows as plain data, or an error text.
 Outcome = dict[str, Any] | str
@@ -323,12 +332,17 @@ def _only_error(group: BaseExceptionGroup) -> BaseException:
     return error
 
 
-def _check_scheduler(scheduler: Any) -> None:
-    if scheduler is not None:
-        raise NotImplementedError(
-            f"scheduler={scheduler!r}: only local worker processes (scheduler=None) are "
-            "supported here"
-        )
+def _check_scheduler(scheduler: Any) -> Any:
+    """``scheduler`` checked: None (local processes), a resolved address, or a Dask client.
+
+    A string is resolved as ``--scheduler`` is (:func:`atokio.pipelines.scaleout.resolve_scheduler`;
+    an empty one means local processes), so that a wrong value fails before anything is opened.
+    """
+    if isinstance(scheduler, str):
+        from atokio.pipelines.scaleout import resolve_scheduler
+
+        return resolve_scheduler(scheduler)
+    return scheduler
 
 
 async def _run_local(
@@ -377,7 +391,21 @@ async def _summarize_logs(
     scheduler: Any,
 ) -> None:
     """Run :func:`summarize_batch` over ``todo`` and hand the outcomes to ``take``."""
-    _check_scheduler(scheduler)
+    scheduler = _check_scheduler(scheduler)
+    if scheduler is not None:  # on Dask workers, in tasks of logs
+        from atokio.pipelines.index_dask import asummarize_on_dask
+
+        await asummarize_on_dask(
+            summarize_batch,
+            todo,
+            reader,
+            config.CONFIG.get("mount_to_fsname"),
+            scheduler,
+            take,
+            reader_works=_reader_works if reader == "direct" else None,
+            reader_fails=_direct_reader_fails,
+        )
+        return
     workers = _workers(threads)
     starting = _start_workers(workers) if todo else None
     try:
@@ -413,6 +441,7 @@ async def aindex_darshanlogs(
     progress: Any = None,
     echo: Echo | None = None,
     scheduler: Any = None,
+    format: str = "sqlite",
 ) -> dict[str, int]:
     """Index logs into ``output_file``; return ``{"indexed": n, "skipped": n, "failed": n}``.
 
@@ -426,16 +455,23 @@ async def aindex_darshanlogs(
     ``progress`` is a callable taking the number of logs just done, or a bar
     with ``update(n)`` (:func:`atokio.progress.progress`; its ``total`` is set to
     the number of logs to read); ``echo`` receives
-    the ``-v`` messages (:data:`Echo`).  ``scheduler`` must be ``None`` (local
-    worker processes).  ``max_mb`` is accepted for compatibility.
+    the ``-v`` messages (:data:`Echo`).  ``scheduler`` runs the reading on a
+    Dask cluster instead of local worker processes: ``"tcp://host:port"``,
+    ``"local:N"`` or a ``distributed.Client`` (:mod:`atokio.pipelines.index_dask`;
+    the database is the same).  ``format="parquet"`` writes the same rows as a
+    Parquet dataset directory, partitioned by day
+    (:mod:`atokio.pipelines.index_parquet`).  ``max_mb`` is accepted for
+    compatibility.
     """
     del max_mb
     _check_threads(threads)
-    _check_scheduler(scheduler)
+    if format not in FORMATS:
+        raise ValueError(f"unknown index format {format!r}: use {' or '.join(FORMATS)}")
+    scheduler = _check_scheduler(scheduler)
     chosen = choose_reader(reader)
     say = echo or _quiet_echo
     batch_logs = _db.BATCH_LOGS if bulk_insert else 1
-    with IndexWriter(output_file, batch_logs=batch_logs, echo=echo) as writer:
+    with _open_writer(output_file, format, batch_logs, echo) as writer:
         existing = writer.existing_logs()
         todo: list[str] = []
         names: set[str] = set()
@@ -455,8 +491,12 @@ async def aindex_darshanlogs(
                 todo.append(log)
         del existing, names
         tick = _progress_callable(progress, len(todo))
-        workers = _workers(threads)
-        say(f"Indexing {len(todo)} logs ({skipped} already indexed) with {workers} worker(s)", 1)
+        where = (
+            f"on Dask ({scheduler})"
+            if scheduler is not None
+            else f"with {_workers(threads)} worker(s)"
+        )
+        say(f"Indexing {len(todo)} logs ({skipped} already indexed) {where}", 1)
         counts = {"indexed": 0, "skipped": skipped, "failed": duplicates}
 
         def take(results: list[tuple[str, Outcome]]) -> None:
@@ -501,6 +541,7 @@ def index_darshanlogs(
     progress: Any = None,
     echo: Echo | None = None,
     scheduler: Any = None,
+    format: str = "sqlite",
 ) -> dict[str, int]:
     """:func:`aindex_darshanlogs` from sync code (scripts, notebooks)."""
     try:
@@ -516,9 +557,21 @@ def index_darshanlogs(
             progress=progress,
             echo=echo,
             scheduler=scheduler,
+            format=format,
         )
     except BaseExceptionGroup as group:
         raise _only_error(group) from None
+
+
+def _open_writer(
+    output: str, format: str, batch_logs: int, echo: Echo | None
+) -> IndexWriter | ParquetIndexWriter:
+    """The index writer of ``format``: the SQLite database, or the Parquet dataset directory."""
+    if format == "parquet":
+        from atokio.pipelines.index_parquet import ParquetIndexWriter
+
+        return ParquetIndexWriter(output)
+    return IndexWriter(output, batch_logs=batch_logs, echo=echo)
 
 
 def _progress_callable(progress: Any, total: int) -> Callable[[int], Any]:

@@ -56,19 +56,22 @@ async def asummarize_on_dask(
     scheduler: Any,
     take: Callable[[Results], Any],
     *,
-    logs_per_task: int = LOGS_PER_TASK,
+    logs_per_task: int | None = None,
     reader_works: Callable[[str], bool] | None = None,
     reader_fails: Callable[[], BaseException] | None = None,
     max_in_flight: int | None = None,
 ) -> None:
     """Run ``summarize_batch`` over ``todo`` on Dask; hand each task's results to ``take``.
 
+    ``logs_per_task`` defaults to :data:`LOGS_PER_TASK`.
     ``take`` receives the results of one task at a time, in submission order
     (see the module docstring for failures).  ``reader_works(reader)``, when
     given, runs first on a worker; if it says no, ``reader_fails()`` is raised.
     ``scheduler`` is a ``--scheduler`` value, a
     :class:`~atokio.pipelines.scaleout.SchedulerSpec` or a ``Client``.
     """
+    if logs_per_task is None:
+        logs_per_task = LOGS_PER_TASK
     if logs_per_task < 1:
         raise ValueError(f"logs_per_task must be at least 1, not {logs_per_task}")
     if not todo:

@@ -154,30 +154,38 @@ def dask_client(
         yield scheduler
         return
     spec = _as_spec(scheduler)
+    # closed explicitly rather than as context managers: entering and leaving may happen in
+    # different threads (adask_client), where a client's context variable cannot be reset
+    cluster = None
     if spec.is_local:
         logger.info("starting a local Dask cluster of %d worker process(es)", spec.workers)
-        with (
-            LocalCluster(
-                n_workers=spec.workers,
-                threads_per_worker=threads_per_worker,
-                processes=True,
-                dashboard_address="127.0.0.1:0",  # any free port: never clash with others
-                memory_limit=0,
-                host="127.0.0.1",
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client
-        return
+        cluster = LocalCluster(
+            n_workers=spec.workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            dashboard_address="127.0.0.1:0",  # any free port: never clash with others
+            memory_limit=0,
+            host="127.0.0.1",
+        )
+        address = cluster.scheduler_address
+    else:
+        assert spec.address is not None
+        address = spec.address
     try:
-        client = Client(spec.address, timeout=timeout)
-    except OSError as error:
-        raise ConnectionError(
-            f"cannot reach the Dask scheduler at {spec.address} within {timeout:g} s: {error} "
-            f"(is `dask scheduler` running there, and the address right?)"
-        ) from error
-    with client:
-        yield client
+        try:
+            client = Client(address, timeout=timeout, set_as_default=False)
+        except OSError as error:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {error} "
+                f"(is `dask scheduler` running there, and the address right?)"
+            ) from error
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 @asynccontextmanager

@@ -384,13 +384,6 @@ def test_the_index_follows_the_connectors_reader_policy(
         darshan_index.choose_reader("text")
 
 
-def test_a_scheduler_is_refused_until_one_is_supported(small_logs: Path, tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="scheduler='tcp://127.0.0.1:1'"):
-        darshan_index.index_darshanlogs(
-            [str(small_logs)], str(tmp_path / "x.db"), scheduler="tcp://127.0.0.1:1"
-        )
-
-
 # -- the documented helper functions -----------------------------------------------------
 
 
