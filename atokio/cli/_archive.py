@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import datetime
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "FollowOptions",
     "add_file_options",
     "add_follow_option",
+    "add_scheduler_option",
     "check_timestep",
     "check_window",
     "commit_datasets",
@@ -60,6 +62,7 @@ __all__ = [
     "query_window",
     "require_window",
     "resume_point",
+    "run_backfill",
     "run_follow",
     "set_metadata",
     "writer_specs",
@@ -206,3 +209,67 @@ def progress_lines_on_stdout() -> Iterator[None]:
             daily.removeHandler(each)
         daily.setLevel(level)
         daily.propagate = propagate
+
+
+# -- --scheduler: a backfill of day files on Dask -------------------------------------------
+
+SCHEDULER_HELP = (
+    "archive the window one local day per task on a Dask cluster, each day into its own "
+    "file (-o is then a strftime template, as with --follow): tcp://HOST:PORT of a running "
+    "scheduler, or local[:N] for N local worker processes"
+)
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--scheduler`` option of a day-file backfill (docs/scaleout.md)."""
+    parser.add_argument("--scheduler", type=str, default=None, help=SCHEDULER_HELP)
+
+
+def scheduler_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The resolved ``--scheduler`` (None without one); a bad value is a usage error."""
+    from atokio.pipelines.scaleout import resolve_scheduler
+
+    if args.scheduler is None:
+        return None
+    if getattr(args, "follow", False):
+        parser.error("--scheduler backfills a window of days; it does not go with --follow")
+    try:
+        spec = resolve_scheduler(args.scheduler)
+    except ValueError as error:
+        parser.error(str(error))
+    if spec is None:
+        parser.error("--scheduler is empty: give tcp://HOST:PORT or local[:N]")
+    return spec
+
+
+def run_backfill(
+    spec: Any,
+    output: str,
+    query_start: datetime.datetime,
+    query_end: datetime.datetime,
+    scheduler: Any,
+) -> int:
+    """Archive the window into day files on Dask; exit status 0, or 1 when a day failed.
+
+    Each failed day is reported on stderr with its error; the others are
+    written.  Rerunning the same command resumes.
+    """
+    from atokio.pipelines.archive_dask import backfill_window, days_of_window
+    from atokio.progress import progress
+
+    template = os.path.abspath(day_template(output))  # the workers' directory may differ
+    days = days_of_window(query_start, query_end)
+    with progress(len(days), unit="day", desc=os.path.basename(template)) as bar:
+        report = backfill_window(
+            spec, template, query_start, query_end, scheduler=scheduler, progress=bar
+        )
+    for day, error in report.failed.items():
+        logger.error("%s: day %s failed: %s", day_path(template, day), day, error)
+    if report.failed:
+        logger.error(
+            "%d of %d days failed; run the same command again to retry them",
+            len(report.failed),
+            len(days),
+        )
+        return 1
+    return 0

@@ -3,7 +3,8 @@
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_lmtdb` (whose documented names are
 re-exported here).  ``--follow`` keeps archiving into day files
-(:func:`atokio.pipelines.archive_lmtdb.follow_lmtdb`).
+(:func:`atokio.pipelines.archive_lmtdb.follow_lmtdb`); ``--scheduler`` archives
+the window one day file per Dask task (docs/scaleout.md).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 
 from atokio.cli import _archive
 from atokio.cli._common import require_input, run_main, setup_logging
-from atokio.cli.cache_lmtdb import connect_lmtdb
+from atokio.cli.cache_lmtdb import connect_lmtdb, lmtdb_connection
 from atokio.connectors.lmtdb import LmtDb
+from atokio.pipelines.archive import SourceSpec
 from atokio.pipelines.archive_lmtdb import (
     CONFIG,
     DatasetConfig,
@@ -31,6 +33,7 @@ from atokio.pipelines.archive_lmtdb import (
     day_template,
     follow_lmtdb,
     init_hdf5_file,
+    lmtdb_source,
     natural_sorted,
     read_window,
     resume_point,
@@ -98,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", type=str, default=None, help="MySQL database name ($PYTOKIO_LMT_DB)"
     )
     _archive.add_follow_option(parser)
+    _archive.add_scheduler_option(parser)
     return parser
 
 
@@ -105,6 +109,7 @@ def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _archive.require_window(parser, args)
+    scheduler = _archive.scheduler_of(parser, args)
     setup_logging(2 if args.debug else 0)
     query_start, query_end = _archive.query_window(args)
 
@@ -123,6 +128,12 @@ def _body(argv: Sequence[str] | None) -> int:
         )
 
     assert query_start is not None and query_end is not None
+    if scheduler is not None:
+        connection = lmtdb_connection(
+            args.input, args.host, args.user, args.password, args.database
+        )
+        spec = SourceSpec(lmtdb_source, {"timestep": args.timestep, **connection})
+        return _archive.run_backfill(spec, args.output, query_start, query_end, scheduler)
     init_start, init_end = _archive.init_window(args, query_start, query_end)
     lmtdb = connect()
     try:

@@ -38,7 +38,7 @@ from atokio.collectors.mysql import DEFAULT_BATCH_ROWS, Row
 from atokio.connectors.cachingdb import to_sqlite_value
 from atokio.connectors.lmtdb import LMT_PRIMARY_KEYS, LMT_TABLES, LmtDb
 
-__all__ = ["connect_lmtdb", "main", "retrieve_tables", "table_schema"]
+__all__ = ["connect_lmtdb", "lmtdb_connection", "main", "retrieve_tables", "table_schema"]
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +159,26 @@ def connect_lmtdb(
     missing ``-i`` file and :class:`RuntimeError` "No databases available to
     query" when there is nothing to read.
     """
+    return LmtDb(**lmtdb_connection(input_file, host, user, password, database))
+
+
+def lmtdb_connection(
+    input_file: str | None,
+    host: str | None,
+    user: str | None,
+    password: str | None,
+    database: str | None,
+) -> dict[str, str]:
+    """The :class:`LmtDb` arguments of :func:`connect_lmtdb`, as plain data (an absolute ``-i``)."""
     if input_file is not None:
         require_input(input_file)
-        return LmtDb(cache_file=input_file)
+        return {"cache_file": os.path.abspath(input_file)}
     values = [
         given if given is not None else os.environ.get(variable)
         for given, variable in zip((host, user, password, database), ENV_VARIABLES, strict=True)
     ]
     if all(value is not None for value in values):
-        return LmtDb(dbhost=values[0], dbuser=values[1], dbpassword=values[2], dbname=values[3])
+        return dict(zip(("dbhost", "dbuser", "dbpassword", "dbname"), values, strict=True))  # type: ignore[arg-type]
     raise RuntimeError("No databases available to query")
 
 

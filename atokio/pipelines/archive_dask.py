@@ -23,7 +23,7 @@ from typing import Any
 
 from atokio.pipelines.scaleout import run_tasks
 
-__all__ = ["BackfillReport", "backfill_days", "days_between"]
+__all__ = ["BackfillReport", "backfill_days", "backfill_window", "days_between", "days_of_window"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,45 @@ def days_between(first: datetime.date, last: datetime.date) -> list[datetime.dat
     if last < first:
         raise ValueError(f"the last day {last} is before the first day {first}")
     return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def days_of_window(start: datetime.datetime, end: datetime.datetime) -> list[datetime.date]:
+    """The local days that ``[start, end)`` touches (``ValueError`` unless it goes forward)."""
+    if start >= end:
+        raise ValueError("query_start >= query_end")
+    return days_between(start.date(), (end - datetime.timedelta(microseconds=1)).date())
+
+
+def backfill_window(
+    spec: Any,
+    template: str,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    *,
+    scheduler: Any,
+    retries: int = 1,
+    progress: Any = None,
+) -> BackfillReport:
+    """Archive ``[start, end)`` of the source ``spec`` into day files, one Dask task per day.
+
+    ``spec`` is an :class:`atokio.archive.driver.SourceSpec` (a top-level
+    factory and plain arguments), ``template`` the ``strftime`` name of the
+    day files; each day's file covers its whole local day and receives the
+    part of ``[start, end)`` inside it (:func:`atokio.archive.driver.archive_day`).
+    See :func:`backfill_days` for ``scheduler``, ``retries``, ``progress`` and
+    the report.
+    """
+    from atokio.archive.driver import DayOptions, archive_day
+
+    return backfill_days(
+        archive_day,
+        spec,
+        days_of_window(start, end),
+        DayOptions(template, start, end),
+        scheduler=scheduler,
+        retries=retries,
+        progress=progress,
+    )
 
 
 def backfill_days(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dask_processes import DaskProcesses
@@ -54,3 +56,101 @@ def test_each_day_once_and_a_failed_day_reported(
         assert path.read_text() == f"lmtdb {day.isoformat()}\n"
     assert not Path(bad.strftime(template)).exists()
     assert f"day {bad} failed: OSError: lmtdb has no data for {bad}" in caplog.text
+
+
+# -- archive_lmtdb --scheduler: a real source, real HDF5 day files ---------------------------
+
+START = datetime.datetime(2018, 1, 28, 6, 0)
+END = datetime.datetime(2018, 1, 30, 18, 0)
+STEP = 600
+
+
+def lmt_database(tmp_path: Path) -> Path:
+    """Three days of LMT data at 10-minute steps, made from the corpus sample."""
+    from lmt.lmt_data import SAMPLE, make_cycled
+
+    if not SAMPLE.exists():
+        pytest.skip(f"LMT corpus sample not found at {SAMPLE} (it lives beside the repository)")
+    db = tmp_path / "lmt.sqlite3"
+    make_cycled(db, stamps=3 * 86400 // STEP, start=datetime.datetime(2018, 1, 28), timestep=STEP)
+    return db
+
+
+def h5_contents(path: Path) -> dict[str, Any]:
+    """Every dataset (values, attributes) and group attribute of an HDF5 file (not ``updated``)."""
+    import h5py
+    import numpy as np
+
+    found: dict[str, Any] = {}
+    with h5py.File(path, "r") as h5:
+
+        def visit(name: str, item: Any) -> None:
+            attrs = {k: np.asarray(v).tolist() for k, v in item.attrs.items() if k != "updated"}
+            if isinstance(item, h5py.Dataset):
+                found[name] = (np.asarray(item[()]).tobytes(), item.dtype.str, attrs)
+            else:
+                found[name] = attrs
+
+        h5.visititems(visit)
+    return found
+
+
+def test_lmtdb_backfill_equals_day_by_day_local_runs(local_cluster: str, tmp_path: Path) -> None:
+    from atokio.cli import archive_lmtdb as cli
+    from atokio.pipelines.archive import DayOptions, SourceSpec, archive_day
+    from atokio.pipelines.archive_lmtdb import lmtdb_source
+
+    db = lmt_database(tmp_path)
+    spec = SourceSpec(lmtdb_source, {"timestep": STEP, "cache_file": str(db)})
+    local_template = str(tmp_path / "local" / "snx11025_%Y-%m-%d.hdf5")
+    (tmp_path / "local").mkdir()
+    days = days_between(START.date(), END.date())
+    for day in days:  # one local run per day
+        archive_day(spec, day, DayOptions(local_template, START, END))
+
+    out = tmp_path / "dask"
+    argv = ["-i", str(db), "--timestep", str(STEP), "--scheduler", local_cluster,
+            "-o", str(out / "snx11025_%Y-%m-%d.hdf5"), START.isoformat(), END.isoformat()]  # fmt: skip
+    assert cli.main(argv) == 0
+    made = sorted(p.name for p in out.iterdir())
+    assert made == [day.strftime("snx11025_%Y-%m-%d.hdf5") for day in days]
+    for name in made:
+        expected = h5_contents(tmp_path / "local" / name)
+        assert len(expected) > 20
+        assert h5_contents(out / name) == expected, name
+    # a rerun resumes: the files are brought up to date, and stay the same
+    assert cli.main(argv) == 0
+    for name in made:
+        assert h5_contents(out / name) == h5_contents(tmp_path / "local" / name)
+
+
+def test_lmtdb_backfill_reports_a_failed_day(
+    local_cluster: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from atokio.cli import archive_lmtdb as cli
+
+    db = lmt_database(tmp_path)
+    out = tmp_path / "dask"
+    out.mkdir()
+    (out / "snx11025_2018-01-29.hdf5").mkdir()  # this day's file cannot be written
+    argv = ["-i", str(db), "--timestep", str(STEP), "--scheduler", local_cluster,
+            "-o", str(out / "snx11025_%Y-%m-%d.hdf5"), START.isoformat(), END.isoformat()]  # fmt: skip
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(argv) == 1
+    assert (out / "snx11025_2018-01-28.hdf5").is_file()
+    assert (out / "snx11025_2018-01-30.hdf5").is_file()
+    assert "day 2018-01-29 failed" in caplog.text
+    assert "1 of 3 days failed; run the same command again to retry them" in caplog.text
+
+
+def test_scheduler_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from atokio.cli import archive_lmtdb as cli
+
+    for extra, message in (
+        (["--scheduler", "nowhere"], "--scheduler 'nowhere' is not a Dask scheduler"),
+        (["--scheduler", "local:1", "--follow"], "it does not go with --follow"),
+    ):
+        with pytest.raises(SystemExit) as caught:
+            cli.main(["-i", str(tmp_path / "x"), *extra, START.isoformat(), END.isoformat()])
+        assert caught.value.code == 2
+        assert message in capsys.readouterr().err
