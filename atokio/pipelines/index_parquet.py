@@ -102,16 +102,28 @@ def read_parquet_table(path: str | os.PathLike[str], table: str) -> Any:
 
     An index with no rows in that table gives an empty table of its columns.
     """
-    import pyarrow.dataset as ds
-
     if table not in TABLES:
         raise ValueError(f"unknown index table {table!r}: use one of {', '.join(TABLES)}")
     folder = Path(path) / table
     types = {"headers": HEADER_TYPES, "mounts": MOUNT_TYPES, "summaries": SUMMARY_TYPES}[table]
     if not folder.is_dir() or not any(folder.rglob("*.parquet")):
         return _schema(types).empty_table()
+    import pyarrow.dataset as ds  # imports pandas: only when there is something to read
+
     partitioning = None if table == "mounts" else "hive"
     return ds.dataset(folder, format="parquet", partitioning=partitioning).to_table()
+
+
+def _read_columns(folder: Path, columns: Sequence[str]) -> dict[str, list[Any]]:
+    """``columns`` of every part file under ``folder``, as lists (no partition columns)."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, list[Any]] = {name: [] for name in columns}
+    for file in sorted(folder.rglob("part-*.parquet")):
+        table = pq.ParquetFile(file).read(columns=list(columns))
+        for name in columns:
+            found[name] += table.column(name).to_pylist()
+    return found
 
 
 class ParquetIndexWriter:
@@ -137,13 +149,11 @@ class ParquetIndexWriter:
         for folder in (*TABLES, "_commits"):
             (self.path / folder).mkdir(parents=True, exist_ok=True)
         self.part = self._recover()
-        self.mount_ids: dict[str, int] = {}
-        for row in read_parquet_table(self.path, "mounts").to_pylist():
-            self.mount_ids[row["mountpt"]] = row["fs_id"]
-        headers = read_parquet_table(self.path, "headers").select(["log_id", "filename"])
-        ids = headers.column("log_id").to_pylist()
-        self.filenames: set[str] = set(headers.column("filename").to_pylist())
-        self.next_log_id = max(ids, default=0) + 1
+        mounts = _read_columns(self.path / "mounts", ["mountpt", "fs_id"])
+        self.mount_ids: dict[str, int] = dict(zip(mounts["mountpt"], mounts["fs_id"], strict=True))
+        headers = _read_columns(self.path / "headers", ["log_id", "filename"])
+        self.filenames: set[str] = set(headers["filename"])
+        self.next_log_id = max(headers["log_id"], default=0) + 1
         self.pending: list[Mapping[str, Any]] = []
         #: Logs written by this writer (flushed).
         self.indexed = 0
