@@ -2,15 +2,18 @@
 
 Argument parsing and one call: the work is done by
 :mod:`atokio.pipelines.archive_esnet_snmp` (whose documented names are
-re-exported here).
+re-exported here).  ``--scheduler`` archives the window one day file per Dask
+task (docs/scaleout.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+from atokio import config
 from atokio.cli import _archive
 from atokio.cli._common import run_main, setup_logging
 from atokio.cli.cache_esnet_snmp import (
@@ -19,6 +22,7 @@ from atokio.cli.cache_esnet_snmp import (
     parse_interfaces,
     request_retry,
 )
+from atokio.pipelines.archive import SourceSpec
 from atokio.pipelines.archive_esnet_snmp import (
     CONFIG,
     Archiver,
@@ -103,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "strftime template; query_start/query_end, optional, say where to start and stop; "
         "reads the REST API, so not with --input)",
     )
+    _archive.add_scheduler_option(parser)
     return parser
 
 
@@ -110,6 +115,7 @@ def _body(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _archive.require_window(parser, args)
+    scheduler = _archive.scheduler_of(parser, args)
     retry = request_retry(parser, args)
     setup_logging(2 if args.debug else 0)
     query_start, query_end = _archive.query_window(args)
@@ -131,6 +137,19 @@ def _body(argv: Sequence[str] | None) -> int:
         )
 
     assert query_start is not None and query_end is not None
+    if scheduler is not None:
+        spec = SourceSpec(
+            EsnetSnmpSource,
+            {
+                "interfaces": interfaces,
+                "timestep": args.timestep,
+                "input_file": os.path.abspath(args.input) if args.input else None,
+                "timeout": args.timeout,
+                "retry": retry,
+                "url": config.CONFIG.get("esnet_snmp_url"),  # this process's configuration
+            },
+        )
+        return _archive.run_backfill(spec, args.output, query_start, query_end, scheduler)
     init_start, init_end = _archive.init_window(args, query_start, query_end)
     with _archive.progress_lines_on_stdout():
         archive_esnet_snmp(

@@ -154,3 +154,52 @@ def test_scheduler_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
             cli.main(["-i", str(tmp_path / "x"), *extra, START.isoformat(), END.isoformat()])
         assert caught.value.code == 2
         assert message in capsys.readouterr().err
+
+
+# -- archive_esnet_snmp --scheduler: a backfill across midnight ------------------------------
+
+#: The `nersc` interfaces of the ESnet tests' site.
+NERSC = {"sunn-cr5": ["to_nersc_ip-b", "to_nersc_ip-d_v4"], "sacr-cr5": ["to_nersc_ip-e"]}
+
+
+def test_esnet_backfill_across_midnight_equals_local_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import time
+
+    from esnet.esnet_server import make_data
+
+    from atokio.cli import archive_esnet_snmp as cli
+    from atokio.pipelines.archive import DayOptions, SourceSpec, archive_day
+    from atokio.pipelines.archive_esnet_snmp import EsnetSnmpSource
+
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # the local cluster's workers inherit it
+    time.tzset()
+    try:
+        start = datetime.datetime(2019, 2, 10, 23, 55)
+        end = datetime.datetime(2019, 2, 11, 0, 5)
+        cache = tmp_path / "esnet.json"
+        cache.write_text(json.dumps(make_data(int(start.timestamp()), 21, NERSC)))
+        endpoints = ",".join(f"{e}:{i}" for e, names in NERSC.items() for i in names)
+        out = tmp_path / "dask"
+        argv = ["-i", str(cache), "--scheduler", "local:2", "-o", str(out / "esnet_%Y-%m-%d.hdf5"),
+                start.isoformat(), end.isoformat(), endpoints]  # fmt: skip
+        assert cli.main(argv) == 0
+        interfaces = [(e, i) for e, names in NERSC.items() for i in names]
+        spec = SourceSpec(
+            EsnetSnmpSource, {"interfaces": interfaces, "timestep": 30, "input_file": str(cache)}
+        )
+        local = str(tmp_path / "local" / "esnet_%Y-%m-%d.hdf5")
+        (tmp_path / "local").mkdir()
+        for day in days_between(start.date(), end.date()):
+            archive_day(spec, day, DayOptions(local, start, end))
+        names = sorted(p.name for p in out.iterdir())
+        assert names == ["esnet_2019-02-10.hdf5", "esnet_2019-02-11.hdf5"]
+        for name in names:
+            expected = h5_contents(tmp_path / "local" / name)
+            assert "datatargets/readrates" in expected
+            assert h5_contents(out / name) == expected, name
+    finally:
+        monkeypatch.undo()
+        time.tzset()
