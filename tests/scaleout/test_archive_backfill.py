@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_processes import DaskProcesses
 from scaleout_tasks import write_day
 
 from atokio.pipelines.archive_dask import backfill_days, days_between
@@ -32,7 +31,7 @@ def test_days_between() -> None:
 
 
 def test_each_day_once_and_a_failed_day_reported(
-    dask_processes: DaskProcesses, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    local_cluster: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     days = days_between(FIRST, FIRST + datetime.timedelta(days=5))
     bad = FIRST + datetime.timedelta(days=2)
@@ -43,7 +42,7 @@ def test_each_day_once_and_a_failed_day_reported(
         {"source": "lmtdb", "bad": [bad]},
         days,
         {"template": template},
-        scheduler=dask_processes.address,
+        scheduler=local_cluster,
         progress=bar,
     )
     assert not report.ok
@@ -183,7 +182,7 @@ def test_esnet_backfill_across_midnight_equals_local_days(
         cache.write_text(json.dumps(make_data(int(start.timestamp()), 21, NERSC)))
         endpoints = ",".join(f"{e}:{i}" for e, names in NERSC.items() for i in names)
         out = tmp_path / "dask"
-        argv = ["-i", str(cache), "--scheduler", "local:2", "-o", str(out / "esnet_%Y-%m-%d.hdf5"),
+        argv = ["-i", str(cache), "--scheduler", "local:1", "-o", str(out / "esnet_%Y-%m-%d.hdf5"),
                 start.isoformat(), end.isoformat(), endpoints]  # fmt: skip
         assert cli.main(argv) == 0
         interfaces = [(e, i) for e, names in NERSC.items() for i in names]

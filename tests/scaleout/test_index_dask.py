@@ -59,13 +59,13 @@ def test_dask_processes_give_the_local_database(
 
 
 def test_resuming_a_partial_index_on_a_local_cluster(
-    tmp_path: Path, no_fsnames: None, small_tasks: None
+    local_cluster: str, tmp_path: Path, no_fsnames: None, small_tasks: None
 ) -> None:
     logs = make_logs(tmp_path / "logs", 24)
     local_index(logs, tmp_path / "local.db")
     db = tmp_path / "dask.db"
     local_index(logs[:10], db)
-    counts = index_darshanlogs(logs, str(db), scheduler="local:2")
+    counts = index_darshanlogs(logs, str(db), scheduler=local_cluster)
     assert counts == {"indexed": 14, "skipped": 10, "failed": 0}
     assert dump(db) == dump(tmp_path / "local.db")
 
