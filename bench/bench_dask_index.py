@@ -174,8 +174,16 @@ def per_log_costs(logs: Path, work: Path) -> dict[str, float]:
             parquet_writer.add(outcome)
         parquet_writer.flush()
     parquet = (time.perf_counter() - start) / len(outcomes)
+    heavy = SHARED / "corpus" / "darshan" / "sample-badost.darshan"  # 2,048 ranks
+    read_heavy = 0.0
+    if heavy.exists():
+        summarize_batch([str(heavy)], "direct", mapping)
+        start = time.perf_counter()
+        summarize_batch([str(heavy)] * 5, "direct", mapping)
+        read_heavy = (time.perf_counter() - start) / 5
     return {
         "read": read,
+        "read_heavy": read_heavy,
         "receive": receive,
         "sqlite": sqlite,
         "parquet": parquet,
@@ -227,6 +235,15 @@ def model(costs: dict[str, float], cores: int, start_up: float) -> list[str]:
                 f"    {name}: stops scaling at about {nodes_max:.1f} nodes "
                 f"({n / limit:,.0f} logs/s, set by {by})"
             )
+    if costs.get("read_heavy"):
+        limit = max(client_sqlite, n / (4 * LOGS_PER_TASK) * costs["task"])
+        nodes_max = n * costs["read_heavy"] / (cores * limit)
+        lines.append(
+            f"  Logs like sample-badost (2,048 ranks; read {costs['read_heavy'] * 1e3:.1f} ms): "
+            f"the workers need {n * costs['read_heavy'] / cores:.0f} s on one node, and the "
+            f"run scales to about {nodes_max:.0f} nodes before the single SQLite writer "
+            f"({4 * LOGS_PER_TASK} logs per task)"
+        )
     return lines
 
 

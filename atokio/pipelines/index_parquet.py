@@ -29,11 +29,13 @@ those logs again, without duplicates.  One process writes a dataset at a time.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -85,6 +87,7 @@ def _schema(types: Mapping[str, type]) -> Any:
     return pa.schema([(name, arrow[kind]) for name, kind in types.items()])
 
 
+@functools.lru_cache(maxsize=4096)
 def day_of(start_time: Any) -> str:
     """The ``day`` partition (``YYYY-MM-DD``, UTC) of a job starting at ``start_time`` (epoch s).
 
@@ -194,9 +197,12 @@ class ParquetIndexWriter:
         if not self.pending:
             return
         part = self.part + 1
-        headers: dict[str, list[dict[str, Any]]] = {}
-        summaries: dict[str, list[dict[str, Any]]] = {}
-        mounts: list[dict[str, Any]] = []
+        # rows as tuples in column order (a summary row's counters taken by one itemgetter)
+        headers: dict[str, list[tuple[Any, ...]]] = {}
+        summaries: dict[str, list[tuple[Any, ...]]] = {}
+        mounts: list[tuple[Any, ...]] = []
+        header_names = list(HEADER_TYPES)[1:]
+        counters = itemgetter(*SUMMARY_COLUMNS)
         next_log_id = self.next_log_id
         mount_ids = dict(self.mount_ids)
         filenames = set(self.filenames)
@@ -204,9 +210,7 @@ class ParquetIndexWriter:
             for mountpt, fsname in result["mounts"].items():
                 if mountpt not in mount_ids:
                     mount_ids[mountpt] = max(mount_ids.values(), default=0) + 1
-                    mounts.append(
-                        {"fs_id": mount_ids[mountpt], "mountpt": mountpt, "fsname": fsname}
-                    )
+                    mounts.append((mount_ids[mountpt], mountpt, fsname))
             header = result["headers"]
             if header["filename"] in filenames:
                 logger.warning(
@@ -217,10 +221,10 @@ class ParquetIndexWriter:
             day = day_of(header.get("start_time"))
             log_id = next_log_id
             next_log_id += 1
-            headers.setdefault(day, []).append({"log_id": log_id, **header})
+            headers.setdefault(day, []).append((log_id, *(header.get(n) for n in header_names)))
             rows = summaries.setdefault(day, [])
             for mountpt, summary in result["summaries"].items():
-                rows.append({"log_id": log_id, "fs_id": mount_ids[mountpt], **summary})
+                rows.append((log_id, mount_ids[mountpt], *counters(summary)))
         written = []
         for day, rows in summaries.items():
             written.append(self._write(f"summaries/day={day}", part, rows, SUMMARY_TYPES))
@@ -243,7 +247,7 @@ class ParquetIndexWriter:
         self.pending.clear()
 
     def _write(
-        self, folder: str, part: int, rows: Sequence[Mapping[str, Any]], types: Mapping[str, type]
+        self, folder: str, part: int, rows: Sequence[tuple[Any, ...]], types: Mapping[str, type]
     ) -> tuple[Path, Path]:
         """Write ``rows`` to a hidden temporary file; return ``(temporary, final)`` paths."""
         import pyarrow as pa
@@ -253,9 +257,13 @@ class ParquetIndexWriter:
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"part-{part:06d}.parquet"
         temporary = directory / f".part-{part:06d}.parquet.tmp"
-        columns = {name: [row.get(name) for row in rows] for name in types}
         try:
-            table = pa.Table.from_pydict(columns, schema=_schema(types))
+            schema = _schema(types)
+            columns = zip(*rows, strict=True)
+            table = pa.Table.from_arrays(
+                [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
+                schema=schema,
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise ValueError(f"{final}: a value does not fit its column: {error}") from error
         with open(temporary, "wb") as handle:
