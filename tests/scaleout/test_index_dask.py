@@ -159,3 +159,26 @@ def test_cli_rejects_a_bad_scheduler(
     assert caught.value.code == 2
     assert "error: --scheduler 'node7:8786' is not a Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "x.db").exists()
+
+
+def test_the_slurm_example_runs_on_a_local_cluster(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    example = (
+        Path(__file__).resolve().parents[2] / "docs" / "examples" / "slurm_index_darshanlogs.py"
+    )
+    logs = make_logs(tmp_path / "logs" / "2017" / "3", 7)
+    (tmp_path / "logs" / "2017" / "4").mkdir()
+    for log in logs[4:]:  # a tree of day directories, as sites keep them
+        Path(log).rename(tmp_path / "logs" / "2017" / "4" / Path(log).name)
+    db = tmp_path / "example.db"
+    done = subprocess.run(
+        [sys.executable, str(example), "--local", "1", "-o", str(db), str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "indexed 7, already indexed 0, unreadable or empty 0\n"
+    assert len(dump(db)["headers"]) == 7
