@@ -210,7 +210,7 @@ def model(costs: dict[str, float], cores: int, start_up: float) -> list[str]:
         f"  client (the one writer), for all logs: SQLite {client_sqlite:.0f} s, "
         f"Parquet {client_parquet:.0f} s",
     ]
-    for per_task in (LOGS_PER_TASK, 4 * LOGS_PER_TASK):
+    for per_task in sorted({64, LOGS_PER_TASK, 1024}):
         scheduler = n / per_task * costs["task"]
         lines.append(
             f"  {per_task} logs per task{' (the default)' if per_task == LOGS_PER_TASK else ''}: "
@@ -236,13 +236,13 @@ def model(costs: dict[str, float], cores: int, start_up: float) -> list[str]:
                 f"({n / limit:,.0f} logs/s, set by {by})"
             )
     if costs.get("read_heavy"):
-        limit = max(client_sqlite, n / (4 * LOGS_PER_TASK) * costs["task"])
+        limit = max(client_sqlite, n / LOGS_PER_TASK * costs["task"])
         nodes_max = n * costs["read_heavy"] / (cores * limit)
         lines.append(
             f"  Logs like sample-badost (2,048 ranks; read {costs['read_heavy'] * 1e3:.1f} ms): "
             f"the workers need {n * costs['read_heavy'] / cores:.0f} s on one node, and the "
             f"run scales to about {nodes_max:.0f} nodes before the single SQLite writer "
-            f"({4 * LOGS_PER_TASK} logs per task)"
+            f"({LOGS_PER_TASK} logs per task)"
         )
     return lines
 

@@ -37,7 +37,7 @@ __all__ = ["LOGS_PER_TASK", "asummarize_on_dask"]
 logger = logging.getLogger(__name__)
 
 #: Logs read by one Dask task.
-LOGS_PER_TASK = 64
+LOGS_PER_TASK = 256
 
 #: What ``summarize_batch`` gives: ``(log, outcome)`` per log, the outcome a dict or an error text.
 Results = list[tuple[str, Any]]
