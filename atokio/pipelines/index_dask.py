@@ -21,12 +21,13 @@ What can go wrong in a task:
 
 Workers need atokio (with the ``darshan`` package for the direct reader, or
 darshan-parser at the same path as on the client) and read access to the
-logs at the same paths.
+logs at the same paths (relative paths are made absolute first).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,6 +47,17 @@ Results = list[tuple[str, Any]]
 def _crashed(error: BaseException | None) -> bool:
     """True for the scheduler's verdict on a task whose workers kept dying."""
     return error is not None and type(error).__name__ == "KilledWorker"
+
+
+def _under_given_names(
+    take: Callable[[Results], Any], given: dict[str, str]
+) -> Callable[[Results], Any]:
+    """``take`` receiving each log under the name the caller gave it."""
+
+    def renamed(results: Results) -> Any:
+        return take([(given.get(log, log), outcome) for log, outcome in results])
+
+    return renamed
 
 
 async def asummarize_on_dask(
@@ -76,6 +88,11 @@ async def asummarize_on_dask(
         raise ValueError(f"logs_per_task must be at least 1, not {logs_per_task}")
     if not todo:
         return
+    # workers may run in another directory (or on another node): they get absolute
+    # paths, and the results go back under the caller's names
+    absolute = [os.path.abspath(log) for log in todo]
+    take = _under_given_names(take, dict(zip(absolute, todo, strict=True)))
+    todo = absolute
     async with adask_client(scheduler) as client:
         if reader_works is not None:
             async with arun_tasks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,10 @@ def local_index(logs: list[str], db: Path) -> dict[str, int]:
 
 def test_dask_processes_give_the_local_database(
     dask_processes: DaskProcesses, tmp_path: Path, no_fsnames: None, small_tasks: None,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    logs = make_logs(tmp_path / "logs", 30, bad=2)
+    monkeypatch.chdir(tmp_path)  # relative paths: the workers run in another directory
+    logs = [os.path.relpath(log) for log in make_logs(tmp_path / "logs", 30, bad=2)]
     local = local_index(logs, tmp_path / "local.db")
     assert local == {"indexed": 30, "skipped": 0, "failed": 2}
     ticks: list[int] = []
@@ -51,7 +53,7 @@ def test_dask_processes_give_the_local_database(
     assert dump(tmp_path / "dask.db") == dump(tmp_path / "local.db")
     unreadable = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
     assert len(unreadable) == 2
-    assert all("broken" in message for message in unreadable)
+    assert all(f"{os.sep}logs{os.sep}broken" in message for message in unreadable)
     # a second run resumes: nothing is read again
     again = index_darshanlogs(logs, str(tmp_path / "dask.db"), scheduler=dask_processes.address)
     assert again == {"indexed": 0, "skipped": 30, "failed": 2}
