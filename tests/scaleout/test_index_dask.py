@@ -39,9 +39,10 @@ def test_dask_processes_give_the_local_database(
     dask_processes: DaskProcesses, tmp_path: Path, no_fsnames: None, small_tasks: None,
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.chdir(tmp_path)  # relative paths: the workers run in another directory
-    logs = [os.path.relpath(log) for log in make_logs(tmp_path / "logs", 30, bad=2)]
-    local = local_index(logs, tmp_path / "local.db")
+    absolute = make_logs(tmp_path / "logs", 30, bad=2)
+    local = local_index(absolute, tmp_path / "local.db")
+    monkeypatch.chdir(tmp_path)  # relative paths: the Dask workers run in another directory
+    logs = [os.path.relpath(log) for log in absolute]
     assert local == {"indexed": 30, "skipped": 0, "failed": 2}
     ticks: list[int] = []
     with caplog.at_level(logging.WARNING):
