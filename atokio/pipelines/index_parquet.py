@@ -1,7 +1,7 @@
 """The Darshan log index as a Parquet dataset (``index_darshanlogs --format parquet``).
 
 The same three tables as the SQLite index (``headers``, ``mounts``,
-``summaries``; FORMATS.md section 1.6), with the same columns and the same
+``summaries``; docs/formats.md#the-log-index), with the same columns and the same
 ``log_id`` / ``fs_id`` numbering, written as a directory that DuckDB, pandas,
 pyarrow and Spark read directly::
 
