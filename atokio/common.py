@@ -10,14 +10,24 @@ its own zone.  Epoch seconds are absolute.  The reference's test data assume
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
+import gzip
+import io
 import json
+import os
+import tempfile
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 __all__ = [
     "ConfigError",
     "JSONEncoder",
+    "atomic_output",
+    "atomic_path",
+    "check_output_path",
     "humanize_bytes",
     "isstr",
     "recast_string",
@@ -142,3 +152,97 @@ def to_epoch(datetime_obj: datetime.datetime, astype: type = int) -> Any:
         return astype(datetime_obj.timestamp())
     seconds = time.mktime(datetime_obj.timetuple()) + datetime_obj.microsecond / 1e6
     return astype(seconds)
+
+
+def check_output_path(path: str) -> str:
+    """``path`` when a file may be written there, else an :class:`OSError` naming it.
+
+    The folder must exist (it is never created) and ``path`` must not be a
+    directory.  Returns ``path`` unchanged, so it serves as an argument type.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "output folder does not exist", folder)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "output is a directory", path)
+    return path
+
+
+def _file_mode() -> int:
+    """The permissions a new file gets under the process's umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterator[IO[Any]]:
+    """A file object whose contents appear at ``path`` only when the block completes.
+
+    The data goes to a new temporary file in ``path``'s folder (created
+    exclusively, so no symlink is followed), which is flushed to disk and
+    renamed over ``path`` at the end of the block; when the block raises,
+    the temporary file is removed and ``path`` is left as it was.  A name
+    ending in ``.gz`` is written gzip-compressed.  ``mode`` is ``"w"``
+    (UTF-8 text) or ``"wb"``.  With ``replace=False`` an existing ``path``
+    is kept and :class:`FileExistsError` raised instead.  The folder must
+    exist (:func:`check_output_path`).
+    """
+    check_output_path(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(handle, _file_mode())
+        with os.fdopen(handle, "wb") as raw:
+            packed = gzip.GzipFile(fileobj=raw, mode="wb") if path.endswith(".gz") else None
+            binary: Any = packed if packed is not None else raw
+            if "b" in mode:
+                yield binary
+            else:
+                text = io.TextIOWrapper(binary, encoding="utf-8")
+                yield text
+                text.flush()
+                text.detach()
+            if packed is not None:
+                packed.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        if not replace and os.path.exists(path):
+            raise FileExistsError(errno.EEXIST, "output exists and is kept", path)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, *, copy_existing: bool = False) -> Iterator[str]:
+    """The name of a scratch file that becomes ``path`` only when the block completes.
+
+    For writers that need a file name (SQLite, HDF5): the scratch file is
+    created exclusively in ``path``'s folder, starts as a copy of an
+    existing ``path`` with ``copy_existing`` (else empty), and is renamed
+    over ``path`` at the end of the block; when the block raises it is
+    removed and ``path`` is left as it was.  The folder must exist.
+    """
+    import shutil
+
+    check_output_path(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(handle, _file_mode())
+        if copy_existing and os.path.isfile(path):
+            with open(path, "rb") as source, os.fdopen(handle, "wb") as target:
+                shutil.copyfileobj(source, target)
+        else:
+            os.close(handle)
+        yield temporary
+        with open(temporary, "rb+") as done:
+            os.fsync(done.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

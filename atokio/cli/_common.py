@@ -3,9 +3,18 @@
 * JSON to stdout: 4-space indent, sorted keys, newline at the end; JSON to a
   file: compact, insertion order, no newline (:func:`write_json`).
 * ``-o FILE`` makes the ``cache_*`` tools print ``Caching to FILE`` first.
-* Exit status: 0 success, 2 usage error (argparse), 1 any other failure:
-  :func:`run_main` turns an uncaught exception into a one-line message on
-  stderr (the traceback too when ``ATOKIO_TRACEBACK`` is set) and status 1.
+* Exit status: 0 when every named input was read, 1 when some input failed
+  (what could be read is written, never over an existing output, never as
+  a partial file), 2 for a usage error (argparse, including bad option
+  values: :func:`positive_int`, :func:`nonnegative_float`, :func:`date_arg`,
+  :func:`datetime_arg`, :func:`output_path`).  :func:`as_program` turns an
+  uncaught exception into one line on stderr, ``tool: what failed: the path
+  or value: what to do`` (:func:`describe_error`), and status 1; ``--debug``
+  (every tool has it, :func:`add_common_arguments`) or ``ATOKIO_TRACEBACK``
+  adds the traceback.
+* ``-o FILE`` is written under a temporary name in FILE's folder and renamed
+  when complete (:func:`atokio.common.atomic_output`); a folder that does not
+  exist is refused, never created.
 * Warnings from the library go to stderr through :mod:`logging`
   (:func:`setup_logging`).
 * The Elasticsearch tools (``archive_collectdes``, ``cache_collectdes``,
@@ -23,19 +32,33 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import gzip
+import errno
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
-from atokio.common import JSONEncoder
+from atokio.common import JSONEncoder, atomic_output, check_output_path
 
 __all__ = [
+    "InputFailed",
+    "add_common_arguments",
     "add_dump_arguments",
+    "date_arg",
+    "datetime_arg",
+    "describe_error",
+    "nonnegative_float",
+    "nonnegative_int",
+    "keep_existing",
+    "output_path",
+    "partial_failure",
+    "reading",
+    "positive_float",
+    "positive_int",
     "add_es_options",
     "announce_output",
     "es_connector",
@@ -88,15 +111,21 @@ def setup_logging(verbosity: int = 0) -> None:
     root.setLevel(level)
 
 
-def write_json(data: Any, output_file: str | None = None, *, announce: bool = False) -> None:
-    """Write ``data`` as JSON to ``output_file`` (compact) or stdout (indented, sorted)."""
+def write_json(
+    data: Any, output_file: str | None = None, *, announce: bool = False, replace: bool = True
+) -> None:
+    """Write ``data`` as JSON to ``output_file`` (compact) or stdout (indented, sorted).
+
+    The file is replaced only once complete (:func:`atokio.common.atomic_output`);
+    with ``replace=False`` an existing file is kept (``FileExistsError``).
+    """
     if output_file is None:
         json.dump(data, sys.stdout, indent=4, sort_keys=True, cls=JSONEncoder)
         sys.stdout.write("\n")
         return
     if announce:
         print(f"Caching to {output_file}")
-    with open(output_file, "w") as out:
+    with atomic_output(output_file, replace=replace) as out:
         json.dump(data, out, cls=JSONEncoder)
 
 
@@ -107,19 +136,22 @@ def announce_output(output_file: str) -> None:
 
 
 def require_input(input_file: str) -> None:
-    """``FileNotFoundError`` unless ``input_file`` (an ``-i``/``--input`` file) exists."""
+    """``FileNotFoundError`` (naming it) unless the input file ``input_file`` exists."""
     if not os.path.isfile(input_file):
-        raise FileNotFoundError(f"input file {input_file!r} does not exist")
+        raise FileNotFoundError(errno.ENOENT, "input file does not exist", input_file)
 
 
-def write_csv(frame: Any, output_file: str | None = None, *, announce: bool = False) -> None:
-    """Write a DataFrame as CSV to ``output_file``, or print it to stdout."""
+def write_csv(
+    frame: Any, output_file: str | None = None, *, announce: bool = False, replace: bool = True
+) -> None:
+    """Write a DataFrame as CSV to ``output_file`` (replaced once complete), or print it to stdout."""
     if output_file is None:
         print(frame.to_csv())
         return
     if announce:
         print(f"Caching to {output_file}")
-    frame.to_csv(output_file)
+    with atomic_output(output_file, replace=replace) as out:
+        frame.to_csv(out)
 
 
 def first_unused(template: str) -> str:
@@ -130,14 +162,94 @@ def first_unused(template: str) -> str:
     return template.format(number)
 
 
-def parse_date(text: str) -> datetime.datetime:
-    """A ``YYYY-MM-DD`` argument as a naive local datetime."""
+def parse_date(text: str | datetime.datetime) -> datetime.datetime:
+    """A ``YYYY-MM-DD`` argument as a naive local datetime (a datetime passes through)."""
+    if isinstance(text, datetime.datetime):
+        return text
     return datetime.datetime.strptime(text, DATE_FMT)
 
 
-def parse_datetime(text: str) -> datetime.datetime:
-    """A ``YYYY-MM-DDTHH:MM:SS`` argument as a naive local datetime."""
+def parse_datetime(text: str | datetime.datetime) -> datetime.datetime:
+    """A ``YYYY-MM-DDTHH:MM:SS`` argument as a naive local datetime (a datetime passes through)."""
+    if isinstance(text, datetime.datetime):
+        return text
     return datetime.datetime.strptime(text, DATETIME_FMT)
+
+
+# -- argument types: a bad value is a usage error (status 2) -----------------------------------
+
+
+def date_arg(text: str) -> datetime.datetime:
+    """Argument type: ``YYYY-MM-DD``."""
+    try:
+        return parse_date(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def datetime_arg(text: str) -> datetime.datetime:
+    """Argument type: ``YYYY-MM-DDTHH:MM:SS``."""
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time: use YYYY-MM-DDTHH:MM:SS"
+        ) from None
+
+
+def _number(text: str, kind: type, lowest: float, strict: bool) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+        ) from None
+    if value != value or value < lowest or (strict and value == lowest):
+        bound = f"greater than {lowest:g}" if strict else f"{lowest:g} or more"
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: use a value {bound}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Argument type: an integer above 0."""
+    return int(_number(text, int, 0, True))
+
+
+def nonnegative_int(text: str) -> int:
+    """Argument type: an integer of 0 or more."""
+    return int(_number(text, int, 0, False))
+
+
+def positive_float(text: str) -> float:
+    """Argument type: a number above 0."""
+    return float(_number(text, float, 0.0, True))
+
+
+def nonnegative_float(text: str) -> float:
+    """Argument type: a number of 0 or more."""
+    return float(_number(text, float, 0.0, False))
+
+
+def output_path(text: str) -> str:
+    """Argument type of ``-o``: a file name in a folder that exists (never created)."""
+    try:
+        return check_output_path(text)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{error.strerror}: {error.filename}") from None
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, silent_errors: bool = False) -> None:
+    """``--debug`` (tracebacks of failures) and, when asked, ``--silent-errors``."""
+    if "--debug" not in parser._option_string_actions:
+        parser.add_argument(
+            "--debug", action="store_true", help="show the traceback of a failure on stderr"
+        )
+    if silent_errors:
+        parser.add_argument(
+            "--silent-errors",
+            action="store_true",
+            help="an input that cannot be read gives empty output and status 0 (as pytokio did)",
+        )
 
 
 def run_main(body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
@@ -157,17 +269,184 @@ def run_main(body: Callable[[Sequence[str] | None], int | None], argv: Sequence[
     return 0 if status is None else int(status)
 
 
+class InputFailed(Exception):
+    """Some named inputs could not be read; what could be read was written.
+
+    Raised by a tool's body after its output, so that the program ends with
+    status 1 and this one line (the inputs' own warnings came before it).
+    """
+
+
+@contextlib.contextmanager
+def reading(path: str, kind: str = "input") -> Iterator[None]:
+    """Name ``path`` in a failure to decode it (bad JSON, text, SQLite) that does not say which file.
+
+    ``kind`` says what the file should be (``"ISDCT dump"``, ``"SQLite file"``).
+    """
+    import sqlite3
+
+    try:
+        yield
+    except (ValueError, sqlite3.DatabaseError) as error:
+        if str(path) in str(error) or isinstance(error, argparse.ArgumentTypeError):
+            raise
+        raise InputFailed(
+            f"cannot read {path}: {_describe(error)}: check that it is a valid {kind}"
+        ) from error
+
+
+def keep_existing(failed: int, output_file: str | None) -> bool:
+    """Whether to leave ``output_file`` alone: some input failed and the file exists."""
+    return bool(failed) and output_file is not None and os.path.exists(output_file)
+
+
+def partial_failure(failed: int, total: int, noun: str, kept: str | None = None) -> None:
+    """Raise :class:`InputFailed` when ``failed`` of ``total`` inputs could not be read.
+
+    Called once the readable part was written (to stdout or a new ``-o``
+    file); ``kept`` names an existing output left unchanged
+    (:func:`keep_existing`).
+    """
+    if not failed:
+        return
+    note = f"; {kept} was left unchanged" if kept else ""
+    raise InputFailed(
+        f"{failed} of {total} {noun} could not be read{note}: "
+        "see the warnings above; fix or drop them, or use --silent-errors"
+    )
+
+
+def _leaf(error: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+_HDF5_NAME = re.compile(r"name = '([^']*)'")
+
+_OS_ADVICE = {
+    FileNotFoundError: "check the path",
+    PermissionError: "check its permissions",
+    IsADirectoryError: "name a file, not a folder",
+    NotADirectoryError: "check the path",
+    FileExistsError: "remove it or choose another name",
+}
+
+
+def _os_text(error: OSError) -> str:
+    """An OSError as ``what: path: what to do`` (h5py's internals left out)."""
+    text = str(error)
+    path = error.filename
+    what = error.strerror
+    if "Unable to" in text or "file signature" in text:  # h5py/HDF5
+        found = _HDF5_NAME.search(text)
+        path = path or (found.group(1) if found else None)
+        if error.errno == 2 or "No such file" in text or "errno = 2," in text:
+            what, advice = "no such file", "check the path"
+        elif "errno = 13," in text:
+            what, advice = "permission denied", "check its permissions"
+        else:
+            what, advice = (
+                "not a readable HDF5 file",
+                "check that it is an HDF5 file and not damaged",
+            )
+        return f"{what}: {path}: {advice}" if path else f"{what}: {advice}"
+    advice = next(
+        (hint for kind, hint in _OS_ADVICE.items() if isinstance(error, kind)),
+        "check the path and the disk",
+    )
+    if "command not found" in text:
+        return f"{text}: install it, put it on PATH, or give a saved file instead"
+    if what and path:
+        return f"{what[:1].lower()}{what[1:]}: {path}: {advice}"
+    return f"{text or 'input/output error'}: {advice}"
+
+
+_CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|NotFound)\b(?::\s*|\s*(?=\)))")
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failure: ``what failed: the path or value: what to do``.
+
+    Library class names, exception groups and HDF5 internals are left out.
+    """
+    return _CLASS_NAME.sub("", _describe(_leaf(error))).replace("()", "").strip()
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, InputFailed):
+        return str(error)
+    if isinstance(error, TimeoutError):
+        return f"timed out: {' '.join(str(error).split()) or 'no answer'}: raise --timeout or check the server"
+    if isinstance(error, ConnectionError):
+        return (
+            f"connection failed: {error}: check the host and port, and that the server is running"
+        )
+    if isinstance(error, OSError) and not _is_database_error(error):
+        return _os_text(error)
+    if isinstance(error, MemoryError):
+        return (
+            "out of memory: the input is too large or damaged: check it, or raise the memory limit"
+        )
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg} at line {error.lineno}): check the input file"
+    text = " ".join(str(error).split()) or "unexpected failure"
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"not text (undecodable byte at position {error.start}): "
+            "check that the input is the right kind of file"
+        )
+    hint = _HINTS.get(type(error).__name__)
+    if hint:
+        return f"{text}: {hint}"
+    if _is_database_error(error) or "No databases available" in text:
+        return f"database unavailable: {text}: check the host, credentials and that it is running"
+    if "command not found" in text:
+        return f"{text}: install it, put it on PATH, or give a saved file instead"
+    return (
+        f"{text}: run with --debug for details"
+        if isinstance(error, Exception)
+        and not isinstance(error, ValueError | LookupError | RuntimeError)
+        else text
+    )
+
+
+#: What to do, by the name of a library error (its message names the input).
+_HINTS = {
+    "DarshanLogError": "check that it is a complete Darshan log",
+    "ParseError": "check that the input is of the expected format",
+    "ConfigError": "check the configuration or give the input file",
+    "JobNotFound": "check the job id or the cache file",
+}
+
+
+def _is_database_error(error: BaseException) -> bool:
+    module = type(error).__module__
+    return module.startswith(("pymysql", "aiomysql", "MySQLdb", "sqlite3")) or (
+        type(error).__name__ in {"OperationalError", "InterfaceError", "DatabaseError"}
+    )
+
+
+def _tool_name(main: Callable[..., Any]) -> str:
+    module = getattr(main, "__module__", "") or ""
+    if module.startswith("atokio.cli.") and not module.endswith("__main__"):
+        return module.rsplit(".", 1)[-1]
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "atokio"
+
+
 def as_program(
     main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None
 ) -> int:
     """``main(argv)`` with the conventions of a program: the exit status it should end with.
 
     0 on success (or the status the tool returns); 1 for a failure, reported
-    as ``<tool>: error: <Type>: <message>`` on stderr (the traceback too when
-    ``ATOKIO_TRACEBACK`` is set); 130 when interrupted; a closed stdout
-    (``| head``) is not an error.  ``SystemExit`` (usage errors, ``--help``)
-    passes through.
+    as one line ``<tool>: <what failed>: <path or value>: <what to do>`` on
+    stderr (:func:`describe_error`; the traceback first with ``--debug`` or
+    ``ATOKIO_TRACEBACK``); 130 when interrupted; a closed stdout (``| head``)
+    is not an error.  ``SystemExit`` (usage errors, ``--help``) passes through.
     """
+    tokens = sys.argv[1:] if argv is None else list(argv)
     try:
         status = main(argv)
     except SystemExit:
@@ -180,11 +459,12 @@ def as_program(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except Exception as error:
-        if os.environ.get("ATOKIO_TRACEBACK"):
+    except BaseException as error:
+        if not isinstance(error, Exception | BaseExceptionGroup):
+            raise
+        if os.environ.get("ATOKIO_TRACEBACK") or "--debug" in tokens:
             traceback.print_exc()
-        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "atokio"
-        print(f"{prog}: error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"{_tool_name(main)}: {describe_error(error)}", file=sys.stderr)
         return 1
     return 0 if status is None else int(status)
 
@@ -194,17 +474,22 @@ def as_program(
 
 def add_dump_arguments(parser: argparse.ArgumentParser, input_help: str) -> None:
     """What the Elasticsearch dump tools share: the window, ``--debug``, ``--timeout``, ``--input``, ``-o``."""
-    parser.add_argument("query_start", type=str, help="start time of query (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument(
-        "query_end", type=str, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
+        "query_start", type=datetime_arg, help="start time of query (YYYY-MM-DDTHH:MM:SS)"
+    )
+    parser.add_argument(
+        "query_end", type=datetime_arg, help="end time of query, exclusive (YYYY-MM-DDTHH:MM:SS)"
     )
     parser.add_argument("--debug", action="store_true", help="progress messages on stderr")
     parser.add_argument(
-        "--timeout", type=int, default=30, help="Elasticsearch timeout in seconds (default: 30)"
+        "--timeout",
+        type=positive_int,
+        default=30,
+        help="Elasticsearch timeout in seconds (default: 30)",
     )
     parser.add_argument("--input", type=str, default=None, help=input_help)
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
 
 
@@ -212,26 +497,14 @@ def add_dump_arguments(parser: argparse.ArgumentParser, input_help: str) -> None
 def text_output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or ``path`` (gzip when it ends in ``.gz``) written under a temporary name.
 
-    The file gets its name only once complete, so a run that fails midway
-    leaves no partial output behind.
+    The file gets its name only once complete (:func:`atokio.common.atomic_output`),
+    so a run that fails midway leaves no partial output behind.
     """
     if path is None:
         yield sys.stdout
         return
-    folder, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        if path.endswith(".gz"):
-            with gzip.open(temporary, "wt") as handle:
-                yield handle
-        else:
-            with open(temporary, "w") as handle:
-                yield handle
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_output(path) as handle:
+        yield handle
 
 
 def es_parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:

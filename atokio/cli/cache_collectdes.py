@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from atokio.cli._common import (
+    add_common_arguments,
     add_dump_arguments,
     add_es_options,
     announce_output,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dump_arguments(parser, "re-emit this dump (JSON, .gz allowed) instead")
     add_es_options(parser, DEFAULT_INDEX)
     parser.add_argument("-c", "--csv", action="store_true", help="write CSV instead of JSON")
+    add_common_arguments(parser)
     return parser
 
 

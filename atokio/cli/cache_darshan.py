@@ -2,8 +2,10 @@
 
 The passes run in the order total, perf, base (those asked for; base alone when
 none is), and merge into one object with the keys ``header``, ``mounts`` and
-``counters``.  A log that cannot be read only gives a warning: the output is
-then ``{}`` and the exit status 0.  ``--reader`` (atokio) chooses
+``counters`` (:func:`atokio.pipelines.darshan_logs.cache_darshan`).  A log
+that cannot be read is an error (status 1, an existing ``-o`` file is left
+as it was); with ``--silent-errors`` it gives ``{}`` and status 0, as
+pytokio did.  ``--reader`` (atokio) chooses
 ``darshan-parser`` or the direct reader, under the policy of
 :mod:`atokio.connectors.darshan`.
 """
@@ -14,8 +16,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_json
-from atokio.connectors.darshan import READER_POLICY, READERS, Darshan
+from atokio.cli._common import (
+    add_common_arguments,
+    output_path,
+    run_main,
+    setup_logging,
+    write_json,
+)
+from atokio.connectors.darshan import READER_POLICY, READERS
+from atokio.pipelines.darshan_logs import cache_darshan
 
 __all__ = ["main"]
 
@@ -47,7 +56,7 @@ def build_parser(prog: str = "cache_darshan") -> argparse.ArgumentParser:
         help="only these counters (comma list, e.g. BYTES_READ); base pass only",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
     parser.add_argument(
         "--reader",
@@ -55,6 +64,7 @@ def build_parser(prog: str = "cache_darshan") -> argparse.ArgumentParser:
         default="auto",
         help=f"how to read the log: {READER_POLICY}",
     )
+    add_common_arguments(parser, silent_errors=True)
     return parser
 
 
@@ -62,15 +72,17 @@ def _body(argv: Sequence[str] | None, prog: str = "cache_darshan") -> int:
     args = build_parser(prog).parse_args(argv)
     setup_logging()
 
-    log = Darshan(args.logfile, reader=args.reader)
-    if args.total:
-        log.darshan_parser_total()
-    if args.perf:
-        log.darshan_parser_perf()
-    if args.base or not (args.total or args.perf):
-        modules = args.modules.split(",") if args.modules else None
-        counters = args.counters.split(",") if args.counters else None
-        log.darshan_parser_base(modules=modules, counters=counters)
+    modes = [mode for mode in ("total", "perf") if getattr(args, mode)]
+    if args.base or not modes:
+        modes.append("base")
+    log = cache_darshan(
+        args.logfile,
+        modes,
+        modules=args.modules.split(",") if args.modules else None,
+        counters=args.counters.split(",") if args.counters else None,
+        reader=args.reader,
+        silent_errors=args.silent_errors,
+    )
     write_json(dict(log), args.output, announce=True)
     return 0
 

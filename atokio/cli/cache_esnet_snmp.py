@@ -26,7 +26,17 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import parse_datetime, run_main, setup_logging, write_csv, write_json
+from atokio.cli._common import (
+    add_common_arguments,
+    nonnegative_int,
+    output_path,
+    parse_datetime,
+    positive_float,
+    run_main,
+    setup_logging,
+    write_csv,
+    write_json,
+)
 from atokio.collectors.http import RetryPolicy
 from atokio.connectors import esnet_snmp
 from atokio.connectors.esnet_snmp import EsnetSnmp, parse_endpoints
@@ -93,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="reload this JSON cache (as written by this tool) instead of calling the REST API",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
+    add_common_arguments(parser)
     return parser
 
 
@@ -112,13 +123,13 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
     """``--timeout`` and ``--retries`` of the requests to the ESnet REST service."""
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         help="HTTP timeout in seconds for each connect, read or write (default: 30.0)",
     )
     parser.add_argument(
         "--retries",
-        type=int,
+        type=nonnegative_int,
         default=3,
         help="tries after the first for a request that gets a 5xx answer, a dropped "
         "connection or a timeout (default: 3)",

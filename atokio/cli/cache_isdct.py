@@ -18,7 +18,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_csv
+from atokio.cli._common import (
+    add_common_arguments,
+    output_path,
+    reading,
+    run_main,
+    setup_logging,
+    write_csv,
+)
 
 __all__ = ["main", "require_dumps"]
 
@@ -43,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--csv", action="store_true", default=False, help="output CSV (wins over --json)"
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
+    add_common_arguments(parser)
     return parser
 
 
@@ -61,12 +69,13 @@ def _body(argv: Sequence[str] | None) -> int:
     require_dumps(args.isdctfile)
     from atokio.connectors.nersc_isdct import NerscIsdct
 
-    isdct = NerscIsdct(args.isdctfile)
-    if args.output is not None:
-        print(f"Caching to {args.output}")
+    with reading(args.isdctfile, "ISDCT dump"):
+        isdct = NerscIsdct(args.isdctfile)
     if args.csv:
-        write_csv(isdct.to_dataframe(), args.output)
+        write_csv(isdct.to_dataframe(), args.output, announce=True)
     else:
+        if args.output is not None:
+            print(f"Caching to {args.output}")
         isdct.save_cache(args.output)
     return 0
 

@@ -19,7 +19,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import DATETIME_FMT, parse_datetime, run_main, setup_logging, write_json
+from atokio.cli._common import (
+    DATETIME_FMT,
+    add_common_arguments,
+    datetime_arg,
+    output_path,
+    parse_datetime,
+    run_main,
+    setup_logging,
+    write_json,
+)
 
 __all__ = ["main"]
 
@@ -56,11 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("filesystem", type=str, help="logical file system name, e.g. scratch2")
     parser.add_argument(
-        "datetime", type=str, help=f"time of interest as {DATETIME_FMT.replace('%', '%%')}"
+        "datetime", type=datetime_arg, help=f"time of interest as {DATETIME_FMT.replace('%', '%%')}"
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
+    add_common_arguments(parser)
     return parser
 
 
@@ -69,11 +79,7 @@ def _body(argv: Sequence[str] | None) -> int:
     setup_logging()
     from atokio.tools import lfsstatus
 
-    try:
-        target = parse_datetime(args.datetime)
-    except ValueError:
-        print(f"datetime must be in {DATETIME_FMT.replace('%', '')} form", file=sys.stderr)
-        raise
+    target = parse_datetime(args.datetime)
     if args.fullness is not None:
         result = lfsstatus.get_fullness(args.filesystem, target, cache_file=args.fullness or None)
     else:

@@ -22,10 +22,20 @@ error (status 2).
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_csv
+from atokio.cli._common import (
+    InputFailed,
+    add_common_arguments,
+    output_path,
+    reading,
+    run_main,
+    setup_logging,
+    write_csv,
+)
 
 __all__ = ["main"]
 
@@ -50,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV output; needs exactly one of --host or --metric",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
     parser.add_argument(
         "--host", type=str, default=None, help="with --csv: a table of every metric of this host"
@@ -61,7 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --csv: a table of this metric on every host (and instance)",
     )
+    add_common_arguments(parser)
     return parser
+
+
+def require_dump(path: str) -> None:
+    """A clear error for an input that does not exist or is an empty file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file or folder", path)
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise InputFailed(f"empty file: {path}: give an mmperfmon output, bundle or JSON cache")
 
 
 def _body(argv: Sequence[str] | None) -> int:
@@ -74,7 +93,9 @@ def _body(argv: Sequence[str] | None) -> int:
 
     mmpm = Mmperfmon()
     for path in args.input:
-        mmpm.load(path)
+        require_dump(path)
+        with reading(path, "mmperfmon output, bundle or JSON cache"):
+            mmpm.load(path)
 
     if args.csv:
         frame = mmpm.to_dataframe(by_host=args.host, by_metric=args.metric)

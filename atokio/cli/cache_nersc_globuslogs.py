@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from atokio.cli._common import (
+    add_common_arguments,
     add_dump_arguments,
     add_es_options,
     announce_output,
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only this transfer type (STOR, RETR, NLST, ...; upper-cased)",
     )
+    add_common_arguments(parser)
     return parser
 
 

@@ -24,8 +24,11 @@ import sys
 from collections.abc import Sequence
 
 from atokio.cli._common import (
+    add_common_arguments,
     announce_output,
+    datetime_arg,
     first_unused,
+    output_path,
     parse_datetime,
     require_input,
     run_main,
@@ -46,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "during a time window into a local SQLite cache. MySQL credentials come from "
         "NERSC_JOBSDB_HOST, NERSC_JOBSDB_USER, NERSC_JOBSDB_PASSWORD and NERSC_JOBSDB_DB.",
     )
-    parser.add_argument("start", type=str, help="start of the window (YYYY-MM-DDTHH:MM:SS)")
-    parser.add_argument("end", type=str, help="end of the window (YYYY-MM-DDTHH:MM:SS)")
+    parser.add_argument(
+        "start", type=datetime_arg, help="start of the window (YYYY-MM-DDTHH:MM:SS)"
+    )
+    parser.add_argument("end", type=datetime_arg, help="end of the window (YYYY-MM-DDTHH:MM:SS)")
     parser.add_argument(
         "host", type=str, help="NERSC system name as stored in the database (e.g. edison)"
     )
@@ -57,10 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o",
         "--output",
-        type=str,
+        type=output_path,
         default=None,
         help="SQLite file to write (default: the first unused nersc_jobsdb-<N>.sqlite)",
     )
+    add_common_arguments(parser)
     return parser
 
 

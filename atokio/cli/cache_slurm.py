@@ -24,11 +24,22 @@ With ``-o FILE`` the line ``Caching to FILE`` is printed first.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_csv
+from atokio.cli._common import (
+    InputFailed,
+    add_common_arguments,
+    output_path,
+    reading,
+    run_main,
+    setup_logging,
+    text_output,
+    write_csv,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -64,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV output (takes precedence over --json and --native)",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
+    add_common_arguments(parser)
     return parser
+
+
+#: What a Slurm job id looks like (``1234``, ``1234_5``, ``1234.batch``, ``1234_[1-3]``).
+_JOBID = re.compile(r"[0-9][0-9A-Za-z_.\[\],+-]*")
 
 
 def _body(argv: Sequence[str] | None) -> int:
@@ -75,7 +91,16 @@ def _body(argv: Sequence[str] | None) -> int:
     from atokio.connectors.slurm import Slurm
 
     if os.path.isfile(args.slurm_jobid):
-        slurm = Slurm(cache_file=args.slurm_jobid)
+        with reading(args.slurm_jobid, "Slurm cache (JSON or sacct text)"):
+            slurm = Slurm(cache_file=args.slurm_jobid)
+        if not slurm:
+            raise InputFailed(
+                f"no job records in {args.slurm_jobid}: give a cache written by cache_slurm"
+            )
+    elif not _JOBID.fullmatch(args.slurm_jobid):
+        raise FileNotFoundError(
+            errno.ENOENT, "no such cache file (and not a job id)", args.slurm_jobid
+        )
     else:
         slurm = Slurm(args.slurm_jobid)
 
@@ -87,14 +112,14 @@ def _body(argv: Sequence[str] | None) -> int:
             print(slurm.to_json(indent=4, sort_keys=True))
         else:
             print(f"Caching to {args.output}")
-            with open(args.output, "w") as output:
+            with text_output(args.output) as output:
                 output.write(slurm.to_json())
         return 0
     if args.output is None:
         print(str(slurm))
     else:
         print(f"Caching to {args.output}")
-        with open(args.output, "w") as output:
+        with text_output(args.output) as output:
             output.write(str(slurm))
     return 0
 

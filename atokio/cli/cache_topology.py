@@ -15,7 +15,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_json
+from atokio.cli._common import (
+    add_common_arguments,
+    output_path,
+    require_input,
+    run_main,
+    setup_logging,
+    write_json,
+)
 
 __all__ = ["main"]
 
@@ -48,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "without it xtdb2proc is run",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="output file (default: stdout)"
+        "-o", "--output", type=output_path, default=None, help="output file (default: stdout)"
     )
+    add_common_arguments(parser)
     return parser
 
 
@@ -58,6 +66,9 @@ def _body(argv: Sequence[str] | None) -> int:
     setup_logging()
     from atokio.tools.topology import get_job_diameter
 
+    for path in (args.jobinfo_cache, args.nodemap_cache):
+        if path is not None:
+            require_input(path)
     jobid = args.jobid
     if jobid is None:
         from atokio.connectors.slurm import Slurm

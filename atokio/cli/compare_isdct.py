@@ -28,7 +28,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from atokio.cli._common import run_main, setup_logging, write_json
+from atokio.cli._common import add_common_arguments, reading, run_main, setup_logging, write_json
 from atokio.pipelines.isdct import (
     ERROR_COUNTERS,
     _convert_counters,
@@ -111,15 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list counters that did not change",
     )
+    add_common_arguments(parser)
     return parser
 
 
 def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    compared = compare_isdct(
-        args.old_isdctfile, args.new_isdctfile, report_zeros=args.report_zeros, gibs=args.gibs
-    )
+    with reading(f"{args.old_isdctfile} or {args.new_isdctfile}", "ISDCT dump"):
+        compared = compare_isdct(
+            args.old_isdctfile, args.new_isdctfile, report_zeros=args.report_zeros, gibs=args.gibs
+        )
     if args.summary:
         print_summary(compared.old, compared.new, compared.diff)
     elif args.all:

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import add_common_arguments, run_main, setup_logging
 
 __all__ = [
     "correlate_ost_performance",
@@ -68,17 +68,20 @@ def _ost_ids(lustre_ranks: Mapping[str, Mapping[str, Any]]) -> set[int]:
     return osts
 
 
-def summarize_darshan_perf(darshan_logs: Iterable[str]) -> dict[str, dict[str, Any]]:
+def summarize_darshan_perf(
+    darshan_logs: Iterable[str], silent_errors: bool = False
+) -> dict[str, dict[str, Any]]:
     """Per-file performance and OSTs: ``{"<log>@<file>": {"performance": B/s, "ost_list": [ids]}}``.
 
     A key seen twice keeps the higher performance and the union of the OSTs.
+    A log that cannot be read raises ``DarshanLogError`` naming it; with
+    ``silent_errors`` it is skipped.
     """
-    from atokio.connectors.darshan import Darshan
+    from atokio.pipelines.darshan_logs import cache_darshan
 
     results: dict[str, dict[str, Any]] = {}
     for log_path in darshan_logs:
-        log = Darshan(log_path)
-        log.darshan_parser_base(modules=["posix", "lustre"])
+        log = cache_darshan(log_path, modules=["posix", "lustre"], silent_errors=silent_errors)
         counters = log.get("counters", {})
         posix, lustre = counters.get("posix"), counters.get("lustre")
         if not posix or not lustre:
@@ -122,7 +125,7 @@ def _ost_table(summary: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], lis
     return keys, all_osts, weights, performance
 
 
-def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
+def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str], silent_errors: bool = False) -> Any:
     """DataFrame, one row per file: ``performance`` and one ``OST#<n>`` column per OST.
 
     An OST column holds the fraction of the file probably striped there
@@ -130,7 +133,9 @@ def darshanlogs_to_ost_dataframe(darshan_logs: Iterable[str]) -> Any:
     """
     import pandas
 
-    keys, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs))
+    keys, osts, weights, performance = _ost_table(
+        summarize_darshan_perf(darshan_logs, silent_errors)
+    )
     columns = ["performance"] + [f"OST#{ost}" for ost in osts]
     frame = pandas.DataFrame(weights, index=keys, columns=columns[1:])
     frame.insert(0, "performance", performance)
@@ -202,15 +207,18 @@ def pearson(x: Sequence[float] | Any, y: Sequence[float] | Any) -> tuple[float, 
     return r, _betainc((n - 2) / 2.0, 0.5, 1.0 - r * r)
 
 
-def correlate_ost_performance(darshan_logs: Iterable[str]) -> list[dict[str, Any]]:
+def correlate_ost_performance(
+    darshan_logs: Iterable[str], silent_errors: bool = False
+) -> list[dict[str, Any]]:
     """Pearson correlation of per-file performance with every OST column.
 
     Returns ``[{"ost_name": "OST#<n>", "coefficient": r, "p-value": p}, ...]``
     sorted by coefficient, ascending; empty when all files performed the same.
+    Unreadable logs raise unless ``silent_errors`` (:func:`summarize_darshan_perf`).
     """
     import numpy
 
-    _, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs))
+    _, osts, weights, performance = _ost_table(summarize_darshan_perf(darshan_logs, silent_errors))
     if len(performance) == 0 or len(numpy.unique(performance)) < 2:
         return []
     results: list[dict[str, Any]] = []
@@ -258,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="flag OSTs with |coefficient| above this (default 0.5)",
     )
     parser.add_argument("-j", "--json", action="store_true", help="print JSON instead of a table")
+    add_common_arguments(parser, silent_errors=True)
     return parser
 
 
@@ -266,7 +275,7 @@ def _body(argv: Sequence[str] | None) -> int:
     setup_logging()
     results = [
         row
-        for row in correlate_ost_performance(args.darshanlogs or [])
+        for row in correlate_ost_performance(args.darshanlogs or [], args.silent_errors)
         if row["p-value"] < args.p_threshold and abs(row["coefficient"]) > args.c_threshold
     ]
     if args.json:

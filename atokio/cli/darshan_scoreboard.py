@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from atokio.cli._common import run_main
+from atokio.cli._common import add_common_arguments, nonnegative_int, require_input, run_main
 from atokio.pipelines import darshan_index_db
 from atokio.pipelines.darshan_index_db import CATEGORIES
 
@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print JSON (every row) instead of text tables"
     )
     parser.add_argument(
-        "--max-show", type=int, default=10, help="rows shown per category in text mode (default 10)"
+        "--max-show",
+        type=nonnegative_int,
+        default=10,
+        help="rows shown per category in text mode (default 10)",
     )
     fs = parser.add_mutually_exclusive_group()
     fs.add_argument(
@@ -146,12 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exe.add_argument("--exclude-exe", type=str, default=None, help="drop these executables")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="print the SQL queries")
+    add_common_arguments(parser)
     return parser
 
 
 def _body(argv: Sequence[str] | None) -> int:
     global VERBOSITY
     args = build_parser().parse_args(argv)
+    for path in args.indexfile:
+        require_input(path)
     VERBOSITY = args.verbose
     data = query_index_db(
         args.indexfile,

@@ -9,11 +9,20 @@ picks one entry when that key is a dict).  Prints one path per line, or with
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import parse_date, run_main, setup_logging, write_json
+from atokio.cli._common import (
+    add_common_arguments,
+    date_arg,
+    parse_date,
+    run_main,
+    setup_logging,
+    write_json,
+)
 
 __all__ = ["main"]
 
@@ -31,10 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find Darshan logs in the site's dated log repository.",
     )
     parser.add_argument(
-        "-s", "--start", type=str, default=None, help="first day to search (YYYY-MM-DD)"
+        "-s", "--start", type=date_arg, default=None, help="first day to search (YYYY-MM-DD)"
     )
     parser.add_argument(
-        "-e", "--end", type=str, default=None, help="last day to search, inclusive (YYYY-MM-DD)"
+        "-e",
+        "--end",
+        type=date_arg,
+        default=None,
+        help="last day to search, inclusive (YYYY-MM-DD)",
     )
     parser.add_argument("-u", "--username", type=str, default=None, help="only logs of this user")
     parser.add_argument("-j", "--jobid", type=str, default=None, help="only logs of this job id")
@@ -60,18 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print debug messages (directories searched) on stderr",
     )
+    add_common_arguments(parser)
     return parser
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     setup_logging(2 if args.verbose else 0)
     from atokio.tools import darshan as tools_darshan
 
     start = parse_date(args.start) if args.start else None
     end = parse_date(args.end) if args.end else None
     if start is None and end is None and args.jobid is None:
-        raise ValueError("Either --start/--end or --jobid must be defined")
+        parser.error("give --start/--end or --jobid")
+    if args.logdir is not None and not os.path.isdir(args.logdir):
+        raise FileNotFoundError(errno.ENOENT, "no such log folder", args.logdir)
     criteria = dict(
         datetime_start=start,
         datetime_end=end,

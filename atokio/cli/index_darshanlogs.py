@@ -14,7 +14,8 @@ One ``headers`` row per log, one ``mounts`` row per mount point and one
 * unreadable logs, logs without a mount table and logs without POSIX or STDIO
   activity are reported as warnings on stderr (unless ``-q``) and skipped; a
   second log with the basename of one indexed in the same run too (pytokio
-  fails there);
+  fails there); the others are indexed and the exit status is then 1 (0 with
+  ``--silent-errors``);
 * ``-t/--threads N`` reads logs on N worker processes (default 1, as in
   pytokio; ``0`` = one per usable core), in worker processes even with one, so
   that a log that crashes the C library is reported instead of ending the run;
@@ -34,7 +35,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import (
+    add_common_arguments,
+    nonnegative_int,
+    partial_failure,
+    run_main,
+    setup_logging,
+)
 from atokio.connectors.darshan import READER_POLICY, READERS
 from atokio.pipelines.darshan_index import (
     FORMATS,
@@ -97,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-t",
         "--threads",
         default=1,
-        type=int,
+        type=nonnegative_int,
         help="number of logs read at once, on worker processes (0 = one per core; default 1)",
     )
     parser.add_argument(
@@ -148,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sqlite (default): one database file; parquet: -o is a directory of Parquet "
         "files partitioned by day, with the same rows",
     )
+    add_common_arguments(parser, silent_errors=True)
     return parser
 
 
@@ -162,7 +170,7 @@ def _body(argv: Sequence[str] | None) -> int:
     VERBOSITY = args.verbose
     setup_logging()
     with progress(unit="log", desc="index") as bar:
-        index_darshanlogs(
+        counts = index_darshanlogs(
             args.darshanlogs,
             args.output,
             threads=args.threads,
@@ -176,6 +184,9 @@ def _body(argv: Sequence[str] | None) -> int:
             format=args.format,
         )
     vprint(f"Updated {args.output}", 1)
+    if not args.silent_errors:
+        total = counts["indexed"] + counts["failed"]
+        partial_failure(counts["failed"], total, "logs (unreadable or without activity)")
     return 0
 
 

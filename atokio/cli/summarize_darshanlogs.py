@@ -21,7 +21,9 @@ prefixes its file name; standard streams and names without ``/`` go to
 ``UNKNOWN``), and mount points without any activity are left out.  MPI-IO is
 not added: its bytes are also counted by POSIX underneath.
 
-Logs that cannot be read are reported on stderr and left out.  ``-t`` reads
+Logs that cannot be read are reported on stderr and left out; the others'
+figures are still written (never over an existing ``-o`` file) and the exit
+status is then 1 (0 with ``--silent-errors``).  ``-t`` reads
 logs on that many worker processes (0 = one per core), ``--reader`` chooses
 libdarshan-util (``direct``) or ``darshan-parser`` under the policy of
 :mod:`atokio.connectors.darshan`; the work is done by
@@ -35,7 +37,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from atokio.cli._common import run_main, setup_logging, write_json
+from atokio.cli._common import (
+    add_common_arguments,
+    keep_existing,
+    nonnegative_int,
+    output_path,
+    partial_failure,
+    run_main,
+    setup_logging,
+    write_json,
+)
 from atokio.connectors.darshan import READER_POLICY, READERS
 from atokio.pipelines.darshan_index import summarize_darshanlogs
 from atokio.progress import progress
@@ -53,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-t",
         "--threads",
-        type=int,
+        type=nonnegative_int,
         default=1,
         help="number of logs read at once, on worker processes (0 = one per core; default 1)",
     )
@@ -64,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how to read logs: {READER_POLICY}",
     )
     parser.add_argument(
-        "-o", "--output", type=str, default=None, help="write the JSON to this file"
+        "-o", "--output", type=output_path, default=None, help="write the JSON to this file"
     )
+    add_common_arguments(parser, silent_errors=True)
     return parser
 
 
@@ -76,7 +88,11 @@ def _body(argv: Sequence[str] | None) -> int:
         report = summarize_darshanlogs(
             args.darshanlogs, threads=args.threads, reader=args.reader, progress=bar
         )
-    write_json(report, args.output)
+    failed = 0 if args.silent_errors else len(set(args.darshanlogs) - set(report))
+    keep = keep_existing(failed, args.output)
+    if not keep:
+        write_json(report, args.output)
+    partial_failure(failed, len(set(args.darshanlogs)), "logs", args.output if keep else None)
     return 0
 
 

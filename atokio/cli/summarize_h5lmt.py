@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy
 
-from atokio.cli._common import parse_date, run_main, setup_logging
+from atokio.cli._common import (
+    add_common_arguments,
+    date_arg,
+    parse_date,
+    positive_int,
+    require_input,
+    run_main,
+    setup_logging,
+)
 
 __all__ = [
     "bin_dataset",
@@ -209,14 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
         units.add_argument(
             f"--{unit}", action="store_true", help=f"show volumes in {UNIT_LABELS[unit]}"
         )
-    parser.add_argument("--bins", type=int, default=24, help="bins per file (default 24)")
+    parser.add_argument("--bins", type=positive_int, default=24, help="bins per file (default 24)")
     parser.add_argument(
-        "--start", type=str, default=None, help="first day (YYYY-MM-DD), with --end"
+        "--start", type=date_arg, default=None, help="first day (YYYY-MM-DD), with --end"
     )
     parser.add_argument(
-        "--end", type=str, default=None, help="day after the last day (YYYY-MM-DD), with --start"
+        "--end",
+        type=date_arg,
+        default=None,
+        help="day after the last day (YYYY-MM-DD), with --start",
     )
     parser.add_argument("--json", action="store_true", help="JSON output")
+    add_common_arguments(parser)
     return parser
 
 
@@ -239,7 +251,8 @@ def _body(argv: Sequence[str] | None) -> int:
         )
     bins: dict[int, dict[str, Any]] = {}
     for path in files:
-        with Hdf5(path) as h5:
+        require_input(path)
+        with Hdf5(path, mode="r") as h5:
             binned = bin_datasets(h5, list(DATASETS.values()), orient="index", num_bins=args.bins)
             assert isinstance(binned, list)
             for datum in binned:

@@ -55,7 +55,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from atokio.cli._common import run_main, setup_logging
+from atokio.cli._common import add_common_arguments, run_main, setup_logging
 from atokio.connectors.darshan import READER_POLICY, READERS
 from atokio.pipelines.job_summary import (
     MDS_OPS,
@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="lctl dl -t collection file for -o (default: the lfsstatus_map_files of the config)",
     )
     parser.add_argument(
-        "--silent-errors", action="store_true", help="hide darshan-parser's error messages"
+        "--silent-errors",
+        action="store_true",
+        help="skip a Darshan log that cannot be read (status 0) instead of failing",
     )
     parser.add_argument(
         "--reader",
@@ -220,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also draw the records' UMAMI diagram (dated axis) into this PNG file",
     )
+    add_common_arguments(parser)
     return parser
 
 

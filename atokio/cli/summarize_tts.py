@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy
 
-from atokio.cli._common import run_main
+from atokio.cli._common import add_common_arguments, require_input, run_main
 
 __all__ = [
     "humanize_units",
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also draw the rates over time per column group into this picture file",
     )
+    add_common_arguments(parser)
     return parser
 
 
@@ -147,7 +148,8 @@ def _body(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from atokio.connectors.hdf5 import Hdf5
 
-    with Hdf5(args.file) as h5:
+    require_input(args.file)
+    with Hdf5(args.file, mode="r") as h5:
         results: dict[str, Any] = {"total": summarize_tts_hdf5(h5)}
         if args.timesteps:
             results["timesteps"] = summarize_timesteps(h5)

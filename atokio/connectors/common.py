@@ -36,6 +36,7 @@ from typing import IO, Any, TextIO
 from atokio.collectors.files import open_binary
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
+from atokio.common import atomic_output
 from atokio.parsers.base import ParseError, Parser, parse_all
 
 __all__ = [
@@ -83,7 +84,7 @@ class CacheableDict(dict):
         if output_file is None:
             self._save_cache(sys.stdout, **kwargs)
         else:
-            with open(output_file, "w") as output:
+            with atomic_output(output_file) as output:
                 self._save_cache(output, **kwargs)
 
     def _save_cache(self, output: TextIO, **kwargs: Any) -> None:
@@ -163,7 +164,7 @@ class _SubprocessOutput:
         if output_file is None:
             sys.stdout.write(text)
         else:
-            with open(output_file, "w") as output:
+            with atomic_output(output_file) as output:
                 output.write(text)
 
     def load_str(self, input_str: str | bytes) -> None:
@@ -245,7 +246,7 @@ class _TextDump:
         if output_file is None:
             self._save_cache(sys.stdout)
         else:
-            with open(output_file, "w") as output:
+            with atomic_output(output_file) as output:
                 self._save_cache(output)
 
 

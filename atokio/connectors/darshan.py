@@ -55,6 +55,7 @@ from typing import Any, TextIO
 from atokio import config
 from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
+from atokio.common import atomic_output
 from atokio.connectors.common import SubprocessOutputDict
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
@@ -231,6 +232,7 @@ async def _parser_dict(
     timeout: float | None,
     silent_errors: bool,
     warn: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """The dict of one darshan-parser run, parsed while its output streams in.
 
@@ -292,6 +294,15 @@ async def _parser_dict(
                         await anyio.sleep(0.002)
                     group.start_soon(parse, pieces, piece)
                 pieces += 1
+    if strict and (stream.returncode or error is not None):
+        from atokio.collectors.darshanlog import DarshanLogError
+
+        last = " / ".join(stream.stderr.strip().splitlines()[-2:])
+        cause = str(error) if error is not None else last
+        raise DarshanLogError(
+            f"{log_file}: darshan-parser --{mode} exited with status {stream.returncode}"
+            + (f": {cause}" if cause else "")
+        )
     report = logger.debug if silent_errors else logger.warning
     if stream.returncode:
         tail = stream.stderr.strip().splitlines()[-2:]
@@ -317,12 +328,15 @@ def _direct_records(
     counters: Iterable[str] | None,
     silent_errors: bool,
     warn: bool = False,
+    strict: bool = False,
 ) -> list[DarshanRecord]:
     from atokio.collectors.darshanlog import read_darshan_log
 
     try:
         return read_darshan_log(log_file, modes=tuple(modes), modules=modules, counters=counters)
     except Exception as error:  # a bad log is a warning, as with darshan-parser
+        if strict:
+            raise
         (logger.debug if silent_errors else logger.warning)("%s", error)
         if warn:
             warnings.warn(str(error), stacklevel=2)
@@ -340,6 +354,7 @@ async def aread_darshan(
     silent_errors: bool = False,
     into: dict[str, Any] | None = None,
     warn: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Read one Darshan log into the documented dict (async; for services).
 
@@ -348,7 +363,8 @@ async def aread_darshan(
     ``modules``/``counters`` filter the base records.  ``into`` merges into an
     existing dict.  ``warn=True`` also reports a log that cannot be read (or a
     non-zero exit of ``darshan-parser``) as a Python warning, as pytokio's
-    synchronous API does.
+    synchronous API does; ``strict=True`` raises a
+    :class:`~atokio.collectors.darshanlog.DarshanLogError` naming it instead.
     """
     import anyio
 
@@ -359,7 +375,14 @@ async def aread_darshan(
     result: dict[str, Any] = into if into is not None else {}
     if chosen == "direct":
         records = await anyio.to_thread.run_sync(
-            _direct_records, log_file, list(modes), modules, counters, silent_errors, warn
+            _direct_records,
+            log_file,
+            list(modes),
+            modules,
+            counters,
+            silent_errors,
+            warn,
+            strict,
         )
         return build_darshan_dict(records, into=result) if records else result
 
@@ -372,6 +395,7 @@ async def aread_darshan(
             timeout=timeout,
             silent_errors=silent_errors,
             warn=warn,
+            strict=strict,
         )
 
     outcome = await gather({mode: job(mode) for mode in modes}, limit=len(modes) or 1)
@@ -547,7 +571,7 @@ class Darshan(SubprocessOutputDict):
             self._save_cache(sys.stdout, indent=4, sort_keys=True, **kwargs)
             sys.stdout.write("\n")
         else:
-            with open(output_file, "w") as out:
+            with atomic_output(output_file) as out:
                 self._save_cache(out, **kwargs)
 
     def _save_cache(self, output: TextIO, **kwargs: Any) -> None:

@@ -37,6 +37,7 @@ from typing import IO, Any
 import pandas
 
 from atokio.collectors.files import open_binary
+from atokio.common import atomic_output
 from atokio.connectors.common import SubprocessOutputDict, gc_paused, walk_file_collection
 from atokio.parsers.base import ParseError
 from atokio.parsers.mmperfmon import (
@@ -197,7 +198,7 @@ class Mmperfmon(SubprocessOutputDict):
         if output_file is None:
             sys.stdout.write(text)
         else:
-            with open(output_file, "w") as output:
+            with atomic_output(output_file) as output:
                 output.write(text)
 
     def to_dataframe(

@@ -137,14 +137,18 @@ async def aretrieve_darshan_data(
     :mod:`atokio.connectors.darshan`), adds the :func:`summarize_darshan`
     keys with the prefix ``darshan_``, and sets ``_datetime_start`` (the
     log's start, a naive local datetime), ``_datetime_end`` (its end plus
-    ``lmt_timestep`` seconds) and ``_jobid``.  ``silent_errors`` hides
-    darshan-parser's complaints.  A log that cannot be read adds nothing (the
-    connector warns).  Returns ``results``, updated in place.
+    ``lmt_timestep`` seconds) and ``_jobid``.  A log that cannot be read
+    raises ``DarshanLogError``; with ``silent_errors`` it adds nothing
+    instead (logged at debug level).  Returns ``results``, updated in place.
     """
     from atokio.connectors.darshan import aread_darshan
 
     darshan_data = await aread_darshan(
-        darshan_log_file, ("perf", "base"), reader=reader, silent_errors=silent_errors
+        darshan_log_file,
+        ("perf", "base"),
+        reader=reader,
+        silent_errors=silent_errors,
+        strict=not silent_errors,
     )
     header = darshan_data.get("header", {}) or {}
     if header.get("start_time") is not None:

@@ -101,19 +101,25 @@ def test_failures(
         )
         == 1
     )
-    assert "ValueError" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "cache_lmtdb: no LMT time stamps between 2019-01-01 00:00:00 and 2019-01-02 00:00:00\n"
+    )
     assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
     # a missing input file is reported, not created
     missing = tmp_path / "missing.sqlite"
     assert as_program(cache_lmtdb.main, ["-i", str(missing), "-o", str(out), *WINDOW]) == 1
+    assert capsys.readouterr().err == (
+        f"cache_lmtdb: input file does not exist: {missing}: check the path\n"
+    )
     assert not missing.exists()
     # nothing to read from
     assert as_program(cache_lmtdb.main, ["-o", str(out), *WINDOW]) == 1
     assert "No databases available to query" in capsys.readouterr().err
-    # bad time format: exit 1; bad --limit: usage error
-    assert (
-        as_program(cache_lmtdb.main, ["-i", str(SNX_SQLITE), "2018-01-28 00:00:00", WINDOW[1]]) == 1
-    )
+    # bad time format, bad --limit: usage errors
+    with pytest.raises(SystemExit) as usage:
+        cache_lmtdb.main(["-i", str(SNX_SQLITE), "2018-01-28 00:00:00", WINDOW[1]])
+    assert usage.value.code == 2
     with pytest.raises(SystemExit) as usage:
         cache_lmtdb.main(["-i", str(SNX_SQLITE), "-l", "x", *WINDOW])
     assert usage.value.code == 2
