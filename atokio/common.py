@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -176,7 +176,7 @@ def _file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterator[IO[Any]]:
+def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterator[Any]:
     """A file object whose contents appear at ``path`` only when the block completes.
 
     The data goes to a new temporary file in ``path``'s folder (created

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from atokio.cli._common import (
     add_common_arguments,
@@ -32,14 +31,15 @@ from atokio.cli._common import (
     es_parser,
     parse_datetime,
     parse_es_args,
+    reading,
+    require_input,
     run_main,
     setup_logging,
     text_output,
 )
-from atokio.collectors.sync import run_sync
-from atokio.connectors.collectd_es import DEFAULT_INDEX, PLUGINS, CollectdEs, plugin_query
-from atokio.connectors.es import PageWriter, load_pages
-from atokio.parsers.collectd import page_hits
+from atokio.connectors.collectd_es import DEFAULT_INDEX, CollectdEs
+from atokio.connectors.es import PageWriter
+from atokio.pipelines.es_dumps import cached_pages, dump_collectd
 
 __all__ = ["build_parser", "main"]
 
@@ -63,20 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _dump_live(es: CollectdEs, start: Any, end: Any, writer: PageWriter | None) -> None:
-    """Stream the pages of the cpu, disk and memory queries to ``writer`` (or scroll_pages)."""
-    async with es.open_client() as client:
-        for plugin in PLUGINS:
-            query = plugin_query(plugin, start, end)
-            async with es.page_stream(query, es.default_source_filter, client=client) as pages:
-                async for page in pages:
-                    hits = page_hits(page)
-                    if writer is not None:
-                        writer.write(hits)
-                    else:
-                        es.scroll_pages.append(hits)
-
-
 @contextlib.contextmanager
 def _page_writer(path: str | None) -> Iterator[PageWriter]:
     """A writer of a JSON list of pages into ``path`` (compact) or stdout (indented)."""
@@ -89,19 +75,23 @@ def _page_writer(path: str | None) -> Iterator[PageWriter]:
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    args = parse_es_args(build_parser(), argv)
+    parser = build_parser()
+    args = parse_es_args(parser, argv)
     setup_logging(2 if args.debug else 0)
     start = parse_datetime(args.query_start)
     end = parse_datetime(args.query_end)
     if start >= end:
-        raise ValueError("query_start >= query_end")
+        parser.error("query_start must be earlier than query_end")
 
+    if args.input is not None:
+        require_input(args.input)
     if args.output is not None:
         announce_output(args.output)
 
     if args.input is not None:
         es = CollectdEs(host=None, port=None, index=args.index)
-        pages = [page_hits(page) for page in load_pages(args.input)]
+        with reading(args.input, "dump (JSON list of pages)"):
+            pages = list(cached_pages(args.input))
         if not args.csv:
             with _page_writer(args.output) as writer:
                 for page in pages:
@@ -112,9 +102,9 @@ def _body(argv: Sequence[str] | None) -> int:
         es = es_connector(CollectdEs, args)
         if not args.csv:
             with _page_writer(args.output) as writer:
-                run_sync(_dump_live, es, start, end, writer)
+                dump_collectd(es, start, end, writer.write)
             return 0
-        run_sync(_dump_live, es, start, end, None)
+        dump_collectd(es, start, end, es.scroll_pages.append)
 
     frame = es.to_dataframe()
     if args.output is None:

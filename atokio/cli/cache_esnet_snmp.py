@@ -8,8 +8,9 @@ and :meth:`~atokio.connectors.common.CacheableDict.save_cache`.
 service (``esnet_snmp_url``) for every interface, ``in`` and ``out``, over
 ``[--start, --end]`` (both inclusive, as the service counts them) with the
 ``average`` aggregation, all requests at once; a request that fails after
-its retries is reported on stderr, the data of the others is still written,
-and the exit status is then 1.  With ``-i`` the cache file is re-emitted
+its retries is reported on stderr, the data of the others is still written
+(never over an existing ``-o`` file), and the exit status is then 1.  The
+work is done by :func:`atokio.pipelines.esnet_snmp_cache.cache_esnet_snmp`.  With ``-i`` the cache file is re-emitted
 whole (the endpoint argument is checked but does not filter it).
 
 Output: JSON (the default) — to stdout indented by 4 with sorted keys, to
@@ -20,26 +21,31 @@ Output: JSON (the default) — to stdout indented by 4 with sorted keys, to
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from atokio.cli._common import (
+    InputFailed,
     add_common_arguments,
+    datetime_arg,
+    keep_existing,
     nonnegative_int,
     output_path,
     parse_datetime,
+    partial_failure,
     positive_float,
+    reading,
+    require_input,
     run_main,
     setup_logging,
     write_csv,
     write_json,
 )
-from atokio.collectors.http import RetryPolicy
-from atokio.connectors import esnet_snmp
-from atokio.connectors.esnet_snmp import EsnetSnmp, parse_endpoints
+from atokio.connectors.esnet_snmp import parse_endpoints
+from atokio.pipelines.esnet_snmp_cache import cache_esnet_snmp, retry_policy
 
 __all__ = [
     "add_endpoints_argument",
@@ -72,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-s",
         "--start",
-        type=str,
+        type=datetime_arg,
         default=None,
         help="start of the window, inclusive (YYYY-MM-DDTHH:MM:SS; default: an hour ago)",
     )
     parser.add_argument(
         "-e",
         "--end",
-        type=str,
+        type=datetime_arg,
         default=None,
         help="end of the window, inclusive (YYYY-MM-DDTHH:MM:SS; default: start + 1 hour; "
         "needs --start)",
@@ -136,11 +142,11 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def request_retry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RetryPolicy:
+def request_retry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
     """The retry policy of ``--retries`` (a usage error when it is negative)."""
     if args.retries < 0:
         parser.error("--retries must be 0 or more")
-    return dataclasses.replace(esnet_snmp.DEFAULT_RETRY, retries=args.retries)
+    return retry_policy(args.retries)
 
 
 def parse_interfaces(endpoints: str) -> list[tuple[str, str]] | None:
@@ -167,31 +173,34 @@ def _body(argv: Sequence[str] | None) -> int:
     )
     end = parse_datetime(args.end) if args.end is not None else start + datetime.timedelta(hours=1)
     if start >= end:
-        raise ValueError(f"start ({start}) must be earlier than end ({end})")
+        parser.error(f"--start ({start}) must be earlier than --end ({end})")
 
-    interfaces = parse_interfaces(args.endpoints)
-    if interfaces is None:
-        return 1
-
-    status = 0
+    try:
+        interfaces = parse_endpoints(args.endpoints)
+    except ValueError as error:
+        raise InputFailed(
+            f"{error}: give a site name of esnet_snmp_interfaces or endpoint:interface pairs"
+        ) from None
     if args.input is not None:
-        esnetsnmp = EsnetSnmp(start, end, input_file=args.input)
-    else:
-        esnetsnmp = EsnetSnmp(start, end, timeout=args.timeout, retry=retry)
-        result = esnetsnmp.get_counters(interfaces, agg_func="average")
-        if result.failures:
-            status = 1
-            print(
-                f"{len(result.failures)} of {2 * len(interfaces)} requests failed; "
-                "the others' data is in the output",
-                file=sys.stderr,
-            )
-
-    if args.csv:
-        write_csv(esnetsnmp.to_dataframe(), args.output, announce=True)
-    else:
-        write_json(esnetsnmp, args.output, announce=True)
-    return status
+        require_input(args.input)
+    with reading(args.input or "the ESnet answers", "ESnet SNMP JSON cache"):
+        esnetsnmp = cache_esnet_snmp(
+            interfaces,
+            start,
+            end,
+            timeout=args.timeout,
+            retries=retry.retries,
+            input_file=args.input,
+        )
+    failed = len(esnetsnmp.failures) if args.input is None else 0
+    keep = keep_existing(failed, args.output)
+    if not keep:
+        if args.csv:
+            write_csv(esnetsnmp.to_dataframe(), args.output, announce=True)
+        else:
+            write_json(esnetsnmp, args.output, announce=True)
+    partial_failure(failed, 2 * len(interfaces), "requests", args.output if keep else None)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from atokio.cli._common import (
@@ -42,19 +42,19 @@ from atokio.cli._common import (
     es_parser,
     parse_datetime,
     parse_es_args,
+    reading,
+    require_input,
     run_main,
     setup_logging,
     text_output,
 )
-from atokio.collectors.files import open_binary
-from atokio.collectors.sync import run_sync
 from atokio.connectors.es import PageWriter
 from atokio.connectors.nersc_globuslogs import (
     DEFAULT_INDEX,
     NerscGlobusLogs,
     globus_query,
 )
-from atokio.parsers.collectd import PageParser, page_hits
+from atokio.pipelines.es_dumps import cached_pages, dump_globus
 
 __all__ = ["build_parser", "main"]
 
@@ -64,9 +64,6 @@ logger = logging.getLogger("atokio.cli.cache_nersc_globuslogs")
 #: the other the form shown to users in messages.
 DATE_FMT = "%Y-%m-%dT%H:%M:%S"
 DATE_FMT_PRINT = "YYYY-MM-DDTHH:MM:SS"
-
-#: Bytes read from an ``--input`` dump per parse step.
-_CHUNK = 1 << 20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,26 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cached_pages(path: str) -> Iterator[list[Any]]:
-    """The pages of a dump (each reduced to its hits), read and decoded incrementally."""
-    parser = PageParser(source=path)
-    with open_binary(path) as handle:
-        while chunk := handle.read(_CHUNK):
-            for page in parser.feed(chunk):
-                yield page_hits(page)
-    for page in parser.close():
-        yield page_hits(page)
-
-
-async def _stream_live(es: NerscGlobusLogs, query: dict[str, Any], writer: PageWriter) -> None:
-    """Write the pages of ``query`` as they arrive."""
-    async with es.page_stream(query, es.default_source_filter) as pages:
-        async for page in pages:
-            hits = page_hits(page)
-            logger.debug("page of %d hits", len(hits))
-            writer.write(hits)
-
-
 def _must(args: argparse.Namespace) -> list[dict[str, Any]]:
     must: list[dict[str, Any]] = []
     if args.user is not None:
@@ -126,22 +103,27 @@ def _must(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _body(argv: Sequence[str] | None) -> int:
-    args = parse_es_args(build_parser(), argv)
+    parser = build_parser()
+    args = parse_es_args(parser, argv)
     setup_logging(2 if args.debug else 0)
     start = parse_datetime(args.query_start)
     end = parse_datetime(args.query_end)
     if start >= end:
-        raise ValueError("query_start >= query_end")
+        parser.error("query_start must be earlier than query_end")
     must = _must(args)
     if args.input is not None and must:
         logger.warning("--user and --type are ignored with --input: every cached page is replayed")
 
+    if args.input is not None:
+        require_input(args.input)
     if args.output is not None:
         announce_output(args.output)
 
     if args.csv:
         if args.input is not None:
-            es = NerscGlobusLogs.from_cache(args.input)
+            require_input(args.input)
+            with reading(args.input, "dump (JSON list of pages)"):
+                es = NerscGlobusLogs.from_cache(args.input)
         else:
             es = es_connector(NerscGlobusLogs, args)
         es.query(start, end, must=must or None)
@@ -156,11 +138,12 @@ def _body(argv: Sequence[str] | None) -> int:
     with text_output(args.output) as output:
         writer = PageWriter(output, 4 if args.output is None else None)
         if args.input is not None:
-            for page in _cached_pages(args.input):
-                writer.write(page)
+            with reading(args.input, "dump (JSON list of pages)"):
+                for page in cached_pages(args.input):
+                    writer.write(page)
         else:
             es = es_connector(NerscGlobusLogs, args)
-            run_sync(_stream_live, es, globus_query(start, end, must or None), writer)
+            dump_globus(es, globus_query(start, end, must or None), writer.write)
         writer.close()
         if args.output is None:
             output.write("\n")
