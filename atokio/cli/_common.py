@@ -277,22 +277,37 @@ class InputFailed(Exception):
     """
 
 
-@contextlib.contextmanager
-def reading(path: str, kind: str = "input") -> Iterator[None]:
-    """Name ``path`` in a failure to decode it (bad JSON, text, SQLite) that does not say which file.
-
-    ``kind`` says what the file should be (``"ISDCT dump"``, ``"SQLite file"``).
-    """
+def _decode_failure(error: BaseException) -> str | None:
+    """What is wrong with an input that could not be decoded; None for other failures."""
     import sqlite3
 
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg} at line {error.lineno})"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not text (undecodable byte at position {error.start})"
+    if isinstance(error, sqlite3.DatabaseError):
+        return "not an SQLite database" if "not a database" in str(error) else str(error)
+    return None
+
+
+@contextlib.contextmanager
+def reading(path: str, kind: str = "input") -> Iterator[None]:
+    """Name ``path`` and ``kind`` (what it should be) when decoding it fails.
+
+    Bad JSON, text or SQLite met while the block reads ``path`` becomes
+    :class:`InputFailed`: ``cannot read PATH: what is wrong: check that it
+    is a valid KIND``.
+    """
     try:
         yield
-    except (ValueError, sqlite3.DatabaseError) as error:
-        if str(path) in str(error) or isinstance(error, argparse.ArgumentTypeError):
+    except Exception as error:
+        leaf = _leaf(error)
+        what = _decode_failure(leaf)
+        if what is None or isinstance(leaf, argparse.ArgumentTypeError | InputFailed):
             raise
-        raise InputFailed(
-            f"cannot read {path}: {_describe(error)}: check that it is a valid {kind}"
-        ) from error
+        if str(path) in what:
+            raise InputFailed(f"{what}: check that it is a valid {kind}") from error
+        raise InputFailed(f"cannot read {path}: {what}: check that it is a valid {kind}") from error
 
 
 def keep_existing(failed: int, output_file: str | None) -> bool:
@@ -371,7 +386,9 @@ def describe_error(error: BaseException) -> str:
 
     Library class names, exception groups and HDF5 internals are left out.
     """
-    return _CLASS_NAME.sub("", _describe(_leaf(error))).replace("()", "").strip()
+    text = _CLASS_NAME.sub("", _describe(_leaf(error))).replace("()", "").strip()
+    text = "".join(char if char.isprintable() else "?" for char in text)
+    return text if len(text) <= 400 else text[:300] + "..." + text[-90:]
 
 
 def _describe(error: BaseException) -> str:
@@ -400,6 +417,8 @@ def _describe(error: BaseException) -> str:
     hint = _HINTS.get(type(error).__name__)
     if hint:
         return f"{text}: {hint}"
+    if _decode_failure(error) == "not an SQLite database":
+        return "not an SQLite database: check the file"
     if _is_database_error(error) or "No databases available" in text:
         return f"database unavailable: {text}: check the host, credentials and that it is running"
     if "command not found" in text:

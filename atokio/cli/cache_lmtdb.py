@@ -29,6 +29,7 @@ from atokio.cli._common import (
     first_unused,
     nonnegative_int,
     output_path,
+    reading,
     run_main,
     setup_logging,
 )
@@ -95,17 +96,18 @@ def _body(argv: Sequence[str] | None) -> int:
     setup_logging(0)
     output = args.output or first_unused("lmtdb-{}.sqlite")
     announce_output(output)
-    cache_lmtdb(
-        args.start,
-        args.end,
-        output,
-        input_file=args.input,
-        host=args.host,
-        user=args.user,
-        password=args.password,
-        database=args.database,
-        limit=args.limit,
-    )
+    with reading(args.input or "the LMT database", "LMT SQLite cache"):
+        cache_lmtdb(
+            args.start,
+            args.end,
+            output,
+            input_file=args.input,
+            host=args.host,
+            user=args.user,
+            password=args.password,
+            database=args.database,
+            limit=args.limit,
+        )
     return 0
 
 

@@ -19,7 +19,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from atokio.cli._common import add_common_arguments, nonnegative_int, require_input, run_main
+from atokio.cli._common import (
+    add_common_arguments,
+    nonnegative_int,
+    reading,
+    require_input,
+    run_main,
+)
 from atokio.pipelines import darshan_index_db
 from atokio.pipelines.darshan_index_db import CATEGORIES
 
@@ -159,15 +165,16 @@ def _body(argv: Sequence[str] | None) -> int:
     for path in args.indexfile:
         require_input(path)
     VERBOSITY = args.verbose
-    data = query_index_db(
-        args.indexfile,
-        limit_fs=args.limit_fs,
-        limit_user=args.limit_user,
-        limit_exe=args.limit_exe,
-        exclude_fs=args.exclude_fs,
-        exclude_user=args.exclude_user,
-        exclude_exe=args.exclude_exe,
-    )
+    with reading(" or ".join(args.indexfile), "index made by index_darshanlogs"):
+        data = query_index_db(
+            args.indexfile,
+            limit_fs=args.limit_fs,
+            limit_user=args.limit_user,
+            limit_exe=args.limit_exe,
+            exclude_fs=args.exclude_fs,
+            exclude_user=args.exclude_user,
+            exclude_exe=args.exclude_exe,
+        )
     if args.json:
         print(json.dumps(data, indent=4, sort_keys=True))
     else:
