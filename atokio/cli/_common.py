@@ -315,20 +315,23 @@ def keep_existing(failed: int, output_file: str | None) -> bool:
     return bool(failed) and output_file is not None and os.path.exists(output_file)
 
 
-def partial_failure(failed: int, total: int, noun: str, kept: str | None = None) -> None:
+def partial_failure(
+    failed: int,
+    total: int,
+    noun: str,
+    kept: str | None = None,
+    advice: str = "see the warnings above; fix or drop them, or use --silent-errors",
+) -> None:
     """Raise :class:`InputFailed` when ``failed`` of ``total`` inputs could not be read.
 
     Called once the readable part was written (to stdout or a new ``-o``
     file); ``kept`` names an existing output left unchanged
-    (:func:`keep_existing`).
+    (:func:`keep_existing`); ``advice`` says what to do.
     """
     if not failed:
         return
     note = f"; {kept} was left unchanged" if kept else ""
-    raise InputFailed(
-        f"{failed} of {total} {noun} could not be read{note}: "
-        "see the warnings above; fix or drop them, or use --silent-errors"
-    )
+    raise InputFailed(f"{failed} of {total} {noun} could not be read{note}: {advice}")
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -371,8 +374,6 @@ def _os_text(error: OSError) -> str:
         (hint for kind, hint in _OS_ADVICE.items() if isinstance(error, kind)),
         "check the path and the disk",
     )
-    if "command not found" in text:
-        return f"{text}: install it, put it on PATH, or give a saved file instead"
     if what and path:
         return f"{what[:1].lower()}{what[1:]}: {path}: {advice}"
     return f"{text or 'input/output error'}: {advice}"
@@ -396,6 +397,8 @@ def _describe(error: BaseException) -> str:
         return str(error)
     if isinstance(error, TimeoutError):
         return f"timed out: {' '.join(str(error).split()) or 'no answer'}: raise --timeout or check the server"
+    if "command not found" in str(error):
+        return f"{' '.join(str(error).split())}: install it, put it on PATH, or give a saved file instead"
     if isinstance(error, ConnectionError):
         return (
             f"connection failed: {error}: check the host and port, and that the server is running"
@@ -408,12 +411,15 @@ def _describe(error: BaseException) -> str:
         )
     if isinstance(error, json.JSONDecodeError):
         return f"not valid JSON ({error.msg} at line {error.lineno}): check the input file"
-    text = " ".join(str(error).split()) or "unexpected failure"
+    raw = error.args[0] if isinstance(error, KeyError) and error.args else error
+    text = " ".join(str(raw).split()) or "unexpected failure"
     if isinstance(error, UnicodeDecodeError):
         return (
             f"not text (undecodable byte at position {error.start}): "
             "check that the input is the right kind of file"
         )
+    if "command not found" in text:
+        return f"{text}: install it, put it on PATH, or give a saved file instead"
     hint = _HINTS.get(type(error).__name__)
     if hint:
         return f"{text}: {hint}"
@@ -421,8 +427,6 @@ def _describe(error: BaseException) -> str:
         return "not an SQLite database: check the file"
     if _is_database_error(error) or "No databases available" in text:
         return f"database unavailable: {text}: check the host, credentials and that it is running"
-    if "command not found" in text:
-        return f"{text}: install it, put it on PATH, or give a saved file instead"
     return (
         f"{text}: run with --debug for details"
         if isinstance(error, Exception)
@@ -449,9 +453,13 @@ def _is_database_error(error: BaseException) -> bool:
 
 def _tool_name(main: Callable[..., Any]) -> str:
     module = getattr(main, "__module__", "") or ""
+    if module == "__main__":  # python -m atokio.cli.<tool>
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        module = getattr(spec, "name", "") or ""
     if module.startswith("atokio.cli.") and not module.endswith("__main__"):
         return module.rsplit(".", 1)[-1]
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "atokio"
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "atokio"
+    return name.removesuffix(".py")
 
 
 def as_program(

@@ -27,8 +27,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from atokio import config
 from atokio.cli._common import (
-    InputFailed,
     add_common_arguments,
     datetime_arg,
     keep_existing,
@@ -177,10 +177,12 @@ def _body(argv: Sequence[str] | None) -> int:
 
     try:
         interfaces = parse_endpoints(args.endpoints)
-    except ValueError as error:
-        raise InputFailed(
-            f"{error}: give a site name of esnet_snmp_interfaces or endpoint:interface pairs"
-        ) from None
+    except ValueError:
+        sites = ", ".join(config.CONFIG.get("esnet_snmp_interfaces") or {}) or "none configured"
+        parser.error(
+            f"invalid endpoints {args.endpoints!r}: give a site name of esnet_snmp_interfaces "
+            f"({sites}) or endpoint:interface[,endpoint:interface...]"
+        )
     if args.input is not None:
         require_input(args.input)
     with reading(args.input or "the ESnet answers", "ESnet SNMP JSON cache"):
@@ -199,7 +201,13 @@ def _body(argv: Sequence[str] | None) -> int:
             write_csv(esnetsnmp.to_dataframe(), args.output, announce=True)
         else:
             write_json(esnetsnmp, args.output, announce=True)
-    partial_failure(failed, 2 * len(interfaces), "requests", args.output if keep else None)
+    partial_failure(
+        failed,
+        2 * len(interfaces),
+        "requests",
+        args.output if keep else None,
+        "see the warnings above; try again later or raise --timeout/--retries",
+    )
     return 0
 
 

@@ -129,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="1: counts; 2: timings; 3: table definitions; 4: every insert (on stdout)",
     )
     parser.add_argument(
-        "-q", "--quiet", action="store_true", help="do not warn about unreadable or empty logs"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="do not warn about unreadable or empty logs (nor end with status 1 for them)",
     )
     parser.add_argument(
         "--no-bulk-insert",
@@ -184,7 +187,7 @@ def _body(argv: Sequence[str] | None) -> int:
             format=args.format,
         )
     vprint(f"Updated {args.output}", 1)
-    if not args.silent_errors:
+    if not (args.silent_errors or args.quiet):
         total = counts["indexed"] + counts["failed"]
         partial_failure(counts["failed"], total, "logs (unreadable or without activity)")
     return 0

@@ -277,8 +277,14 @@ def test_cache_darshan_cli(
     written = target.read_text()
     assert not written.endswith("\n")
     assert list(json.loads(written)["counters"]) == ["lustre"]
-    assert cache_darshan.main([str(DARSHAN / EMPTY_LOG)]) == 0
+    assert cache_darshan.main(["--silent-errors", str(DARSHAN / EMPTY_LOG)]) == 0
     assert capsys.readouterr().out == "{}\n"
+    assert as_program(cache_darshan.main, ["-o", str(target), str(DARSHAN / EMPTY_LOG)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err.count("\n")) == ("", 1)
+    assert err.startswith(f"cache_darshan: {DARSHAN / EMPTY_LOG}: ")
+    assert err.endswith(": check that it is a complete Darshan log\n")
+    assert target.read_text() == written
 
 
 def test_cache_darshan_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -303,8 +309,10 @@ def test_find_darshanlogs_cli(corpus_cwd: Path, capsys: pytest.CaptureFixture[st
         "glock_dbscan_read_id4478544_3-20-7800-15217972833987807816_1.darshan",
         "glock_vpicio_uni_id4478544_3-20-7667-18385393005962577517_1.darshan",
     ]
-    assert as_program(find_darshanlogs.main, ["-u", "glock"]) == 1
-    assert "Either --start/--end or --jobid must be defined" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        find_darshanlogs.main(["-u", "glock"])
+    assert usage.value.code == 2
+    assert "find_darshanlogs: error: give --start/--end or --jobid" in capsys.readouterr().err
 
 
 def test_find_darshanlogs_cli_load(

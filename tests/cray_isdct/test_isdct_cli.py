@@ -108,7 +108,10 @@ def test_cache_isdct_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     bad = tmp_path / "bad.txt"
     bad.write_text("neither tar nor json\n")
     assert as_program(cache_isdct.main, [str(bad)]) == 1
-    assert "JSONDecodeError" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"cache_isdct: cannot read {bad}: not valid JSON (Expecting value at line 1): "
+        "check that it is a valid ISDCT dump\n"
+    )
     with pytest.raises(SystemExit) as usage:
         cache_isdct.main([])
     assert usage.value.code == 2

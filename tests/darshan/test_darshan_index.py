@@ -267,11 +267,13 @@ def test_quiet_and_warnings_on_stderr(small_logs: Path, tmp_path: Path, no_fsnam
     db = tmp_path / "index.db"
     run = [sys.executable, "-m", "atokio.cli.index_darshanlogs", "-o", str(db), str(small_logs)]
     env = {**os.environ, "PYTOKIO_SKIP_CONFIG": "1"}
-    loud = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
-    assert loud.stdout == ""
+    loud = subprocess.run(run, capture_output=True, text=True, env=env, check=False)
+    assert (loud.returncode, loud.stdout) == (1, "")
     assert loud.stderr == (
         f"WARNING: skipping unreadable log: {small_logs / 'empty.darshan'}: "
         "invalid log file: empty file (DarshanLogError)\n"
+        "index_darshanlogs: 1 of 6 logs (unreadable or without activity) could not be read: "
+        "see the warnings above; fix or drop them, or use --silent-errors\n"
     )
     quiet = subprocess.run([*run, "-q"], capture_output=True, text=True, env=env, check=True)
     assert (quiet.stdout, quiet.stderr) == ("", "")
@@ -320,8 +322,12 @@ def test_verbose_output_and_options(small_logs: Path, tmp_path: Path, no_fsnames
     assert sum(line.startswith("INSERT OR IGNORE INTO headers") for line in out) == 5
     assert sum(line.startswith("INSERT OR REPLACE INTO summaries") for line in out) == 10
     assert db_rows(db) == {f"{log}.darshan": expected_index(log)["rows"] for log in SMALL_LOGS}
-    assert as_program(cli.main, ["-t", "-1", "-o", str(db), str(small_logs)]) == 1
-    assert "threads must be 0 (all cores) or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["-t", "-1", "-o", str(db), str(small_logs)])
+    assert usage.value.code == 2
+    assert "argument -t/--threads: '-1' is out of range: use a value 0 or more" in (
+        capsys.readouterr().err
+    )
     with pytest.raises(SystemExit) as caught:
         cli.main(["--reader", "magic", str(small_logs)])
     assert caught.value.code == 2
@@ -333,7 +339,10 @@ def test_missing_darshan_parser(small_logs: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.delenv("ATOKIO_DARSHAN_PARSER", raising=False)
     db = tmp_path / "index.db"
     assert as_program(cli.main, ["--reader", "darshan-parser", "-o", str(db), str(small_logs)]) == 1
-    assert capsys.readouterr().err.endswith("darshan-parser: command not found\n")
+    assert capsys.readouterr().err.endswith(
+        "darshan-parser: command not found: install it, put it on PATH, "
+        "or give a saved file instead\n"
+    )
 
 
 # -- the two readers ----------------------------------------------------------------------

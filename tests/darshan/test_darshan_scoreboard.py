@@ -184,7 +184,9 @@ def test_query_function_and_verbose(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert as_program(cli.main, [str(tmp_path / "none.db")]) == 1
-    assert "no such index database" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"darshan_scoreboard: input file does not exist: {tmp_path / 'none.db'}: check the path\n"
+    )
     assert not (tmp_path / "none.db").exists()
 
 

@@ -10,6 +10,7 @@ import pytest
 from darshan_corpus import EMPTY_LOGS, SMALL_LOGS, corpus_log, expected_index, package_logs
 
 from atokio.cli import summarize_darshanlogs as cli
+from atokio.cli._common import as_program
 
 
 def expected(log: str) -> dict[str, dict[str, int]]:
@@ -37,14 +38,26 @@ def test_unreadable_logs_are_left_out(
     empty = str(corpus_log(EMPTY_LOGS[1]))
     good = str(corpus_log("noposix"))
     with caplog.at_level(logging.WARNING, logger="atokio"):
-        assert cli.main([empty, good]) == 0
-    assert json.loads(capsys.readouterr().out) == {good: expected("noposix")}
+        assert as_program(cli.main, [empty, good]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {good: expected("noposix")}
+    assert err.splitlines()[-1] == (
+        "summarize_darshanlogs: 1 of 2 logs could not be read: "
+        "see the warnings above; fix or drop them, or use --silent-errors"
+    )
     assert [r.getMessage() for r in caplog.records] == [
         f"skipping unreadable log: {empty}: invalid log file: empty file (DarshanLogError)"
     ]
+    assert cli.main(["--silent-errors", empty, good]) == 0
+    # the readable part goes to a new -o file; an existing one is left alone
     output = tmp_path / "out.json"
-    assert cli.main(["-o", str(output), good, empty]) == 0
+    assert as_program(cli.main, ["-o", str(output), good, empty]) == 1
     assert json.loads(output.read_text()) == {good: expected("noposix")}
+    output.write_text("kept")
+    assert as_program(cli.main, ["-o", str(output), good, empty]) == 1
+    assert output.read_text() == "kept"
+    assert f"; {output} was left unchanged:" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.json"]
 
 
 def test_both_readers_agree(standin_parser: Path) -> None:

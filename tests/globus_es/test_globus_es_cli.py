@@ -198,10 +198,13 @@ def test_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(SystemExit) as caught:
             cache_nersc_globuslogs.main(argv)
         assert caught.value.code == 2, argv
-    capsys.readouterr()
-    assert as_program(cache_nersc_globuslogs.main, ["2019-01-29 00:00:00", WINDOW[1]]) == 1
-    assert as_program(cache_nersc_globuslogs.main, [WINDOW[1], WINDOW[0]]) == 1
-    assert "query_start >= query_end" in capsys.readouterr().err
+    for argv in (["2019-01-29 00:00:00", WINDOW[1]], [WINDOW[1], WINDOW[0]]):
+        with pytest.raises(SystemExit) as caught:
+            cache_nersc_globuslogs.main(argv)
+        assert caught.value.code == 2, argv
+    err = capsys.readouterr().err
+    assert "'2019-01-29 00:00:00' is not a date and time: use YYYY-MM-DDTHH:MM:SS" in err
+    assert "query_start must be earlier than query_end" in err
     assert (
         as_program(
             cache_nersc_globuslogs.main, ["--input", str(tmp_path / "missing.json"), *WINDOW]
@@ -247,4 +250,4 @@ def test_installed_forms_run_the_tool() -> None:
         [sys.executable, "-m", "atokio.cli.cache_nersc_globuslogs", "2019-01-29", WINDOW[1]],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
     )  # fmt: skip
-    assert done.returncode == 1 and "does not match format" in done.stderr
+    assert done.returncode == 2 and "'2019-01-29' is not a date and time" in done.stderr

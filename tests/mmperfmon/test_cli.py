@@ -305,7 +305,9 @@ def test_archive_failures_exit_1(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert unknown.returncode == 1
-    assert "KeyError" in unknown.stderr
+    assert unknown.stderr == (
+        "archive_mmperfmon: file system 'nofs' is not in mmperfmon_output_files\n"
+    )
 
 
 def test_archive_corpus_micro_bundle(

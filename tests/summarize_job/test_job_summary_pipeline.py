@@ -11,6 +11,7 @@ import pytest
 from sj_data import write_darshan_log, write_slurm_cache
 
 from atokio.cli import summarize_job as sj
+from atokio.collectors.darshanlog import DarshanLogError
 from atokio.pipelines import job_summary
 
 LOG_NAME = "me_myapp_id1234_1-28-10-1_1.darshan"
@@ -34,7 +35,9 @@ def test_summarize_log_gives_the_record_summarize_job_prints(
 def test_an_unreadable_log_gives_an_empty_record(workdir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "not-a-log.darshan"
     bad.write_bytes(b"")
-    assert job_summary.summarize_log(str(bad), reader="direct") == {}
+    assert job_summary.summarize_log(str(bad), reader="direct", silent_errors=True) == {}
+    with pytest.raises(DarshanLogError, match=f"{bad}: invalid log file: empty file"):
+        job_summary.summarize_log(str(bad), reader="direct")
 
 
 def test_summarize_jobid_fetches_every_source_and_names_the_failed_ones(

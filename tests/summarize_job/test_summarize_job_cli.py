@@ -239,8 +239,11 @@ def test_unreadable_log_gives_no_record(
     captured = capsys.readouterr()
     assert captured.out == "[]\n"
     assert "invalid log file" not in captured.err
-    assert sj.main(["-j", str(bad)]) == 0
-    assert "exited with status 255" in capsys.readouterr().err
+    assert as_program(sj.main, ["-j", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"summarize_job: {bad}: darshan-parser --")
+    assert "exited with status 255" in captured.err and len(captured.err.splitlines()) == 1
     assert sj.main(["--silent-errors", str(bad)]) == 0
     assert capsys.readouterr().out == "index\n\n"  # no record: the bare CSV header
 
