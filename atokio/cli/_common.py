@@ -54,6 +54,7 @@ __all__ = [
     "nonnegative_float",
     "nonnegative_int",
     "keep_existing",
+    "naming",
     "output_path",
     "partial_failure",
     "reading",
@@ -308,6 +309,17 @@ def reading(path: str, kind: str = "input") -> Iterator[None]:
         if str(path) in what:
             raise InputFailed(f"{what}: check that it is a valid {kind}") from error
         raise InputFailed(f"cannot read {path}: {what}: check that it is a valid {kind}") from error
+
+
+@contextlib.contextmanager
+def naming(path: str) -> Iterator[None]:
+    """Add ``path`` to an :class:`OSError` raised in the block that names no file (h5py's)."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise type(error)(error.errno, str(error), path) from error
 
 
 def keep_existing(failed: int, output_file: str | None) -> bool:

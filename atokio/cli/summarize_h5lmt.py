@@ -22,6 +22,7 @@ import numpy
 from atokio.cli._common import (
     add_common_arguments,
     date_arg,
+    naming,
     parse_date,
     positive_int,
     require_input,
@@ -252,7 +253,9 @@ def _body(argv: Sequence[str] | None) -> int:
     bins: dict[int, dict[str, Any]] = {}
     for path in files:
         require_input(path)
-        with Hdf5(path, mode="r") as h5:
+        with naming(path):
+            h5 = Hdf5(path, mode="r")
+        with h5:
             binned = bin_datasets(h5, list(DATASETS.values()), orient="index", num_bins=args.bins)
             assert isinstance(binned, list)
             for datum in binned:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy
 
-from atokio.cli._common import add_common_arguments, require_input, run_main
+from atokio.cli._common import add_common_arguments, naming, require_input, run_main
 
 __all__ = [
     "humanize_units",
@@ -149,7 +149,9 @@ def _body(argv: Sequence[str] | None) -> int:
     from atokio.connectors.hdf5 import Hdf5
 
     require_input(args.file)
-    with Hdf5(args.file, mode="r") as h5:
+    with naming(args.file):
+        h5 = Hdf5(args.file, mode="r")
+    with h5:
         results: dict[str, Any] = {"total": summarize_tts_hdf5(h5)}
         if args.timesteps:
             results["timesteps"] = summarize_timesteps(h5)

@@ -295,10 +295,8 @@ def _as_outcome(summary: LogSummary) -> Outcome:
 
 
 def _error_text(log: str, error: Exception) -> str:
-    text = str(error)
-    if log not in text:
-        text = f"{log}: {text}"
-    return f"{text} ({type(error).__name__})"
+    text = str(error) or type(error).__name__  # the kind only when there is no message
+    return text if log in text else f"{log}: {text}"
 
 
 # -- running -------------------------------------------------------------------
