@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from atokio.cli._common import (
     add_common_arguments,
     nonnegative_int,
+    output_path,
     partial_failure,
     run_main,
     setup_logging,
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o",
         "--output",
-        type=str,
+        type=output_path,
         default="darshanlogs.db",
         help="SQLite database to create or extend (default darshanlogs.db)",
     )

@@ -27,16 +27,18 @@ gives the one to use now, :func:`get_paramstyle_symbol` maps a PEP 249
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from atokio.collectors.mysql import PARAMSTYLE as MYSQL_PARAMSTYLE
 from atokio.collectors.mysql import MySQLParams, MySQLPool
+from atokio.common import atomic_path
 
 __all__ = [
     "HIT_CACHE",
@@ -85,6 +87,17 @@ def to_sqlite_value(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+@contextlib.contextmanager
+def _closing(path: str) -> Iterator[sqlite3.Connection]:
+    """An SQLite connection to ``path``: committed when the block succeeds, closed either way."""
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            yield connection
+    finally:
+        connection.close()
 
 
 class CachingDb:
@@ -264,7 +277,7 @@ class CachingDb:
             self.cache_file
         ):
             logger.warning("saving the cache into the file it is read from (%s)", path)
-        with sqlite3.connect(path) as output:
+        with atomic_path(path, copy_existing=True) as scratch, _closing(scratch) as output:
             for table, saved in self.saved_results.items():
                 rows = saved["rows"]
                 if not rows:
@@ -276,7 +289,6 @@ class CachingDb:
                     f"INSERT OR REPLACE INTO {table} VALUES ({marks})",
                     (tuple(to_sqlite_value(value) for value in row) for row in rows),
                 )
-        output.close()
 
     def _create_statement(self, table: str, schema: Any, width: int) -> str:
         """A ``CREATE TABLE IF NOT EXISTS`` statement for a saved table (see :meth:`save_cache`)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from atokio.common import atomic_output
 from atokio.connectors.common import SubprocessOutputDict
 from atokio.parsers.base import ParseError
 from atokio.parsers.xtdb2proc import Xtdb2procParser, Xtdb2procRecord, format_value
@@ -107,5 +108,5 @@ class CraySdbProc(SubprocessOutputDict):
         if output_file is None:
             sys.stdout.write(text)
         else:
-            with open(output_file, "w") as output:
+            with atomic_output(output_file) as output:
                 output.write(text)

@@ -62,7 +62,7 @@ from atokio import config
 from atokio.collectors.files import open_binary
 from atokio.collectors.subprocess import run_command
 from atokio.collectors.sync import run_sync
-from atokio.common import JSONEncoder
+from atokio.common import JSONEncoder, atomic_output
 from atokio.connectors.common import SubprocessOutputDict, gc_paused
 from atokio.parsers.base import ParseError
 from atokio.parsers.hostlist import NO_NODES, compact_hostlist, expand_hostlist
@@ -396,7 +396,7 @@ class Slurm(SubprocessOutputDict):
         if output_file is None:
             sys.stdout.write(self.to_json(indent=4, sort_keys=True, **kwargs) + "\n")
             return
-        with open(output_file, "w") as output:
+        with atomic_output(output_file) as output:
             output.write(self.to_json(**kwargs))
 
     def to_json(self, **kwargs: Any) -> str:

@@ -57,6 +57,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("summarize_darshanlogs", ["-t", "-1", "G"], 2),
     ("summarize_darshanlogs", ["-o", NOWHERE, "G"], 2),
     ("index_darshanlogs", ["-t", "-2", "-o", "O", "G"], 2),
+    ("index_darshanlogs", ["-o", NOWHERE, "G"], 2),
     ("find_darshanlogs", ["-s", "20190111"], 2),
     ("find_darshanlogs", ["-u", "someone"], 2),
     ("find_darshanlogs", ["--logdir", "missing-dir", "-s", "2019-01-11"], 1),
