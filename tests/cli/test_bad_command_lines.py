@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WINDOW = ["2019-01-11T00:00:00", "2019-01-11T01:00:00"]
 GOOD = '{"kept": true}'
 NOWHERE = "/nonexistent-dir/x.out"
+SECRET = "pw-never-shown"
 
 #: What no message may show: exception class names, wrappers, HDF5 internals, tracebacks.
 FORBIDDEN = re.compile(
@@ -79,6 +80,24 @@ CASES: list[tuple[str, list[str], int]] = [
     ("cache_lmtdb", ["-i", "G", "-o", "O", *WINDOW], 1),
     ("cache_lmtdb", ["-i", "E", "-o", "O", *WINDOW], 1),
     ("cache_lmtdb", ["-i", "G", "-o", NOWHERE, *WINDOW], 2),
+    # a database that does not answer (nothing listens on port 1); the password stays hidden
+    (
+        "cache_lmtdb",
+        [
+            "--host",
+            "127.0.0.1:1",
+            "--user",
+            "u",
+            "--password",
+            SECRET,
+            "--database",
+            "lmt",
+            "-o",
+            "O",
+            *WINDOW,
+        ],
+        1,
+    ),  # fmt: skip
     ("cache_lmtdb", ["-i", "G", "-l", "-1", *WINDOW], 2),
     ("cache_lmtdb", ["-i", "G", "yesterday", WINDOW[1]], 2),
     ("summarize_h5lmt", ["missing.hdf5"], 1),
@@ -164,6 +183,7 @@ def test_bad_command_line(
     out, err = capsys.readouterr()
     assert got == status, (tool, argv, out, err)
     check_failure(tool, status, err, argv)
+    assert SECRET not in out + err
     assert "Caching to" not in out or status == 1
     assert snapshot(folder) == before  # no output, no partial or scratch file, O unchanged
     assert not os.path.exists(os.path.dirname(NOWHERE))
