@@ -168,6 +168,16 @@ def check_output_path(path: str) -> str:
     return path
 
 
+def _fsync_folder(folder: str) -> None:
+    """Make a rename in ``folder`` durable (where the file system allows it)."""
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
 def _file_mode() -> int:
     """The permissions a new file gets under the process's umask."""
     mask = os.umask(0o022)
@@ -210,6 +220,7 @@ def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterat
         if not replace and os.path.exists(path):
             raise FileExistsError(errno.EEXIST, "output exists and is kept", path)
         os.replace(temporary, path)
+        _fsync_folder(folder)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -242,6 +253,7 @@ def atomic_path(path: str, *, copy_existing: bool = False) -> Iterator[str]:
         with open(temporary, "rb+") as done:
             os.fsync(done.fileno())
         os.replace(temporary, path)
+        _fsync_folder(folder)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
