@@ -50,7 +50,7 @@ def summarize_log(path: str) -> dict[str, Any]:
     Raises ``ValueError`` naming the file when nothing could be read from it
     (not a Darshan log, or a damaged one).
     """
-    found = job_summary.summarize_log(path)
+    found = job_summary.summarize_log(path, silent_errors=True)  # an empty record: reported below
     if not found:
         raise ValueError(
             f"{os.path.basename(path)}: no Darshan data could be read from this file "

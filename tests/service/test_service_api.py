@@ -154,10 +154,10 @@ def test_summary_equals_summarize_job_for_corpus_logs(
 
 
 def test_summary_of_a_corpus_placeholder_log(service: ServiceProcess, site: Path) -> None:
-    """summarize_job prints no record for a 0-byte log; the service says why, with 422."""
+    """summarize_job fails on a 0-byte log (no record with --silent-errors); the service says why, with 422."""
     need_corpus()
     path = DARSHAN / PLACEHOLDER
-    assert summarize_job_cli(site, str(path)) == []
+    assert summarize_job_cli(site, "--silent-errors", str(path)) == []
     answer = post_log(service, path)
     assert answer.status_code == 400  # an empty body: nothing was sent
     answer = httpx.post(
