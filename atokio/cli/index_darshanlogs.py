@@ -14,8 +14,8 @@ One ``headers`` row per log, one ``mounts`` row per mount point and one
 * unreadable logs, logs without a mount table and logs without POSIX or STDIO
   activity are reported as warnings on stderr (unless ``-q``) and skipped; a
   second log with the basename of one indexed in the same run too (pytokio
-  fails there); the others are indexed and the exit status is then 1 (0 with
-  ``--silent-errors``);
+  fails there); the others are indexed, and when a log could not be read the
+  exit status is then 1 (0 with ``--silent-errors`` or ``-q``);
 * ``-t/--threads N`` reads logs on N worker processes (default 1, as in
   pytokio; ``0`` = one per usable core), in worker processes even with one, so
   that a log that crashes the C library is reported instead of ending the run;
@@ -173,6 +173,7 @@ def _body(argv: Sequence[str] | None) -> int:
         parser.error(str(error))
     VERBOSITY = args.verbose
     setup_logging()
+    unreadable: list[str] = []
     with progress(unit="log", desc="index") as bar:
         counts = index_darshanlogs(
             args.darshanlogs,
@@ -183,6 +184,7 @@ def _body(argv: Sequence[str] | None) -> int:
             reader=args.reader,
             quiet=args.quiet,
             progress=bar,
+            unreadable=unreadable,
             echo=vprint if VERBOSITY else None,  # no message is formatted without -v
             scheduler=scheduler,
             format=args.format,
@@ -190,7 +192,7 @@ def _body(argv: Sequence[str] | None) -> int:
     vprint(f"Updated {args.output}", 1)
     if not (args.silent_errors or args.quiet):
         total = counts["indexed"] + counts["failed"]
-        partial_failure(counts["failed"], total, "logs (unreadable or without activity)")
+        partial_failure(len(unreadable), total, "logs")
     return 0
 
 

@@ -440,6 +440,7 @@ async def aindex_darshanlogs(
     echo: Echo | None = None,
     scheduler: Any = None,
     format: str = "sqlite",
+    unreadable: list[str] | None = None,
 ) -> dict[str, int]:
     """Index logs into ``output_file``; return ``{"indexed": n, "skipped": n, "failed": n}``.
 
@@ -460,6 +461,8 @@ async def aindex_darshanlogs(
     Parquet dataset directory, partitioned by day
     (:mod:`atokio.pipelines.index_parquet`).  ``max_mb`` is accepted for
     compatibility.
+    ``unreadable``, when given, receives the paths of the logs that could not
+    be read.
     """
     del max_mb
     _check_threads(threads)
@@ -500,6 +503,8 @@ async def aindex_darshanlogs(
         def take(results: list[tuple[str, Outcome]]) -> None:
             for log, outcome in results:
                 if isinstance(outcome, str) or not outcome["summaries"]:
+                    if isinstance(outcome, str) and unreadable is not None:
+                        unreadable.append(log)
                     counts["failed"] += 1
                     if not quiet:
                         if isinstance(outcome, str):
@@ -540,6 +545,7 @@ def index_darshanlogs(
     echo: Echo | None = None,
     scheduler: Any = None,
     format: str = "sqlite",
+    unreadable: list[str] | None = None,
 ) -> dict[str, int]:
     """:func:`aindex_darshanlogs` from sync code (scripts, notebooks)."""
     try:
@@ -556,6 +562,7 @@ def index_darshanlogs(
             echo=echo,
             scheduler=scheduler,
             format=format,
+            unreadable=unreadable,
         )
     except BaseExceptionGroup as group:
         raise _only_error(group) from None

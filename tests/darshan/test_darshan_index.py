@@ -272,7 +272,7 @@ def test_quiet_and_warnings_on_stderr(small_logs: Path, tmp_path: Path, no_fsnam
     assert loud.stderr == (
         f"WARNING: skipping unreadable log: {small_logs / 'empty.darshan'}: "
         "invalid log file: empty file\n"
-        "index_darshanlogs: 1 of 6 logs (unreadable or without activity) could not be read: "
+        "index_darshanlogs: 1 of 6 logs could not be read: "
         "see the warnings above; fix or drop them, or use --silent-errors\n"
     )
     quiet = subprocess.run([*run, "-q"], capture_output=True, text=True, env=env, check=True)
