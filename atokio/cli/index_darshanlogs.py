@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o",
         "--output",
-        type=output_path,
+        type=str,
         default="darshanlogs.db",
         help="SQLite database to create or extend (default darshanlogs.db)",
     )
@@ -167,6 +167,11 @@ def _body(argv: Sequence[str] | None) -> int:
     global VERBOSITY
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.format == "sqlite":  # parquet: -o is a folder
+        try:
+            output_path(args.output)
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"argument -o/--output: {error}")
     try:
         scheduler = resolve_scheduler(args.scheduler)
     except ValueError as error:
