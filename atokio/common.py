@@ -178,8 +178,8 @@ def _fsync_folder(folder: str) -> None:
             os.close(handle)
 
 
-def _file_mode() -> int:
-    """The permissions a new file gets under the process's umask."""
+def new_file_mode() -> int:
+    """The permissions a new file gets under the process's umask (for files made by mkstemp)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
@@ -202,7 +202,7 @@ def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterat
     folder, name = os.path.split(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
-        os.fchmod(handle, _file_mode())
+        os.fchmod(handle, new_file_mode())
         with os.fdopen(handle, "wb") as raw:
             packed = gzip.GzipFile(fileobj=raw, mode="wb") if path.endswith(".gz") else None
             binary: Any = packed if packed is not None else raw
@@ -243,7 +243,7 @@ def atomic_path(path: str, *, copy_existing: bool = False) -> Iterator[str]:
     folder, name = os.path.split(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
-        os.fchmod(handle, _file_mode())
+        os.fchmod(handle, new_file_mode())
         if copy_existing and os.path.isfile(path):
             with open(path, "rb") as source, os.fdopen(handle, "wb") as target:
                 shutil.copyfileobj(source, target)

@@ -37,6 +37,8 @@ from typing import Any
 
 import h5py
 
+from atokio.common import new_file_mode
+
 __all__ = ["ArchiveFileError", "check_output", "safe_update", "scratch_file"]
 
 logger = logging.getLogger(__name__)
@@ -106,18 +108,11 @@ def scratch_file(path: str) -> str:
     )
     try:
         # mkstemp makes it private (0600): give it the target's mode, else the usual one
-        mode = os.stat(path).st_mode & 0o777 if os.path.isfile(path) else 0o666 & ~_umask()
+        mode = os.stat(path).st_mode & 0o777 if os.path.isfile(path) else new_file_mode()
         os.fchmod(descriptor, mode)
     finally:
         os.close(descriptor)
     return scratch
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _copy_into(source: str, scratch: str) -> None:
