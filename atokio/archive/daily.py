@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+#: The per-dataset "Initialized ..." / "Writing out ..." reports, on a logger of
+#: their own so that a front end can show them (pytokio printed them on stdout).
+progress_logger = logging.getLogger(__name__ + ".progress")
 
 #: ``poll(send, begin, end)`` of :func:`follow_day_files`: archive ``[begin, end)``.
 DayPoll = Callable[
@@ -106,7 +109,7 @@ def log_initialized(hdf5_file: h5py.File) -> Callable[[str, tuple[int, int]], No
     """A ``created`` callback for :func:`atokio.archive.tts.init_datasets` that logs each dataset."""
 
     def report(name: str, shape: tuple[int, int]) -> None:
-        logger.info("Initialized %s in %s with size %s", name, hdf5_file.name, shape)
+        progress_logger.info("Initialized %s in %s with size %s", name, hdf5_file.name, shape)
 
     return report
 
@@ -228,7 +231,7 @@ def commit_datasets(
     for name in sorted(datasets) if keep_existing else list(datasets):
         series = datasets[name]
         path = "/" + name.strip("/")
-        logger.info("Writing out %s", path)
+        progress_logger.info("Writing out %s", path)
         if path in hdf5_file and series.timestamps.size:
             key = tts.timestamps_key(hdf5_file, path)
             first, last = tts.get_insert_indices(

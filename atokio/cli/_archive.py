@@ -184,31 +184,28 @@ def progress_lines_on_stdout() -> Iterator[None]:
     pytokio's ``archive_lmtdb``, ``archive_esnet_snmp`` and ``archive_mmperfmon``
     print one line per dataset created and per dataset committed on stdout;
     scripts parse them, so the one-shot runs of these tools keep doing so.
-    The engine itself only logs them (``atokio.archive.daily`` at INFO).
+    The engine itself only logs them (``atokio.archive.daily.progress`` at INFO).
     """
-    daily = logging.getLogger("atokio.archive.daily")
+    lines = logging.getLogger("atokio.archive.daily.progress")
     handler = _CurrentStdout(logging.INFO)
-    handler.addFilter(
-        lambda record: record.getMessage().startswith(("Initialized ", "Writing out "))
-    )
-    level, propagate = daily.level, daily.propagate
-    threshold = daily.getEffectiveLevel()
+    level, propagate = lines.level, lines.propagate
+    threshold = lines.getEffectiveLevel()
     handlers: list[logging.Handler] = [handler]
     if threshold > logging.INFO:
         # lowered for these lines only: what reaches the log on stderr is
         # still what reached it before (warnings, errors)
-        daily.setLevel(logging.INFO)
-        daily.propagate = False
-        handlers.append(_Forward(daily.parent, threshold))
+        lines.setLevel(logging.INFO)
+        lines.propagate = False
+        handlers.append(_Forward(lines.parent, threshold))
     for each in handlers:
-        daily.addHandler(each)
+        lines.addHandler(each)
     try:
         yield
     finally:
         for each in handlers:
-            daily.removeHandler(each)
-        daily.setLevel(level)
-        daily.propagate = propagate
+            lines.removeHandler(each)
+        lines.setLevel(level)
+        lines.propagate = propagate
 
 
 # -- --scheduler: a backfill of day files on Dask -------------------------------------------

@@ -10,30 +10,33 @@ from atokio.cli._archive import progress_lines_on_stdout
 from atokio.cli._common import setup_logging
 
 DAILY = logging.getLogger("atokio.archive.daily")
+PROGRESS = logging.getLogger("atokio.archive.daily.progress")
 
 
 def test_lines_on_stdout_warnings_still_logged(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging(0)
     with progress_lines_on_stdout():
-        DAILY.info("Initialized datatargets/readbytes in / with size %s", (2, 3))
+        PROGRESS.info("Initialized datatargets/readbytes in / with size %s", (2, 3))
         DAILY.info("something else")
-        DAILY.info("Writing out %s", "/datatargets/readbytes")
+        PROGRESS.info("Writing out %s", "/datatargets/readbytes")
         DAILY.warning("rebuilt a half-made file")
-    DAILY.info("Writing out /after")
+        PROGRESS.warning("a progress warning")
+    PROGRESS.info("Writing out /after")
     captured = capsys.readouterr()
     assert captured.out == (
         "Initialized datatargets/readbytes in / with size (2, 3)\n"
         "Writing out /datatargets/readbytes\n"
+        "a progress warning\n"
     )
-    assert captured.err == "WARNING: rebuilt a half-made file\n"
-    assert DAILY.propagate and DAILY.level == logging.NOTSET
+    assert captured.err == "WARNING: rebuilt a half-made file\nWARNING: a progress warning\n"
+    assert PROGRESS.propagate and PROGRESS.level == logging.NOTSET
 
 
 def test_debug_runs_log_the_lines_too(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging(2)
     try:
         with progress_lines_on_stdout():
-            DAILY.info("Writing out /x")
+            PROGRESS.info("Writing out /x")
     finally:
         setup_logging(0)
     captured = capsys.readouterr()
