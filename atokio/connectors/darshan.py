@@ -12,10 +12,12 @@ module prefix removed.
 Two ways to read a log give the same dict:
 
 * ``darshan-parser`` (``--base``, ``--total``, ``--perf``, one clean command per
-  mode), its stdout cut at record boundaries into pieces of a few MB while it
-  streams, each piece parsed by :class:`atokio.parsers.darshan.DarshanParser`
-  in a worker process (on a machine with one core, or from a script that
-  cannot start them, in a thread) and the pieces' dicts merged in order;
+  mode), its stdout written to a scratch file and cut at record boundaries
+  into pieces of a few MB while it is written, each piece read and parsed by
+  :class:`atokio.parsers.darshan.DarshanParser` in a worker process (on a
+  machine with one core, or from a script that cannot start them, in a
+  thread) and the pieces' dicts merged in order
+  (:mod:`atokio.collectors.darshantext`);
 * the direct reader (:mod:`atokio.collectors.darshanlog`), which reads the binary
   log through libdarshan-util (the ``darshan`` package) without a subprocess.
 
@@ -43,7 +45,6 @@ from __future__ import annotations
 
 import json
 import logging
-import mmap
 import os
 import re
 import shutil
@@ -60,8 +61,6 @@ from atokio.connectors.common import SubprocessOutputDict
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
-    TextPiece,
-    TextPieces,
     build_darshan_dict,
     merge_darshan_dicts,
     parse_base_counters,
@@ -69,7 +68,6 @@ from atokio.parsers.darshan import (
     parse_mounts,
     parse_perf_counters,
     parse_total_counters,
-    split_points,
 )
 from atokio.parsers.darshan_records import DarshanRecord
 
@@ -191,38 +189,6 @@ def parse_filename_metadata(filename: str) -> dict[str, Any]:
     }
 
 
-#: Bytes of darshan-parser output per piece handed to a worker process.
-STREAM_PIECE = 4 << 20
-_FEED = 1 << 16
-
-
-def _parse_piece(
-    piece: TextPiece,
-    source: str,
-    modules: frozenset[str] | None,
-    counters: frozenset[str] | None,
-) -> tuple[dict[str, Any], ParseError | None]:
-    """The dict of one piece of darshan-parser output, and its ParseError if it had a bad line
-    (the dict then holds what came before that line).  Runs in a worker process."""
-    parser = DarshanParser(
-        source=source,
-        modules=modules,
-        counters=counters,
-        resume_module=piece.module,
-        resume_line=piece.line,
-    )
-    records: list[DarshanRecord] = []
-    data = memoryview(piece.data)
-    try:
-        for start in range(0, len(data), _FEED):  # text in slices that stay in the CPU caches
-            records += parser.feed(bytes(data[start : start + _FEED]))
-        records += parser.close()
-    except ParseError as error:
-        records += error.records  # type: ignore[arg-type]
-        return build_darshan_dict(records), error
-    return build_darshan_dict(records), None
-
-
 async def _parser_dict(
     log_file: str,
     mode: str,
@@ -234,66 +200,20 @@ async def _parser_dict(
     warn: bool = False,
     strict: bool = False,
 ) -> dict[str, Any]:
-    """The dict of one darshan-parser run, parsed while its output streams in.
-
-    The pipe is read into pieces of :data:`STREAM_PIECE` bytes cut at record
-    boundaries (:class:`~atokio.parsers.darshan.TextPieces`); each piece is
-    parsed whole, in the worker processes when they can start (the pipe is
-    read meanwhile), and the pieces' dicts are merged in order.  A bad piece
-    ends the parsing (what came before it is kept, as with a bad line) while
-    the pipe is still drained.
-    """
-    import anyio
-
-    from atokio.collectors.subprocess import iter_command
-    from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
+    """The dict of one darshan-parser run, parsed on every core while its output is written
+    (:func:`atokio.collectors.darshantext.aparse_command_text`).  A bad line ends the
+    parsing (what came before it is kept); the command still runs to its end."""
+    from atokio.collectors.darshantext import aparse_command_text
 
     argv = [darshan_parser_executable(), "--" + mode, "--", log_file]  # a log named -x is no option
-    source = f"darshan-parser --{mode} {log_file}"
-    chosen_modules = frozenset(modules) if modules is not None else None
-    chosen_counters = frozenset(counters) if counters is not None else None
-    parallel = default_workers() > 1 and processes_can_start()
-    workers = default_workers() if parallel else 1
-    limiter = anyio.CapacityLimiter(workers)
-    result: dict[str, Any] = {}
-    done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
-    merged = 0
-    error: ParseError | None = None
-
-    def merge_ready() -> None:
-        nonlocal merged, error
-        while error is None and merged in done:  # in order, as soon as possible
-            part, error = done.pop(merged)
-            merge_darshan_dicts(result, part)
-            merged += 1
-
-    async def parse(number: int, piece: TextPiece) -> None:
-        args = (piece, source, chosen_modules, chosen_counters)
-        if parallel:
-            done[number] = await run_in_worker(_parse_piece, *args, limiter=limiter)
-        else:
-            done[number] = await anyio.to_thread.run_sync(_parse_piece, *args, limiter=limiter)
-        merge_ready()
-
-    pieces = 0
-    splitter = TextPieces(source, STREAM_PIECE)
-    async with (
-        iter_command(argv, splitter, timeout=timeout) as stream,
-        anyio.create_task_group() as group,
-    ):
-        async for batch in stream:
-            for piece in batch:
-                if error is not None:
-                    break  # after an error the pipe is only drained
-                if pieces == 0 and splitter.closed:  # a small output: no worker needed
-                    done[0] = _parse_piece(piece, source, chosen_modules, chosen_counters)
-                    merge_ready()
-                else:
-                    # a few pieces in flight per worker, no more: memory stays bounded
-                    while pieces - merged > 2 * workers and error is None:
-                        await anyio.sleep(0.002)
-                    group.start_soon(parse, pieces, piece)
-                pieces += 1
+    stream = await aparse_command_text(
+        argv,
+        source=f"darshan-parser --{mode} {log_file}",
+        modules=modules,
+        counters=counters,
+        timeout=timeout,
+    )
+    result, error = stream.data, stream.error
     if strict and (stream.returncode or error is not None):
         from atokio.collectors.darshanlog import DarshanLogError
 
@@ -409,85 +329,19 @@ async def aread_darshan(
 read_darshan = aread_darshan
 
 
-def _parse_text_piece(piece: tuple[str, int, int, str | None, int]) -> dict[str, Any]:
-    """The dict of bytes ``[start, stop)`` of a darshan-parser output file (runs in a worker)."""
-    path, start, stop, module, line = piece
-    parser = DarshanParser(source=path, resume_module=module, resume_line=line)
-    records: list[DarshanRecord] = []
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        left = stop - start
-        while left > 0:
-            chunk = handle.read(min(1 << 16, left))
-            if not chunk:
-                break
-            left -= len(chunk)
-            records += parser.feed(chunk)
-    records += parser.close()
-    return build_darshan_dict(records)
-
-
 def parse_darshan_text_file(path: str, workers: int | None = None) -> dict[str, Any]:
     """Parse a saved (uncompressed) darshan-parser output file on all cores.
 
-    The file is cut at record boundaries (:func:`~atokio.parsers.darshan.split_points`
-    over an ``mmap`` of it, so nothing is read whole) into one piece per worker;
-    the pieces are parsed in worker processes and their records put back in
-    order, so the result equals a one-core parse.  A gzip file or
+    The file is cut at record boundaries into one piece per worker, the pieces
+    are parsed in worker processes and their dicts merged in order, so the
+    result equals a one-core parse
+    (:func:`atokio.collectors.darshantext.parse_text_file`).  A gzip file or
     ``workers=1`` is parsed in this process.  A :class:`ParseError` names the
     line in the whole file.
     """
-    from atokio.collectors.files import parse_file
-    from atokio.collectors.workers import default_workers, map_in_workers
+    from atokio.collectors.darshantext import parse_text_file
 
-    workers = workers or default_workers()
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-        size = os.fstat(handle.fileno()).st_size
-    if gzipped or workers <= 1 or size < (1 << 20):
-        return build_darshan_dict(parse_file(path, DarshanParser(source=path)))
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        cuts = split_points(view, workers, count_lines=False)
-    pieces = [
-        (path, offset, cuts[i + 1][0] if i + 1 < len(cuts) else size, module, 0)
-        for i, (offset, module, _line) in enumerate(cuts)
-    ]
-
-    async def run() -> list[dict[str, Any]]:
-        done: dict[int, dict[str, Any]] = {}
-        failure: BaseException | None = None
-        async with map_in_workers(_parse_text_piece, pieces, workers=workers) as results:
-            async for piece, outcome in results:
-                if isinstance(outcome, BaseException):
-                    failure = outcome
-                    if isinstance(outcome, ParseError) and outcome.line_number is not None:
-                        line = outcome.line_number + _lines_before(path, piece[1])
-                        failure = ParseError(
-                            outcome.message, source=path, line_number=line, text=outcome.text
-                        )
-                    break  # raised outside the worker group, as itself
-                done[piece[1]] = outcome
-        if failure is not None:
-            raise failure
-        return [done[piece[1]] for piece in pieces]
-
-    result: dict[str, Any] = {}
-    for part in run_sync(run):
-        merge_darshan_dicts(result, part)
-    return result
-
-
-def _lines_before(path: str, offset: int) -> int:
-    count = 0
-    with open(path, "rb") as handle:
-        left = offset
-        while left > 0:
-            chunk = handle.read(min(1 << 20, left))
-            if not chunk:
-                break
-            count += chunk.count(b"\n")
-            left -= len(chunk)
-    return count
+    return parse_text_file(path, workers)
 
 
 class Darshan(SubprocessOutputDict):

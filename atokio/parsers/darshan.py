@@ -45,7 +45,7 @@ import re
 from collections.abc import Iterable
 from itertools import compress
 from operator import ne, or_
-from typing import Any, NamedTuple
+from typing import Any
 
 from atokio.parsers.base import LineParser, ParseError
 from atokio.parsers.darshan_records import (
@@ -64,8 +64,6 @@ from atokio.parsers.darshan_records import (
 
 __all__ = [
     "DarshanParser",
-    "TextPiece",
-    "TextPieces",
     "build_darshan_dict",
     "convert_value",
     "merge_darshan_dicts",
@@ -74,6 +72,8 @@ __all__ = [
     "parse_mounts",
     "parse_perf_counters",
     "parse_total_counters",
+    "record_boundary_after",
+    "split_points",
 ]
 
 _BANNER = re.compile(r"^# ([A-Z0-9_/-]+) module data\s*$")
@@ -94,7 +94,10 @@ _HEADER_KEYS: dict[str, str] = {
     "run time": "walltime",
     "metadata": "metadata",
 }
-_JSON_WORD_CHARS = "tfnNI"
+#: Characters of what JSON reads other than as numbers: its words (true, false,
+#: null, NaN, Infinity), containers and strings.  A value column holding any of
+#: them is converted value by value (:func:`convert_value`).
+_JSON_WORD_CHARS = 'tfnNI[{"'
 _INT_HEADERS = frozenset({"uid", "start_time", "end_time", "nprocs"})
 
 
@@ -620,79 +623,6 @@ def merge_darshan_dicts(into: dict[str, Any], part: dict[str, Any]) -> dict[str,
     return into
 
 
-class TextPiece(NamedTuple):
-    """A piece of darshan-parser output cut at a record boundary (see :class:`TextPieces`)."""
-
-    #: The bytes of the piece (whole lines).
-    data: bytes
-    #: The module of the records at its start, as printed (``None`` for the first piece).
-    module: str | None
-    #: The number of lines before it.
-    line: int
-
-
-class TextPieces:
-    """Cuts a stream of darshan-parser output into large pieces at record boundaries.
-
-    Sans-IO, with the parser contract (``feed``/``close``), but its records are
-    :class:`TextPiece` s of about ``piece_size`` bytes: each parses on its own
-    with ``DarshanParser(resume_module=piece.module, resume_line=piece.line)``,
-    and the dicts of the pieces, merged in order (:func:`merge_darshan_dicts`),
-    equal the dict of the whole.  A cut lies between two ``--base`` lines of
-    different records, as with :func:`split_points`; output without such a
-    place (``--total``, ``--perf``) stays one piece.
-    """
-
-    def __init__(self, source: str = "<input>", piece_size: int = 4 << 20) -> None:
-        self.source = source
-        self.piece_size = piece_size
-        self._buffer = bytearray()
-        self._module: str | None = None
-        self._line = 0
-        self._scan = 0  # no record boundary before this offset of the buffer
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called (the pieces it gave are the last)."""
-        return self._closed
-
-    def feed(self, data: bytes) -> list[TextPiece]:
-        if self._closed:
-            raise RuntimeError(f"{self.source}: feed() after close()")
-        buffer = self._buffer
-        buffer += data
-        if len(buffer) < self.piece_size:
-            return []
-        pieces: list[TextPiece] = []
-        while len(buffer) >= self.piece_size:
-            start = max(self._scan, self.piece_size - self.piece_size // 4)
-            found = _record_boundary_after(buffer, start)
-            if found is None:
-                # none yet: look again from the last complete line when more has come
-                # (the scan is then bounded, and the buffer grows only as long as a record)
-                self._scan = max(0, buffer.rfind(b"\n", 0, max(0, buffer.rfind(b"\n"))))
-                break
-            offset, module = found
-            piece = bytes(buffer[:offset])
-            del buffer[:offset]
-            pieces.append(TextPiece(piece, self._module, self._line))
-            self._line += piece.count(b"\n")
-            self._module = module
-            self._scan = 0
-        return pieces
-
-    def close(self) -> list[TextPiece]:
-        if self._closed:
-            return []
-        self._closed = True
-        if not self._buffer:
-            return []
-        piece = TextPiece(bytes(self._buffer), self._module, self._line)
-        self._buffer = bytearray()
-        return [piece]
-
-
 def split_points(
     data: bytes | mmap.mmap, parts: int, *, count_lines: bool = True
 ) -> list[tuple[int, str | None, int]]:
@@ -713,7 +643,7 @@ def split_points(
         target = size * k // parts
         if target <= cuts[-1][0]:
             continue
-        found = _record_boundary_after(data, target)
+        found = record_boundary_after(data, target)
         if found is None or found[0] <= cuts[-1][0] or found[0] >= size:
             continue
         offset, module = found
@@ -722,11 +652,17 @@ def split_points(
     return cuts
 
 
-def _record_boundary_after(
+def record_boundary_after(
     data: bytes | bytearray | mmap.mmap, pos: int, max_lines: int = 100_000
 ) -> tuple[int, str] | None:
-    """First offset at or after ``pos`` that starts a base record line whose
-    previous line is a base line of another record."""
+    """Where a piece of darshan-parser text may be cut: the first offset after the line
+    holding ``pos`` that starts a ``--base`` line whose previous line is a base line
+    of another record, with that line's module as printed (``"POSIX"``).
+
+    ``None`` when there is none among the next ``max_lines`` complete lines of
+    ``data``.  A piece starting there parses on its own with
+    ``DarshanParser(resume_module=module)``.
+    """
     start = data.find(b"\n", pos)
     if start < 0:
         return None

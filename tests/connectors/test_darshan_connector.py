@@ -434,13 +434,16 @@ def _replaying_parser(tmp_path: Path, text: bytes, status: int = 0) -> str:
 def test_stream_in_pieces_gives_the_whole_dict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
+    from atokio.collectors import darshantext
     from atokio.collectors import workers as pool
     from atokio.connectors import darshan as connector
 
     text = darshan_text("sample-badost", "base")
     log = _replaying_parser(tmp_path, text)
     monkeypatch.setenv("ATOKIO_DARSHAN_PARSER", str(tmp_path / "darshan-parser"))
-    monkeypatch.setattr(connector, "STREAM_PIECE", 256 << 10)  # about a hundred pieces
+    monkeypatch.setattr(darshantext, "PIECE", 256 << 10)  # about a hundred pieces
+    monkeypatch.setattr(darshantext, "WINDOW", 64 << 10)
+    monkeypatch.setattr(darshantext, "default_workers", lambda: workers)
     monkeypatch.setattr(pool, "default_workers", lambda: workers)
     result = connector.Darshan(log).darshan_parser_base()
     want = build_darshan_dict(parse_all(DarshanParser(), text))
@@ -451,6 +454,7 @@ def test_stream_in_pieces_gives_the_whole_dict(
 def test_stream_error_keeps_what_came_before_and_warns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from atokio.collectors import darshantext
     from atokio.connectors import darshan as connector
 
     text = darshan_text("sample-badost", "base")
@@ -459,7 +463,7 @@ def test_stream_error_keeps_what_came_before_and_warns(
     broken = b"\n".join([*lines[:bad], b"POSIX\tnot a record", *lines[bad:]])
     log = _replaying_parser(tmp_path, broken)
     monkeypatch.setenv("ATOKIO_DARSHAN_PARSER", str(tmp_path / "darshan-parser"))
-    monkeypatch.setattr(connector, "STREAM_PIECE", 256 << 10)
+    monkeypatch.setattr(darshantext, "PIECE", 256 << 10)
     with caplog.at_level(logging.WARNING):
         result = connector.Darshan(log).darshan_parser_base()
     assert f":{bad + 1}: " in caplog.text

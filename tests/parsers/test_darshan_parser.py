@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
-    TextPieces,
     build_darshan_dict,
     convert_value,
     merge_darshan_dicts,
@@ -19,6 +18,7 @@ from atokio.parsers.darshan import (
     parse_mounts,
     parse_perf_counters,
     parse_total_counters,
+    record_boundary_after,
     split_points,
 )
 from atokio.parsers.darshan_records import BaseRecord, Header, Module, Mount, Perf, Total, Warning_
@@ -342,57 +342,26 @@ def _many_records() -> bytes:
     return SMALL.split(b"POSIX\t-1")[0] + body
 
 
-def _pieces_dict(text: bytes, cuts: list[int], piece_size: int) -> tuple[dict, int]:
-    splitter = TextPieces("test", piece_size)
-    pieces = []
-    last = 0
-    for cut in [*sorted(set(cuts)), len(text)]:
-        pieces += splitter.feed(text[last:cut])
-        last = cut
-    pieces += splitter.close()
-    assert b"".join(piece.data for piece in pieces) == text
-    result: dict = {}
-    for piece in pieces:
-        parser = DarshanParser("test", resume_module=piece.module, resume_line=piece.line)
-        assert piece.line == text[: text.find(piece.data)].count(b"\n")
-        merge_darshan_dicts(result, build_darshan_dict(parse_all(parser, piece.data)))
-    return result, len(pieces)
-
-
-def test_text_pieces_cut_at_record_boundaries() -> None:
+def test_record_boundary_after_names_the_module_of_the_next_record() -> None:
     text = _many_records()
+    found = record_boundary_after(text, len(text) // 2)
+    assert found is not None
+    offset, module = found
+    assert module == "POSIX"
+    assert text[offset - 1 : offset] == b"\n"
+    before, after = text[:offset].split(b"\n")[-2], text[offset:].split(b"\n")[0]
+    assert before.split(b"\t")[:3] != after.split(b"\t")[:3]
     whole = build_darshan_dict(parse(text))
-    result, count = _pieces_dict(text, [], 2000)
-    assert count > 5
+    result = build_darshan_dict(parse(text[:offset]))
+    rest = parse_all(DarshanParser(resume_module=module), text[offset:])
+    merge_darshan_dicts(result, build_darshan_dict(rest))
     assert result == whole
-    assert list(result["counters"]["posix"]) == list(whole["counters"]["posix"])
-    assert result["counters"]["posix"]["/f7"]["3"] == {"OPENS": 3, "READS": 3, "WRITES": 3}
-
-
-def test_text_pieces_keep_small_or_unsplittable_output_whole() -> None:
-    splitter = TextPieces("test", 1 << 20)
-    assert splitter.feed(SMALL) == []
-    assert not splitter.closed
-    (piece,) = splitter.close()
-    assert splitter.closed and piece.data == SMALL and piece.module is None and piece.line == 0
-    # a --total output has no record boundary: one piece, however large it is
+    # within one record, or in --total output, there is no cut
+    assert record_boundary_after(text, len(text) - 20) is None
     total = SMALL.split(b"# mounted")[0] + b"".join(
         b"total_POSIX_C%d: %d\n" % (k, k) for k in range(500)
     )
-    splitter = TextPieces("test", 100)
-    pieces = [*splitter.feed(total), *splitter.close()]
-    assert [p.data for p in pieces] == [total]
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    cuts=st.lists(st.integers(min_value=0, max_value=len(_many_records())), max_size=12),
-    size=st.integers(min_value=200, max_value=20_000),
-)
-def test_text_pieces_any_chunking_same_dict(cuts: list[int], size: int) -> None:
-    text = _many_records()
-    result, _ = _pieces_dict(text, cuts, size)
-    assert result == build_darshan_dict(parse(text))
+    assert record_boundary_after(total, 0) is None
 
 
 # ---------------------------------------------------------------------------
@@ -520,3 +489,15 @@ def test_header_records_of_noposix() -> None:
     records = parse(darshan_text("noposix", "total"))
     assert Header("exe", ["160345792"]) in records
     assert Header("walltime", 39213) in records
+
+
+@pytest.mark.parametrize("value", ["[1]", "{}", '"x"', "true", "Infinity", "1_000"])
+def test_values_json_would_read_otherwise_keep_their_own_conversion(value: str) -> None:
+    lines = b"".join(
+        b"LUSTRE\t-1\t9\tLUSTRE_%s\t%s\t/f\t/\tlustre\n" % (name, text)
+        for name, text in ((b"A", b"1"), (b"B", value.encode()), (b"C", b"2.5"))
+    )
+    text = SMALL.split(b"# mounted")[0] + b"\n# LUSTRE module data\n" + lines
+    for chunk_size in (1 << 16, 7):
+        (record,) = [r for r in parse(text, chunk_size) if isinstance(r, BaseRecord)]
+        assert record.counters == {"A": 1, "B": convert_value(value), "C": 2.5}

@@ -1,0 +1,306 @@
+"""darshan-parser text into the documented dict, on every core: a command's output or a saved file.
+
+Both readers cut the text into pieces of a few MB at record boundaries
+(:func:`atokio.parsers.darshan.record_boundary_after`), parse each piece in a
+worker process with :class:`~atokio.parsers.darshan.DarshanParser` and merge the
+pieces' dicts in order (:func:`~atokio.parsers.darshan.merge_darshan_dicts`), so
+the result equals a one-core parse of the whole:
+
+* :func:`aparse_command_text` runs ``darshan-parser`` with its stdout in a
+  scratch file (:func:`atokio.collectors.spool.spool_command`) and hands each
+  piece to a worker as soon as it has been written; the workers read their byte
+  range from the file themselves, so this process neither copies the text nor
+  ships it to them (it reads only a small window where it looks for a cut);
+* :func:`parse_text_file` does the same with a saved (uncompressed) output
+  file, cut once into one piece per worker
+  (:func:`~atokio.parsers.darshan.split_points` over an ``mmap`` of it).
+
+A bad line ends the parsing at its piece (what the pieces before it and the
+lines before it gave is kept) and is reported as a
+:class:`~atokio.parsers.base.ParseError` naming the line in the whole text.
+On a machine with one core, or from a script that cannot start worker processes
+(:func:`~atokio.collectors.workers.processes_can_start`), pieces are parsed in
+threads.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from atokio.collectors.files import parse_file
+from atokio.collectors.spool import spool_command
+from atokio.collectors.sync import run_sync
+from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
+from atokio.parsers.base import ParseError
+from atokio.parsers.darshan import (
+    DarshanParser,
+    build_darshan_dict,
+    merge_darshan_dicts,
+    record_boundary_after,
+    split_points,
+)
+from atokio.parsers.darshan_records import DarshanRecord
+
+__all__ = [
+    "PIECE",
+    "CommandText",
+    "aparse_command_text",
+    "parse_text_file",
+    "parse_text_range",
+]
+
+#: Bytes of text per piece handed to a worker process.
+PIECE = 4 << 20
+
+#: Bytes read around a place where a piece could end, to find a record boundary.
+WINDOW = 1 << 20
+
+#: Bytes handed to the parser at once (small enough to stay in the CPU caches).
+_FEED = 1 << 18
+
+#: A piece: ``(start, stop, module)``, the module of its first record (``None`` at the start).
+Piece = tuple[int, int, "str | None"]
+
+
+def parse_text_range(
+    path: str,
+    start: int,
+    stop: int,
+    module: str | None,
+    source: str,
+    modules: frozenset[str] | None = None,
+    counters: frozenset[str] | None = None,
+) -> tuple[dict[str, Any], ParseError | None]:
+    """The dict of bytes ``[start, stop)`` of darshan-parser text in ``path`` (runs in a worker).
+
+    Also the ParseError of a bad line, if any (the dict then holds what came
+    before it); its line number counts from ``start``.
+    """
+    parser = DarshanParser(source=source, modules=modules, counters=counters, resume_module=module)
+    records: list[DarshanRecord] = []
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            left = stop - start
+            while left > 0:
+                chunk = handle.read(min(_FEED, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                records += parser.feed(chunk)
+        records += parser.close()
+    except ParseError as error:
+        records += error.records  # type: ignore[arg-type]
+        return build_darshan_dict(records), error
+    return build_darshan_dict(records), None
+
+
+def lines_before(path: str, offset: int) -> int:
+    """The number of lines of ``path`` before byte ``offset``."""
+    count = 0
+    with open(path, "rb") as handle:
+        left = offset
+        while left > 0:
+            chunk = handle.read(min(1 << 20, left))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    return count
+
+
+def _located(error: ParseError, path: str, start: int, source: str) -> ParseError:
+    """``error`` of a piece starting at ``start``, with its line numbered in the whole text."""
+    if error.line_number is None or not start:
+        return error
+    line = error.line_number + lines_before(path, start)
+    located = ParseError(error.message, source=source, line_number=line, text=error.text)
+    located.records = error.records
+    return located
+
+
+class _Cutter:
+    """Where the pieces of a growing text end: one piece per :data:`PIECE` bytes or so."""
+
+    def __init__(self, read: Callable[[int, int], bytes], piece: int) -> None:
+        self.read = read
+        self.piece = piece
+        self.start = 0
+        self.module: str | None = None
+        self.target = piece  # the next piece ends at the first boundary after this offset
+
+    def cuts(self, size: int, final: bool) -> list[Piece]:
+        """The pieces that end within the first ``size`` bytes (all of them when ``final``)."""
+        pieces: list[Piece] = []
+        while self.target < size:
+            if size - self.target < WINDOW and not final:
+                break  # look when a whole window has been written
+            window = self.read(self.target, min(WINDOW, size - self.target))
+            found = record_boundary_after(window, 0)
+            if found is None:  # no boundary near here (--total, --perf, a huge record)
+                self.target += self.piece
+                continue
+            stop = self.target + found[0]
+            pieces.append((self.start, stop, self.module))
+            self.start, self.module = stop, found[1]
+            self.target = stop + self.piece
+        if final and size > self.start:
+            pieces.append((self.start, size, self.module))
+            self.start = size
+        return pieces
+
+
+@dataclass
+class CommandText:
+    """What :func:`aparse_command_text` gives: the dict, the exit status, stderr, a bad line."""
+
+    #: Not in the repr: event loops repr the results of their tasks, and this may be large.
+    data: dict[str, Any] = field(repr=False)
+    returncode: int
+    stderr: str
+    error: ParseError | None
+
+
+class _Merger:
+    """Parses pieces (in workers or threads) and merges their dicts in order as they come."""
+
+    def __init__(self, path: str, source: str, workers: int, parallel: bool, *filters: Any):
+        self.path, self.source, self.parallel, self.filters = path, source, parallel, filters
+        self.workers = workers
+        # one piece queued per worker beyond the one it parses: no worker waits for the next
+        self.limiter = anyio.CapacityLimiter(2 * workers if parallel else workers)
+        self.result: dict[str, Any] = {}
+        self.error: ParseError | None = None
+        self.sent = 0
+        self.merged = 0
+        self._starts: dict[int, int] = {}
+        self._done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
+
+    def parse_here(self, piece: Piece) -> None:
+        """Parse a piece in this thread (a small output: no worker needed)."""
+        number = self._number(piece)
+        self._done[number] = parse_text_range(self.path, *piece, self.source, *self.filters)
+        self._merge_ready()
+
+    def submit(self, group: TaskGroup, piece: Piece) -> None:
+        """Parse a piece in a worker (or a thread); it is merged after those sent before it."""
+        group.start_soon(self._parse, self._number(piece), piece)
+
+    def _number(self, piece: Piece) -> int:
+        number = self.sent
+        self.sent += 1
+        self._starts[number] = piece[0]
+        return number
+
+    async def _parse(self, number: int, piece: Piece) -> None:
+        args = (self.path, *piece, self.source, *self.filters)
+        if self.parallel:
+            self._done[number] = await run_in_worker(parse_text_range, *args, limiter=self.limiter)
+        else:
+            self._done[number] = await anyio.to_thread.run_sync(
+                parse_text_range, *args, limiter=self.limiter
+            )
+        self._merge_ready()
+
+    async def room(self) -> None:
+        """Wait while a few pieces per worker are in flight (memory stays bounded)."""
+        while self.sent - self.merged > 3 * self.workers and self.error is None:
+            await anyio.sleep(0.002)
+
+    def _merge_ready(self) -> None:
+        while self.error is None and self.merged in self._done:  # in order, as soon as possible
+            part, error = self._done.pop(self.merged)
+            merge_darshan_dicts(self.result, part)
+            if error is not None:
+                self.error = _located(error, self.path, self._starts[self.merged], self.source)
+            self.merged += 1
+
+
+async def aparse_command_text(
+    argv: Sequence[str],
+    *,
+    source: str,
+    modules: Iterable[str] | None = None,
+    counters: Iterable[str] | None = None,
+    timeout: float | None = None,
+    piece: int | None = None,
+) -> CommandText:
+    """Run ``argv`` (a darshan-parser command) and parse its output while it is written.
+
+    ``source`` names the text in errors; ``modules``/``counters`` filter the
+    base records; ``timeout`` bounds the run (see
+    :func:`~atokio.collectors.spool.spool_command`); ``piece`` is the bytes per
+    piece (default :data:`PIECE`).  After a bad line the command still runs to
+    its end (its exit status is reported), and nothing after that line is parsed.
+    """
+    filters = (
+        frozenset(modules) if modules is not None else None,
+        frozenset(counters) if counters is not None else None,
+    )
+    parallel = default_workers() > 1 and processes_can_start()
+    workers = default_workers() if parallel else 1
+    async with spool_command(argv, timeout=timeout) as run:
+        merger = _Merger(run.path, source, workers, parallel, *filters)
+        cutter = _Cutter(run.read, piece or PIECE)
+        async with anyio.create_task_group() as group:
+            while not run.finished:
+                size = await run.grown()
+                if merger.error is not None:
+                    continue  # the command runs to its end; nothing more is parsed
+                for part in cutter.cuts(size, run.finished):
+                    if run.finished and part == (0, size, None):
+                        merger.parse_here(part)  # the whole output in one piece
+                        continue
+                    await merger.room()
+                    if merger.error is not None:
+                        break
+                    merger.submit(group, part)
+        assert run.returncode is not None
+        return CommandText(merger.result, run.returncode, run.stderr, merger.error)
+
+
+def parse_text_file(path: str, workers: int | None = None) -> dict[str, Any]:
+    """The dict of a saved (uncompressed) darshan-parser output file, parsed on all cores.
+
+    Cut into one piece per worker; ``workers=1``, a file under 1 MB or a
+    gzip file is parsed in this process.  A bad line raises its
+    :class:`ParseError`, numbered in the whole file.
+    """
+    workers = workers or default_workers()
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+        size = os.fstat(handle.fileno()).st_size
+    if gzipped or workers <= 1 or size < (1 << 20):
+        return build_darshan_dict(parse_file(path, DarshanParser(source=path)))
+    parallel = workers > 1 and processes_can_start()
+
+    async def run() -> dict[str, Any]:
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view,
+        ):
+            cuts = split_points(view, workers, count_lines=False)
+        stops = [offset for offset, _, _ in cuts[1:]] + [size]
+        pieces = [
+            (offset, stop, module) for (offset, module, _), stop in zip(cuts, stops, strict=True)
+        ]
+        merger = _Merger(path, path, workers, parallel, None, None)
+        if not parallel or len(pieces) <= 1:
+            for part in pieces:
+                merger.parse_here(part)
+        else:
+            async with anyio.create_task_group() as group:
+                for part in pieces:
+                    merger.submit(group, part)
+        if merger.error is not None:
+            raise merger.error
+        return merger.result
+
+    return run_sync(run)
