@@ -1,25 +1,37 @@
-"""Stream files (plain or gzip) into parsers.
+"""Stream files (plain or gzip) into parsers, in this process or on every core.
 
 Compression is recognised by the name (``.gz``, as pytokio does) or by the
 gzip magic bytes, so a renamed file still works.  Files are read in chunks;
 the async readers do the reading in a worker thread so an event loop is never
-blocked.
+blocked.  :func:`aconsume_file_ranges` hands line-aligned byte ranges of a large
+plain file to worker processes, which read them themselves (nothing is
+shipped to them but the path and the offsets).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import AsyncIterator
-from typing import BinaryIO, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 
 from atokio.parsers.base import Parser
 
-__all__ = ["iter_file", "open_binary", "parse_file", "read_file"]
+__all__ = [
+    "RANGE",
+    "iter_file",
+    "aconsume_file_ranges",
+    "line_ranges",
+    "open_binary",
+    "parse_file",
+    "read_file",
+    "read_range",
+]
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -79,3 +91,124 @@ async def read_file(
     async for batch in iter_file(path, parser, chunk_size=chunk_size):
         records.extend(batch)
     return records
+
+
+# -- byte ranges of a file on every core -----------------------------------------
+
+#: Bytes per range handed to a worker by :func:`aconsume_file_ranges`.
+RANGE = 8 << 20
+
+
+def line_ranges(path: str | os.PathLike[str], size: int, piece: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering a plain file of ``size`` bytes, each range about
+    ``piece`` bytes long and ending just after a line break (the last at the end)."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    with open(path, "rb") as handle:
+        while start < size:
+            target = start + piece
+            if target >= size:
+                ranges.append((start, size))
+                break
+            handle.seek(target)
+            stop = target
+            while True:  # the first line break at or after the target
+                block = handle.read(1 << 16)
+                if not block:
+                    stop = size
+                    break
+                found = block.find(b"\n")
+                if found >= 0:
+                    stop += found + 1
+                    break
+                stop += len(block)
+            ranges.append((start, stop))
+            start = stop
+    return ranges
+
+
+def read_range(
+    path: str | os.PathLike[str], start: int, stop: int, chunk: int = 1 << 20
+) -> Iterator[bytes]:
+    """The bytes ``[start, stop)`` of ``path`` in chunks of up to ``chunk`` bytes
+    (``stop=-1``: to the end, decompressing a gzip file)."""
+    if stop < 0:
+        with open_binary(path) as whole:
+            while data := whole.read(chunk):
+                yield data
+        return
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = stop - start
+        while left > 0:
+            data = handle.read(min(chunk, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+
+async def aconsume_file_ranges(
+    path: str | os.PathLike[str],
+    fn: Callable[..., T],
+    consume: Callable[[int, T], None],
+    *args: Any,
+    piece: int | None = None,
+    workers: int | None = None,
+) -> None:
+    """``consume(start, fn(path, start, stop, *args))`` for line-aligned ranges of a file,
+    in file order.
+
+    ``fn`` runs in worker processes (a top-level function, so that it can be
+    sent to them), a few ranges per worker at a time; ``consume`` runs here as
+    each result is next in order, while later ranges are still being read, so
+    the two overlap and memory stays bounded.  A gzip file (which cannot be
+    read from the middle), a file of at most one range, one worker, or a script
+    that cannot start worker processes
+    (:func:`~atokio.collectors.workers.processes_can_start`) gives one call
+    ``fn(path, 0, -1, *args)`` over the whole file (``-1``: to its end, see
+    :func:`read_range`), made in a thread.  An exception raised by ``fn`` is
+    raised here, after the ranges before it were consumed.
+    """
+    from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
+
+    name = os.fspath(path)
+    workers = workers or default_workers()
+    with open_binary(name) as handle:
+        plain = not isinstance(handle, gzip.GzipFile)
+    size = os.path.getsize(name)
+    piece = piece or RANGE
+    if not plain or size <= piece or workers <= 1 or not processes_can_start():
+        consume(0, await anyio.to_thread.run_sync(fn, name, 0, -1, *args))
+        return
+    ranges = await anyio.to_thread.run_sync(line_ranges, name, size, piece)
+    limiter = anyio.CapacityLimiter(2 * workers)  # one range waits in each worker's queue
+    done: dict[int, tuple[bool, Any]] = {}
+    arrived = anyio.Event()
+
+    async def run(number: int, start: int, stop: int) -> None:
+        try:
+            result = await run_in_worker(fn, name, start, stop, *args, limiter=limiter)
+            done[number] = (True, result)
+        except Exception as error:
+            done[number] = (False, error)
+        arrived.set()
+
+    failure: BaseException | None = None
+    async with anyio.create_task_group() as group:
+        sent = 0
+        for number in range(len(ranges)):
+            while sent < len(ranges) and sent - number < 3 * workers:
+                group.start_soon(run, sent, *ranges[sent])
+                sent += 1
+            while number not in done:
+                await arrived.wait()
+                arrived = anyio.Event()
+            ok, value = done.pop(number)
+            if not ok:
+                failure = value
+                group.cancel_scope.cancel()
+                break
+            consume(ranges[number][0], value)
+    if failure is not None:
+        raise failure  # as itself, not in an exception group
