@@ -183,10 +183,31 @@ async def run_in_worker(
     return await _in_pool(fn, *args)
 
 
+#: Pools whose worker processes have been started (by :func:`_started_pool`).
+_STARTED: set[int] = set()
+
+
+def _start_pool() -> ProcessPoolExecutor:
+    pool = process_pool()
+    pool.submit(os.getpid).result()  # starts the fork server and every worker
+    _STARTED.add(id(pool))
+    return pool
+
+
+async def _started_pool() -> ProcessPoolExecutor:
+    """The pool, its workers started in a thread the first time: starting the fork
+    server and the workers takes a fraction of a second, during which the event loop
+    (and whatever this process does meanwhile) must not stand still."""
+    pool = process_pool()
+    if id(pool) in _STARTED:
+        return pool
+    return await anyio.to_thread.run_sync(_start_pool, abandon_on_cancel=True)
+
+
 async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
     if not processes_can_start():
         return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
-    pool = process_pool()
+    pool = await _started_pool()
     future = pool.submit(fn, *args)
     try:
         return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
@@ -202,6 +223,7 @@ def _discard_pool(pool: ProcessPoolExecutor) -> None:
     with _POOL_LOCK:
         if _POOL is pool:
             _POOL = None
+    _STARTED.discard(id(pool))
     pool.shutdown(wait=False, cancel_futures=True)
 
 
