@@ -186,10 +186,15 @@ class _Merger:
         self._starts: dict[int, int] = {}
         self._done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
 
-    def parse_here(self, piece: Piece) -> None:
-        """Parse a piece in this thread (a small output: no worker needed)."""
+    async def parse_here(self, piece: Piece) -> None:
+        """Parse a piece in this process (a small output: no worker needed); in a thread
+        unless it is tiny, so that the event loop does not stand still."""
         number = self._number(piece)
-        self._done[number] = parse_text_range(self.path, *piece, self.source, *self.filters)
+        args = (self.path, *piece, self.source, *self.filters)
+        if piece[1] - piece[0] <= _FEED:
+            self._done[number] = parse_text_range(*args)
+        else:
+            self._done[number] = await anyio.to_thread.run_sync(parse_text_range, *args)
         self._merge_ready()
 
     def submit(self, group: TaskGroup, piece: Piece) -> None:
@@ -272,7 +277,7 @@ async def aparse_command_text(
                     continue  # the command runs to its end; nothing more is parsed
                 for part in cutter.cuts(size, run.finished):
                     if run.finished and part == (0, size, None):
-                        merger.parse_here(part)  # the whole output in one piece
+                        await merger.parse_here(part)  # the whole output in one piece
                         continue
                     await merger.room()
                     if merger.error is not None:
@@ -310,7 +315,7 @@ def parse_text_file(path: str, workers: int | None = None) -> dict[str, Any]:
         merger = _Merger(path, path, workers, parallel, None, None)
         if not parallel or len(pieces) <= 1:
             for part in pieces:
-                merger.parse_here(part)
+                await merger.parse_here(part)
         else:
             async with anyio.create_task_group() as group:
                 for part in pieces:
