@@ -128,6 +128,13 @@ class Bench:
         parser.add_argument("--repeats", type=int, default=3, help="fresh-process runs (median)")
         parser.add_argument("--profile", action="store_true", help="profile one run (pyinstrument)")
         parser.add_argument("--only", help="run only the line of this label ('main' or an extra)")
+        parser.add_argument(
+            "--paired",
+            action="store_true",
+            help="also run calibrate.py's probe in each timed process, just before and after "
+            "the call, and judge each run against the target scaled by its own probe (the "
+            "speed of a shared machine drifts between a separate calibration and the run)",
+        )
         parser.add_argument("--child", help=argparse.SUPPRESS)
         for flags, kwargs in self.options:
             parser.add_argument(*flags, **kwargs)
@@ -175,11 +182,23 @@ class Bench:
                     status = 1
                 else:
                     check = "  records = manifest"
-            verdict = ""
+            verdict = paired = ""
             if target is not None and label == "main":
                 verdict = (
                     f"   target {target:,.1f} {self.unit} ({self.goal:g}x {self.reference:,g} "
                     f"x {scale:.2f}) {'MET' if figure >= target else 'BELOW'}"
+                )
+            if args.paired and self.reference is not None and label == "main":
+                # each run's figure over the target scaled by the probe of its own process
+                ratios = [
+                    amount / run["seconds"] / (self.reference * run["probe_scale"]) for run in runs
+                ]
+                ratio = statistics.median(ratios)
+                paired = (
+                    f"\n  paired: {ratio:.2f}x the reference (goal {self.goal:g}x; runs "
+                    f"{', '.join(format(r, '.2f') for r in ratios)}; probe scales "
+                    f"{', '.join(format(run['probe_scale'], '.2f') for run in runs)}) "
+                    f"{'MET' if ratio >= self.goal else 'BELOW'}"
                 )
             print(
                 f"{name}: {figure:,.1f} {self.unit} ({seconds:.2f} s; runs "
@@ -189,6 +208,7 @@ class Bench:
                 + (f" (+ child processes up to {children:.0f} MB)" if children else "")
                 + verdict
                 + check
+                + paired
             )
         return status
 
@@ -215,6 +235,30 @@ def _run(label: str, argv: list[str]) -> dict[str, Any]:
     return json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
 
 
+#: Scratch files of this process, removed before it ends.
+_SCRATCH: list[str] = []
+
+
+def _probe() -> Callable[[], float]:
+    """calibrate.py's probe, ready to run in this process: each call gives the scale now."""
+    import gzip
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.spec_from_file_location("calibrate", CALIBRATE)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{CALIBRATE}: cannot load it for --paired")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    text = gzip.decompress(calibrate.PROBE_INPUT.read_bytes())
+    handle = tempfile.NamedTemporaryFile(prefix="atokio-probe-", delete=False)
+    with handle:
+        for _ in range(max(1, 20_000_000 // len(text))):  # about 20 MB
+            handle.write(text)
+    _SCRATCH.append(handle.name)
+    return lambda: calibrate.probe(handle.name, 3) / calibrate.REFERENCE_PROBE_MB_S
+
+
 def _child(prepare: Prepare, entry: dict[str, Any], args: argparse.Namespace) -> int:
     call, count = prepare(entry, args)
     if args.profile:
@@ -226,11 +270,15 @@ def _child(prepare: Prepare, entry: dict[str, Any], args: argparse.Namespace) ->
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False))
         return 0
+    probe = _probe() if args.paired else None
+    scales = [probe()] if probe else []
     cpu = _cpu_seconds()
     began = time.perf_counter()
     result = call()
     seconds = time.perf_counter() - began
     cpu_self = time.process_time()
+    if probe:
+        scales.append(probe())
     records = count(result)
     workers = sys.modules.get("atokio.collectors.workers")
     if workers is not None and getattr(workers, "_POOL", None) is not None:
@@ -243,7 +291,10 @@ def _child(prepare: Prepare, entry: dict[str, Any], args: argparse.Namespace) ->
         "records": records,
         "rss_mb": peak_rss_mb(),
         "children_rss_mb": children.ru_maxrss / 1024,
+        "probe_scale": statistics.fmean(scales) if scales else None,
     }
     print(json.dumps(report))
     sys.stdout.flush()
+    for path in _SCRATCH:
+        os.unlink(path)
     os._exit(0)  # do not wait for the teardown of big results
