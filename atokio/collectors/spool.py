@@ -92,6 +92,23 @@ class SpooledCommand:
         self._exited.set()
 
 
+def _scratch_file() -> tuple[int, str]:
+    """A new scratch file in the temporary folder, else in ``/dev/shm``."""
+    try:
+        return tempfile.mkstemp(prefix="atokio-spool-", suffix=".out")
+    except OSError as error:
+        if os.path.isdir("/dev/shm"):
+            try:
+                return tempfile.mkstemp(prefix="atokio-spool-", suffix=".out", dir="/dev/shm")
+            except OSError:
+                pass
+        raise OSError(
+            error.errno,
+            f"cannot create a scratch file for a command's output in {tempfile.gettempdir()} "
+            f"({error.strerror}): set TMPDIR to a writable folder",
+        ) from error
+
+
 @asynccontextmanager
 async def spool_command(
     argv: Sequence[str],
@@ -113,7 +130,7 @@ async def spool_command(
     if not argv:
         raise ValueError("empty command")
     seconds, where = _deadline(timeout)
-    fd, path = tempfile.mkstemp(prefix="atokio-spool-", suffix=".out")
+    fd, path = _scratch_file()
     try:
         with anyio.move_on_after(seconds) as scope:
             try:

@@ -182,3 +182,24 @@ def test_the_spooled_parse_runs_under_both_event_loops(tmp_path: Path, backend: 
         backend=backend,
     )
     assert got.data == whole_dict(text)
+
+
+def test_an_unwritable_temporary_folder_is_named_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from atokio.collectors import spool
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(spool.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "ro"))
+
+    async def main() -> None:
+        async with spool_command(["true"]):
+            pass
+
+    with pytest.raises(OSError, match=r"ro \(Permission denied\): set TMPDIR to a writable folder"):
+        anyio.run(main)
