@@ -73,6 +73,7 @@ from atokio.parsers.base import (
     group_rows,
     in_line_order,
 )
+from atokio.parsers.hpss_columns import FTP_OPNAMES, Columns, ftp_protocol, pairs_of, records_of
 
 # the daily report has a module of its own; its names stay importable from here
 from atokio.parsers.hpss_report import (
@@ -91,6 +92,7 @@ from atokio.parsers.hpss_report import (
 )
 
 __all__ = [
+    "Columns",
     "FLOAT_COLUMNS",
     "FTP_OPNAMES",
     "INT_COLUMNS",
@@ -107,6 +109,7 @@ __all__ = [
     "get_ascii_resolution",
     "hpss_timedelta_to_secs",
     "parse_section",
+    "records_of",
     "rekey_table",
 ]
 
@@ -115,17 +118,6 @@ _RESOLUTION = tuple(10.0**-k for k in range(330))
 _RESOLUTION_ARRAY = np.array(_RESOLUTION)
 
 _ERRORS = CONVERSION_ERRORS
-
-
-#: Command -> ``opname`` of the FTP log (other ``*_Cmd`` commands get none).
-FTP_OPNAMES = {
-    "STOR_Cmd": "LH",
-    "PSTO_Cmd": "LH",
-    "LFSTO_Cmd": "LH",
-    "RETR_Cmd": "HL",
-    "PRTR_Cmd": "HL",
-    "LFRTR_Cmd": "HL",
-}
 
 
 def get_ascii_resolution(numeric_str: str) -> float:
@@ -206,20 +198,37 @@ def _shared(column: list[str]) -> list[str]:
     return list(map(distinct.__getitem__, column))
 
 
-def ftp_protocol(command: str) -> str:
-    """``"pftp"`` for parallel-FTP commands (``P...``, ``LF...``), else ``"ftp"``."""
-    return "pftp" if command.startswith(("P", "LF")) else "ftp"
+class _LogParser(BatchLineParser[Any]):
+    """The two HPSS logs: ``(bucket, record)`` pairs and a local clock.
 
+    With ``columns=True`` the parser gives :class:`Columns` instead of pairs
+    (one or two per batch of lines, in line order within each bucket): the
+    stage a worker process runs, the records being built from them by
+    :func:`records_of` where they are kept.  Errors and skipped lines are the
+    same in both forms.
+    """
 
-Pair = tuple[str, dict[str, Any]]
-
-
-class _LogParser(BatchLineParser[Pair]):
-    """The two HPSS logs: ``(bucket, record)`` pairs and a local clock."""
-
-    def __init__(self, source: str = "<input>") -> None:
+    def __init__(self, source: str = "<input>", *, columns: bool = False) -> None:
         super().__init__(source)
+        self.columns = columns
         self._clock = LocalClock()
+
+    @property
+    def clock(self) -> LocalClock:
+        """The clock that makes the end times local (:func:`records_of` takes it)."""
+        return self._clock
+
+    def _emit(self, parts: list[tuple[list[int], Columns]]) -> list[Any]:
+        """The output of a batch from ``[(line indexes, columns), ...]``: the columns of each
+        bucket merged in line order, or the ``(bucket, record)`` pairs of the whole batch."""
+        buckets: dict[str, list[tuple[list[int], Columns]]] = {}
+        for index, part in parts:
+            if len(part):
+                buckets.setdefault(part.layout, []).append((index, part))
+        merged = [Columns.merged(group) for group in buckets.values()]
+        if self.columns:
+            return [part for _, part in merged]
+        return in_line_order([(index, pairs_of(part, self._clock)) for index, part in merged])
 
 
 # -- FTP log ----------------------------------------------------------------------
@@ -279,11 +288,11 @@ class FtpLogParser(_LogParser):
             rows = [row for _, row in merged]
         return ({"ftp": (index, rows)} if rows else {}), failure
 
-    def parse_batch(self, lines: list[str]) -> list[Pair] | None:
+    def parse_batch(self, lines: list[str]) -> list[Any] | None:
         """The batch as :meth:`classify` and :meth:`build` give it, the times read from the lines.
 
         The end times are read from the 24-character ``ctime()`` prefixes of the
-        transfer lines in one numpy pass (:meth:`LocalClock.ctime_epochs`), which
+        transfer lines in one numpy pass (:meth:`LocalClock.ctime_naive`), which
         costs half of converting the split date fields.  Declines (``None``) for
         a batch holding a bad line; ``skipped`` is left as it was when it
         declines or a value does not convert.
@@ -303,61 +312,41 @@ class FtpLogParser(_LogParser):
             self.skipped = skipped
             raise
 
-    def build(self, kind: Any, rows: list[Any]) -> list[Pair]:
+    def build(self, kind: Any, rows: list[Any]) -> list[Any]:
         return self._build(rows, None)
 
-    def _build(self, rows: list[list[str]], texts: list[str] | None) -> list[Pair]:
-        """The records of transfer rows; ``texts``, when given, are their lines."""
-        columns = list(zip(*rows, strict=False))
-        end = None if texts is None else self._clock.ctime_epochs(texts)
-        if end is None:
-            end = self._clock.epochs(columns[4], columns[1], columns[2], columns[3])
-        c = columns
-        return self._records(end, c[5], c[6], c[7], c[8], c[14], c[11])
+    def _build(self, rows: list[list[str]], texts: list[str] | None) -> list[Any]:
+        """The output of transfer rows; ``texts``, when given, are their lines."""
+        c = list(zip(*rows, strict=False))
+        naive = None if texts is None else self._clock.ctime_naive(texts)
+        if naive is None:
+            naive = self._clock.naive_epochs(c[4], c[1], c[2], c[3])
+        columns = self._columns(naive, c[5], c[6], c[7], c[8], c[14], c[11])
+        return self._emit([(list(range(len(rows))), columns)])
 
     @staticmethod
-    def _records(
-        end: np.ndarray,
+    def _columns(
+        naive: np.ndarray,
         durations: Sequence[str],
         hosts: Sequence[str],
         sizes: Sequence[str],
         paths: Sequence[str],
         users: Sequence[str],
         commands: Sequence[str],
-    ) -> list[Pair]:
-        """The records of columns of transfer fields (``end`` already converted)."""
+    ) -> Columns:
+        """The columns of transfer fields (end times already read)."""
         duration = np.fromiter(map(float, durations), dtype=np.float64, count=len(durations))
         resolution = _resolutions(durations)
         nbytes = list(map(int, sizes))
-        start = (end - duration).tolist()
-        rate = (np.array(nbytes, dtype=np.float64) / np.maximum(duration, resolution)).tolist()
-        opnames = list(map(FTP_OPNAMES.get, commands))
-        records = [
-            {
-                "end_timestamp": e,
-                "opname": o,
-                "duration_sec": d,
-                "duration_sec_resolution": r,
-                "remote_host": h,
-                "bytes": b,
-                "hpss_path": p,
-                "hpss_uid": u,
-                "start_timestamp": s,
-                "bytes_sec": bs,
-            }
-            for e, o, d, r, h, b, p, u, s, bs in zip(
-                end.tolist(), opnames, duration.tolist(), resolution.tolist(), hosts, nbytes,
-                paths, users, start, rate, strict=True,
-            )
-        ]  # fmt: skip
-        if None in opnames:
-            for record, opname in zip(records, opnames, strict=True):
-                if opname is None:
-                    del record["opname"]
-        protocol = {command: ftp_protocol(command) for command in set(commands)}
-        if len(protocol) == 1:
-            return list(zip(repeat(next(iter(protocol.values()))), records))
-        return list(zip(map(protocol.__getitem__, commands), records, strict=True))
+        rate = np.array(nbytes, dtype=np.float64) / np.maximum(duration, resolution)
+        return Columns(
+            "ftp",
+            naive,
+            {"duration": duration, "resolution": resolution, "rate": rate},
+            {"bytes": nbytes},
+            {"host": list(hosts), "path": list(paths), "user": list(users),
+             "command": list(commands)},
+        )  # fmt: skip
 
 
 # -- HSI / HTAR log -------------------------------------------------------------------
@@ -426,7 +415,7 @@ class HsiLogParser(_LogParser):
             group[1].append((head, tail))
         return groups, None
 
-    def parse_batch(self, lines: list[str]) -> list[Pair] | None:
+    def parse_batch(self, lines: list[str]) -> list[Any] | None:
         """A batch of well-formed lines in one pass, without a Python loop per line.
 
         Lines are grouped by their number of TABs (a C-level count); the lines
@@ -440,7 +429,7 @@ class HsiLogParser(_LogParser):
         tabs = list(map(str.count, lines, repeat("\t")))
         if not tabs or min(tabs) == 0:
             return None
-        parts: list[tuple[list[int], list[Pair]]] = []
+        parts: list[tuple[list[int], Columns]] = []
         skipped = 0
         for count, (index, group) in group_rows(tabs, lines).items():
             width = count + 1
@@ -451,7 +440,7 @@ class HsiLogParser(_LogParser):
                 return None
             dates, hosts, apps, uids, pids = map(list, zip(*heads, strict=True))
             # the prefix holds a date, and the head nothing else but the last four fields
-            end = self._clock.ctime_epochs(tail[0])
+            end = self._clock.ctime_naive(tail[0])
             if end is None or not set(map(len, dates)) <= {23, 24}:
                 return None
             ops = tail[1]
@@ -471,9 +460,9 @@ class HsiLogParser(_LogParser):
                 }
             for kind, rows in layouts.items():
                 if rows is None:
-                    parts.append((index, self._records(kind, tail, pids, uids, hosts, end)))
+                    parts.append((index, self._columns(kind, tail, pids, uids, hosts, end)))
                     continue
-                records = self._records(
+                columns = self._columns(
                     kind,
                     [list(map(column.__getitem__, rows)) for column in tail],
                     list(map(pids.__getitem__, rows)),
@@ -481,194 +470,99 @@ class HsiLogParser(_LogParser):
                     list(map(hosts.__getitem__, rows)),
                     end[rows],
                 )
-                parts.append((list(map(index.__getitem__, rows)), records))
+                parts.append((list(map(index.__getitem__, rows)), columns))
+        out = self._emit(parts)
         self.skipped += skipped
-        return in_line_order(parts) if parts else []
+        return out
 
-    def build(self, kind: Any, rows: list[Any]) -> list[Pair]:
+    def build(self, kind: Any, rows: list[Any]) -> list[Any]:
+        return self._emit([(list(range(len(rows))), self._group_columns(kind, rows))])
+
+    def _convert(self, groups: Groups) -> list[Any]:
+        return self._emit(
+            [(index, self._group_columns(kind, rows)) for kind, (index, rows) in groups.items()]
+        )
+
+    def _group_columns(self, kind: str, rows: list[Any]) -> Columns:
+        """The columns of the ``(head, tail)`` rows that :meth:`classify` grouped as ``kind``."""
         heads, tails = zip(*rows, strict=True)
         head = list(zip(*heads, strict=False))
         tail = list(zip(*tails, strict=False))
-        end = self._clock.epochs(head[4], head[1], head[2], head[3])
-        return self._records(kind, tail, tail[0], head[7], head[5], end)
+        naive = self._clock.naive_epochs(head[4], head[1], head[2], head[3])
+        return self._columns(kind, tail, tail[0], head[7], head[5], naive)
 
-    def _records(
-        self,
+    @staticmethod
+    def _columns(
         kind: str,
         tail: Sequence[Sequence[str]],
         pids: Sequence[str],
         uids: Sequence[str],
         hosts: Sequence[str],
-        end: np.ndarray,
-    ) -> list[Pair]:
-        """The records of one layout from its columns: ``tail[k]`` is TAB field ``k`` (k >= 1)."""
+        naive: np.ndarray,
+    ) -> Columns:
+        """The columns of one layout: ``tail[k]`` is TAB field ``k`` (k >= 1).
+
+        The three ``hsi`` layouts share one set of columns (an ``FU`` row has an
+        empty ``dest`` and both an ``FU`` and an ``FR`` row a zero ``account``,
+        flagged by ``no_dest`` and ``no_account``), as do the two ``htar`` ones
+        (``wide`` flags the rows that have a ``ftp_host``).
+        """
         n = len(pids)
         pid = list(map(int, pids))
         uid = _mapped(uids, int)
         if kind.startswith("hsi"):
-            return self._build_hsi(kind, n, tail, pid, uid, hosts, end.tolist())
-        return self._build_htar(kind, n, tail, pid, uid, hosts, end.tolist())
-
-    @staticmethod
-    def _build_hsi(
-        kind: str,
-        n: int,
-        tail: Sequence[Sequence[str]],
-        pid: list[int],
-        uid: list[int],
-        remote_host: Sequence[str],
-        end: list[float],
-    ) -> list[Pair]:
-        op = tail[1]
-        rc = _mapped(tail[2], int)
-        lat = _mapped(tail[3], float)
-        latr = _resolution_column(tail[3])
-        nbytes = list(map(int, tail[4]))
-        rate = (np.fromiter(map(float, tail[5]), dtype=np.float64, count=n) * 1000.0).tolist()
-        rater = (_resolutions(tail[5]) * 1000.0).tolist()
-        cos = _mapped(tail[6], int)
-        src = tail[7]
-        if kind == "hsi":
-            account = _mapped(tail[9], int)
-            records = [
+            rate = np.fromiter(map(float, tail[5]), dtype=np.float64, count=n) * 1000.0
+            zeros = [0] * n
+            return Columns(
+                "hsi",
+                naive,
                 {
-                    "client_pid": p,
-                    "opname": o,
-                    "return_code": c,
-                    "access_latency_sec": la,
-                    "access_latency_sec_resolution": lr,
-                    "bytes": b,
-                    "bytes_sec": r,
-                    "bytes_sec_resolution": rr,
-                    "cos_id": cs,
-                    "source_path": sp,
-                    "dest_path": dp,
-                    "account_id": ac,
-                    "hpss_uid": u,
-                    "remote_host": h,
-                    "end_timestamp": e,
-                }
-                for p, o, c, la, lr, b, r, rr, cs, sp, dp, ac, u, h, e in zip(
-                    pid, op, rc, lat, latr, nbytes, rate, rater, cos, src, tail[8], account, uid,
-                    remote_host, end, strict=True,
-                )
-            ]  # fmt: skip
-        elif kind == "hsi-FR":
-            records = [
+                    "latency": np.array(_mapped(tail[3], float), dtype=np.float64),
+                    "latency_res": np.array(_resolution_column(tail[3]), dtype=np.float64),
+                    "rate": rate,
+                    "rate_res": _resolutions(tail[5]) * 1000.0,
+                },
                 {
-                    "client_pid": p,
-                    "opname": o,
-                    "return_code": c,
-                    "access_latency_sec": la,
-                    "access_latency_sec_resolution": lr,
-                    "bytes": b,
-                    "bytes_sec": r,
-                    "bytes_sec_resolution": rr,
-                    "cos_id": cs,
-                    "source_path": sp,
-                    "dest_path": dp,
-                    "hpss_uid": u,
-                    "remote_host": h,
-                    "end_timestamp": e,
-                }
-                for p, o, c, la, lr, b, r, rr, cs, sp, dp, u, h, e in zip(
-                    pid, op, rc, lat, latr, nbytes, rate, rater, cos, src, tail[8], uid,
-                    remote_host, end, strict=True,
-                )
-            ]  # fmt: skip
-        else:
-            records = [
+                    "pid": pid,
+                    "rc": _mapped(tail[2], int),
+                    "bytes": list(map(int, tail[4])),
+                    "cos": _mapped(tail[6], int),
+                    "account": _mapped(tail[9], int) if kind == "hsi" else zeros,
+                    "uid": uid,
+                    "no_account": zeros if kind == "hsi" else [1] * n,
+                    "no_dest": [1] * n if kind == "hsi-FU" else zeros,
+                },
                 {
-                    "client_pid": p,
-                    "opname": o,
-                    "return_code": c,
-                    "access_latency_sec": la,
-                    "access_latency_sec_resolution": lr,
-                    "bytes": b,
-                    "bytes_sec": r,
-                    "bytes_sec_resolution": rr,
-                    "cos_id": cs,
-                    "source_path": sp,
-                    "hpss_uid": u,
-                    "remote_host": h,
-                    "end_timestamp": e,
-                }
-                for p, o, c, la, lr, b, r, rr, cs, sp, u, h, e in zip(
-                    pid,
-                    op,
-                    rc,
-                    lat,
-                    latr,
-                    nbytes,
-                    rate,
-                    rater,
-                    cos,
-                    src,
-                    uid,
-                    remote_host,
-                    end,
-                    strict=True,
-                )
-            ]
-        return list(zip(repeat("hsi"), records))
-
-    @staticmethod
-    def _build_htar(
-        kind: str,
-        n: int,
-        tail: Sequence[Sequence[str]],
-        pid: list[int],
-        uid: list[int],
-        remote_host: Sequence[str],
-        end: list[float],
-    ) -> list[Pair]:
-        rc = list(map(int, tail[3]))
-        nbytes = list(map(int, tail[4]))
-        duration = list(map(float, tail[5]))
-        duration_res = _resolutions(tail[5]).tolist()
-        rate = list(map(float, tail[6]))
-        rate_res = _resolutions(tail[6]).tolist()
-        extra = 1 if kind == "htar19" else 0
-        cos = list(map(int, tail[8 + extra]))
-        account = list(map(int, tail[9 + extra]))
-        records = [
-            {
-                "client_pid": p,
-                "htar_op": op,
-                "opname": o,
-                "return_code": c,
-                "bytes": b,
-                "duration_sec": d,
-                "duration_sec_resolution": dr,
-                "bytes_sec": r,
-                "bytes_sec_resolution": rr,
-                "hpss_path": path,
-                "cos_id": cs,
-                "account_id": acct,
-                "hpss_uid": u,
-                "remote_host": h,
-                "end_timestamp": e,
-            }
-            for p, op, o, c, b, d, dr, r, rr, path, cs, acct, u, h, e in zip(
-                pid,
-                tail[1],
-                tail[2],
-                rc,
-                nbytes,
-                duration,
-                duration_res,
-                rate,
-                rate_res,
-                tail[7],
-                cos,
-                account,
-                uid,
-                remote_host,
-                end,
-                strict=True,
+                    "op": list(tail[1]),
+                    "source": list(tail[7]),
+                    "dest": [""] * n if kind == "hsi-FU" else list(tail[8]),
+                    "host": list(hosts),
+                },
             )
-        ]
-        if extra:
-            for record, ftp_host in zip(records, tail[8], strict=True):
-                record["remote_ftp_host"] = ftp_host
-        return list(zip(repeat("htar"), records))
+        extra = 1 if kind == "htar19" else 0
+        return Columns(
+            "htar",
+            naive,
+            {
+                "duration": np.fromiter(map(float, tail[5]), dtype=np.float64, count=n),
+                "duration_res": _resolutions(tail[5]),
+                "rate": np.fromiter(map(float, tail[6]), dtype=np.float64, count=n),
+                "rate_res": _resolutions(tail[6]),
+            },
+            {
+                "pid": pid,
+                "rc": list(map(int, tail[3])),
+                "bytes": list(map(int, tail[4])),
+                "cos": list(map(int, tail[8 + extra])),
+                "account": list(map(int, tail[9 + extra])),
+                "uid": uid,
+                "wide": [extra] * n,
+            },
+            {
+                "htar_op": list(tail[1]),
+                "op": list(tail[2]),
+                "path": list(tail[7]),
+                "ftp_host": list(tail[8]) if extra else [""] * n,
+                "host": list(hosts),
+            },
+        )

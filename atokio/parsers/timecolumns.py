@@ -147,6 +147,20 @@ class LocalClock:
         hms: Sequence[str],
     ) -> np.ndarray:
         """Epoch seconds (float64) of ``ctime()`` fields; ``ValueError`` if one is not a date."""
+        return self.localize(self.naive_epochs(years, months, days, hms)).astype(np.float64)
+
+    def naive_epochs(
+        self,
+        years: Sequence[str],
+        months: Sequence[str],
+        days: Sequence[str],
+        hms: Sequence[str],
+    ) -> np.ndarray:
+        """What :meth:`epochs` gives before the UTC offset is applied (int64, as if UTC).
+
+        Needs no time zone: a worker process can compute it and the process
+        whose ``TZ`` counts applies :meth:`localize`.
+        """
         n = len(hms)
         dates = list(zip(years, months, days, strict=True))
         known = self._days
@@ -167,8 +181,7 @@ class LocalClock:
         second = digits[:, 4] * 10 + digits[:, 5]
         if ((hour > 23) | (minute > 59) | (second > 61)).any():
             raise ValueError("time of day out of range")
-        naive = day_number * 86400 + hour * 3600 + minute * 60 + second
-        return self.localize(naive).astype(np.float64)
+        return day_number * 86400 + hour * 3600 + minute * 60 + second
 
     def ctime_epochs(self, texts: Sequence[str]) -> np.ndarray | None:
         """Epoch seconds (float64) of texts that start with a ``ctime()`` date, or ``None``.
@@ -179,6 +192,11 @@ class LocalClock:
         gives for those five fields split on whitespace.  ``None`` if a text
         has another layout; ``ValueError`` if a date is out of range.
         """
+        naive = self.ctime_naive(texts)
+        return None if naive is None else self.localize(naive).astype(np.float64)
+
+    def ctime_naive(self, texts: Sequence[str]) -> np.ndarray | None:
+        """What :meth:`ctime_epochs` gives before the UTC offset is applied (int64, as if UTC)."""
         n = len(texts)
         if not n:
             return None
@@ -206,7 +224,7 @@ class LocalClock:
         slot = np.minimum(np.searchsorted(_CTIME_MONTH_CODES, month_code), 11)
         if (_CTIME_MONTH_CODES[slot] != month_code).any():
             return None
-        naive = naive_seconds(
+        return naive_seconds(
             digits[:, 7:11] @ np.array([1000, 100, 10, 1]),
             _CTIME_MONTH_NUMBERS[slot],
             np.maximum(day_tens, 0) * 10 + digits[:, 0],
@@ -214,7 +232,6 @@ class LocalClock:
             digits[:, 3] * 10 + digits[:, 4],
             digits[:, 5] * 10 + digits[:, 6],
         )
-        return self.localize(naive).astype(np.float64)
 
     def localize(self, naive: np.ndarray) -> np.ndarray:
         """Epoch seconds (int64) of naive local times given as :func:`naive_seconds`."""
