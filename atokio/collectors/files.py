@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import anyio
 
-from atokio.parsers.base import Parser
+from atokio.parsers.base import ParseError, Parser
 
 __all__ = [
     "RANGE",
@@ -26,12 +26,14 @@ __all__ = [
     "line_ranges",
     "open_binary",
     "parse_file",
+    "parse_range",
     "read_file",
     "read_range",
 ]
 
 R = TypeVar("R")
 T = TypeVar("T")
+P = TypeVar("P", bound=Parser[Any])
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -148,6 +150,29 @@ def read_range(
             yield data
 
 
+def parse_range(
+    path: str | os.PathLike[str], start: int, stop: int, parser: P, chunk: int = 1 << 18
+) -> tuple[list[Any], P, ParseError | None]:
+    """Bytes ``[start, stop)`` of ``path`` fed to a fresh ``parser`` (``stop=-1``: the whole
+    file, gzip too): ``(records, parser, error)``, for :func:`aconsume_file_ranges`.
+
+    The parser comes back closed, so its counters (``line_number``: the lines
+    of the range) can be read; a :class:`ParseError` is returned rather than
+    raised, ``records`` then holding those before the bad line, whose number
+    counts from ``start``.
+    """
+    records: list[Any] = []
+    try:
+        for data in read_range(path, start, stop, chunk):
+            records += parser.feed(data)
+        records += parser.close()
+    except ParseError as error:
+        records += error.records
+        error.records = []
+        return records, parser, error
+    return records, parser, None
+
+
 async def aconsume_file_ranges(
     path: str | os.PathLike[str],
     fn: Callable[..., T],
@@ -168,7 +193,8 @@ async def aconsume_file_ranges(
     (:func:`~atokio.collectors.workers.processes_can_start`) gives one call
     ``fn(path, 0, -1, *args)`` over the whole file (``-1``: to its end, see
     :func:`read_range`), made in a thread.  An exception raised by ``fn`` is
-    raised here, after the ranges before it were consumed.
+    raised here, after the ranges before it were consumed; one raised by
+    ``consume`` ends the reading and is raised here as itself.
     """
     from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
 
@@ -205,10 +231,14 @@ async def aconsume_file_ranges(
                 await arrived.wait()
                 arrived = anyio.Event()
             ok, value = done.pop(number)
+            if ok:
+                try:
+                    consume(ranges[number][0], value)
+                except Exception as error:
+                    ok, value = False, error
             if not ok:
                 failure = value
                 group.cancel_scope.cancel()
                 break
-            consume(ranges[number][0], value)
     if failure is not None:
         raise failure  # as itself, not in an exception group

@@ -34,8 +34,14 @@ from itertools import compress, repeat
 from operator import eq, itemgetter
 from typing import Any
 
-from atokio.connectors.common import SubprocessOutputDict, _TextLog
+import anyio
+
+from atokio.collectors.files import aconsume_file_ranges, open_binary, parse_range
+from atokio.collectors.sync import run_sync
+from atokio.connectors.common import SubprocessOutputDict, _TextLog, gc_paused
+from atokio.parsers.base import LocalClock, ParseError
 from atokio.parsers.hpss import (
+    Columns,
     FtpLogParser,
     HpssReportParser,
     HsiLogParser,
@@ -44,12 +50,16 @@ from atokio.parsers.hpss import (
     get_ascii_resolution,
     hpss_timedelta_to_secs,
     parse_section,
+    records_of,
     rekey_table,
 )
 
 __all__ = ["FtpLog", "HpssDailyReport", "HsiLog"]
 
 logger = logging.getLogger(__name__)
+
+#: Bytes a worker hands its parser at once: blocks this large keep the numpy passes long.
+_BLOCK = 1 << 20
 
 _BUCKET = itemgetter(0)
 _RECORD = itemgetter(1)
@@ -98,6 +108,12 @@ def _rekey_table(table: dict[str, Any], key: str) -> dict[str, Any]:
     return rekey_table(table, key)
 
 
+def _holds_json(path: str) -> bool:
+    """Whether a file (plain or gzip) holds the JSON that ``save_cache`` writes, not a log."""
+    with open_binary(path) as handle:
+        return handle.read(1 << 18).lstrip()[:1] in (b"{", b"[")
+
+
 class _LogDict(_TextLog, SubprocessOutputDict):
     """A log connector shaped as ``{bucket: [record, ...]}`` with fixed buckets."""
 
@@ -128,6 +144,80 @@ class _LogDict(_TextLog, SubprocessOutputDict):
             self.setdefault(bucket, [])
         for bucket, records in data.items():
             self.setdefault(bucket, []).extend(records)
+
+    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> Any:
+        raise NotImplementedError
+
+    def load_cache(self, cache_file: str | None = None) -> None:
+        """Parse a log file (plain or gzip), or the JSON that ``save_cache`` wrote.
+
+        A log is parsed on every core (see :meth:`aload_cache`).
+        """
+        path = cache_file or self.cache_file
+        if path is None:
+            raise ValueError("no cache file given")
+        if _holds_json(path):
+            super().load_cache(path)
+            return
+        run_sync(self._aload_log, str(path))
+
+    async def aload_cache(self, cache_file: str | None = None) -> None:
+        """:meth:`load_cache` for an event loop, which it never blocks.
+
+        A plain log is cut into line-aligned ranges that worker processes
+        parse into columns (:func:`~atokio.collectors.files.aconsume_file_ranges`),
+        while this process builds the records of the ranges already parsed
+        (:func:`~atokio.parsers.hpss.records_of`).
+        """
+        path = cache_file or self.cache_file
+        if path is None:
+            raise ValueError("no cache file given")
+        if await anyio.to_thread.run_sync(_holds_json, path):
+            await anyio.to_thread.run_sync(super().load_cache, path)
+            return
+        await self._aload_log(str(path))
+
+    async def _aload_log(self, path: str) -> None:
+        clock = LocalClock()  # this process's time zone makes the times local
+        lines = 0
+        skipped = 0
+
+        def consume(start: int, result: tuple[list[Columns], Any, ParseError | None]) -> None:
+            nonlocal lines, skipped
+            parts, parser, error = result
+            for columns in parts:
+                self._add(*records_of(columns, clock))
+            skipped += parser.skipped
+            if error is not None:
+                if error.line_number is not None:
+                    error.line_number += lines
+                raise ParseError(
+                    error.message, source=path, line_number=error.line_number, text=error.text
+                )
+            lines += parser.line_number
+
+        for bucket in self._buckets:
+            self.setdefault(bucket, [])
+        try:
+            with gc_paused():
+                await aconsume_file_ranges(
+                    path, parse_range, consume, self._make_parser(path, columns=True), _BLOCK
+                )
+        except ParseError as error:
+            if not self.silent_errors:
+                raise
+            logger.debug("%s", error)
+            return
+        if skipped:
+            logger.debug("%s: skipped %d lines that are not transfer records", path, skipped)
+
+    def _add(self, bucket: str | list[str], records: list[dict[str, Any]]) -> None:
+        """Records into their buckets: ``bucket`` names one for all, or one per record."""
+        if isinstance(bucket, str):
+            self[bucket].extend(records)
+            return
+        for name in set(bucket):
+            self[name].extend(compress(records, map(eq, bucket, repeat(name))))
 
 
 class FtpLog(_LogDict):
@@ -165,8 +255,8 @@ class FtpLog(_LogDict):
         """Parse text from an HPSS FTP log."""
         super().load_str(input_str)
 
-    def _make_parser(self, source: str = "<string>") -> FtpLogParser:
-        return FtpLogParser(source=source)
+    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> FtpLogParser:
+        return FtpLogParser(source=source, columns=columns)
 
 
 class HsiLog(_LogDict):
@@ -211,8 +301,8 @@ class HsiLog(_LogDict):
         """Parse an HSI log file containing HSI and HTAR transactions."""
         super().load_str(input_str)
 
-    def _make_parser(self, source: str = "<string>") -> HsiLogParser:
-        return HsiLogParser(source=source)
+    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> HsiLogParser:
+        return HsiLogParser(source=source, columns=columns)
 
 
 class HpssDailyReport(_TextLog, SubprocessOutputDict):
