@@ -151,10 +151,17 @@ def read_range(
 
 
 def parse_range(
-    path: str | os.PathLike[str], start: int, stop: int, parser: P, chunk: int = 1 << 18
+    path: str | os.PathLike[str],
+    start: int,
+    stop: int,
+    make_parser: Callable[[], P],
+    chunk: int = 1 << 18,
 ) -> tuple[list[Any], P, ParseError | None]:
-    """Bytes ``[start, stop)`` of ``path`` fed to a fresh ``parser`` (``stop=-1``: the whole
-    file, gzip too): ``(records, parser, error)``, for :func:`aconsume_file_ranges`.
+    """Bytes ``[start, stop)`` of ``path`` fed to a new parser (``stop=-1``: the whole file,
+    gzip too): ``(records, parser, error)``, for :func:`aconsume_file_ranges`.
+
+    ``make_parser`` makes the parser (a class or a ``functools.partial`` of
+    one, so that it can be sent to a worker process).
 
     The parser comes back closed, so its counters (``line_number``: the lines
     of the range) can be read; a :class:`ParseError` is returned rather than
@@ -162,6 +169,7 @@ def parse_range(
     counts from ``start``.
     """
     records: list[Any] = []
+    parser = make_parser()
     try:
         for data in read_range(path, start, stop, chunk):
             records += parser.feed(data)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Sequence
+from functools import partial
 from itertools import compress, repeat
 from operator import eq, itemgetter
 from typing import Any
@@ -145,8 +146,11 @@ class _LogDict(_TextLog, SubprocessOutputDict):
         for bucket, records in data.items():
             self.setdefault(bucket, []).extend(records)
 
-    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> Any:
-        raise NotImplementedError
+    #: The parser of the log (a class, so that a worker process can be sent how to make one).
+    _parser: type[FtpLogParser] | type[HsiLogParser]
+
+    def _make_parser(self, source: str = "<string>") -> FtpLogParser | HsiLogParser:
+        return self._parser(source=source)
 
     def load_cache(self, cache_file: str | None = None) -> None:
         """Parse a log file (plain or gzip), or the JSON that ``save_cache`` wrote.
@@ -201,7 +205,11 @@ class _LogDict(_TextLog, SubprocessOutputDict):
         try:
             with gc_paused():
                 await aconsume_file_ranges(
-                    path, parse_range, consume, self._make_parser(path, columns=True), _BLOCK
+                    path,
+                    parse_range,
+                    consume,
+                    partial(self._parser, path, columns=True),
+                    _BLOCK,
                 )
         except ParseError as error:
             if not self.silent_errors:
@@ -240,6 +248,7 @@ class FtpLog(_LogDict):
     """
 
     _buckets = ("ftp", "pftp")
+    _parser = FtpLogParser
 
     @classmethod
     def from_file(cls, cache_file: str) -> FtpLog:
@@ -254,9 +263,6 @@ class FtpLog(_LogDict):
     def load_str(self, input_str: str | bytes) -> None:
         """Parse text from an HPSS FTP log."""
         super().load_str(input_str)
-
-    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> FtpLogParser:
-        return FtpLogParser(source=source, columns=columns)
 
 
 class HsiLog(_LogDict):
@@ -286,6 +292,7 @@ class HsiLog(_LogDict):
     """
 
     _buckets = ("hsi", "htar")
+    _parser = HsiLogParser
 
     @classmethod
     def from_file(cls, cache_file: str) -> HsiLog:
@@ -300,9 +307,6 @@ class HsiLog(_LogDict):
     def load_str(self, input_str: str | bytes) -> None:
         """Parse an HSI log file containing HSI and HTAR transactions."""
         super().load_str(input_str)
-
-    def _make_parser(self, source: str = "<string>", *, columns: bool = False) -> HsiLogParser:
-        return HsiLogParser(source=source, columns=columns)
 
 
 class HpssDailyReport(_TextLog, SubprocessOutputDict):

@@ -305,7 +305,10 @@ class FtpLogParser(_LogParser):
         may recover (a path holding spaces), or a value in another form than
         the plain ones read here.
         """
-        starts, ends, first, counts = bytefields.tokens(text)
+        found = bytefields.tokens(text)
+        if found is None:
+            return None
+        starts, ends, first, counts = found
         candidates = np.flatnonzero(counts >= 14)
         head = first[candidates]
         shaped = bytefields.matches(
