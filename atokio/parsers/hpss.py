@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from atokio.parsers import bytefields
+from atokio.parsers import hpss_bytes
 from atokio.parsers.base import (
     CONVERSION_ERRORS,
     BatchLineParser,
@@ -73,8 +73,8 @@ from atokio.parsers.base import (
     LocalClock,
     group_rows,
     in_line_order,
-    naive_seconds,
 )
+from atokio.parsers.hpss_bytes import RESOLUTION_ARRAY, RESOLUTIONS
 from atokio.parsers.hpss_columns import FTP_OPNAMES, Columns, ftp_protocol, pairs_of, records_of
 
 # the daily report has a module of its own; its names stay importable from here
@@ -116,8 +116,8 @@ __all__ = [
 ]
 
 #: ``10.0 ** -k`` for k decimals (the same values for the scalar and the vectorised form).
-_RESOLUTION = tuple(10.0**-k for k in range(330))
-_RESOLUTION_ARRAY = np.array(_RESOLUTION)
+_RESOLUTION = RESOLUTIONS
+_RESOLUTION_ARRAY = RESOLUTION_ARRAY
 
 _ERRORS = CONVERSION_ERRORS
 
@@ -215,6 +215,28 @@ class _LogParser(BatchLineParser[Any]):
         self.columns = columns
         self._clock = LocalClock()
 
+    def _parse_block(self, block: bytes) -> list[Any]:
+        """A block read from its bytes (:meth:`_parse_text`), else line by line."""
+        text = hpss_bytes.text_array(block)
+        try:
+            fast = None if text is None else self._parse_text(text)
+        except CONVERSION_ERRORS:  # a date out of range: reported line by line
+            fast = None
+        return super()._parse_block(block) if fast is None else fast
+
+    def _parse_text(self, text: np.ndarray) -> list[Any] | None:
+        """The output of a block of ASCII lines, or ``None`` to parse it line by line."""
+        return None
+
+    def _emit_found(self, found: hpss_bytes.Block | None) -> list[Any] | None:
+        """The output of what :mod:`atokio.parsers.hpss_bytes` read from a block (``None``: nothing)."""
+        if found is None:
+            return None
+        out = self._emit(found.parts)
+        self.skipped += found.skipped
+        self.line_number += found.lines
+        return out
+
     @property
     def clock(self) -> LocalClock:
         """The clock that makes the end times local (:func:`records_of` takes it)."""
@@ -290,65 +312,8 @@ class FtpLogParser(_LogParser):
             rows = [row for _, row in merged]
         return ({"ftp": (index, rows)} if rows else {}), failure
 
-    def _parse_block(self, block: bytes) -> list[Any]:
-        text = bytefields.text_array(block)
-        fast = None if text is None else self._parse_text(text)
-        return super()._parse_block(block) if fast is None else fast
-
     def _parse_text(self, text: np.ndarray) -> list[Any] | None:
-        """A block of ASCII lines (:func:`bytefields.text_array`) without a string per field.
-
-        The whitespace-separated tokens of all lines are found at once and each
-        field used is read from the bytes in one numpy pass
-        (:mod:`atokio.parsers.bytefields`).  Declines (``None``, nothing changed)
-        for a block that the line-by-line path must see: a line it reports or
-        may recover (a path holding spaces), or a value in another form than
-        the plain ones read here.
-        """
-        found = bytefields.tokens(text)
-        if found is None:
-            return None
-        starts, ends, first, counts = found
-        candidates = np.flatnonzero(counts >= 14)
-        head = first[candidates]
-        shaped = bytefields.matches(
-            text, starts[head + 13], ends[head + 13], b"ftp"
-        ) & bytefields.ends_with(text, starts[head + 11], ends[head + 11], b"_Cmd")
-        tokens = counts[candidates]
-        if (shaped & (tokens == 14)).any() or (~shaped & (tokens >= 16)).any():
-            return None
-        rows = candidates[shaped]
-        f = first[rows]
-
-        def field(k: int) -> tuple[np.ndarray, np.ndarray]:
-            return starts[f + k], ends[f + k]
-
-        try:
-            naive = _ctime_fields(text, field)
-        except ValueError:
-            return None
-        duration = bytefields.decimals(text, *field(5))
-        nbytes = bytefields.integers(text, *field(7))
-        if naive is None or duration is None or nbytes is None or (nbytes < 0).any():
-            return None
-        resolution = _RESOLUTION_ARRAY[np.minimum(duration[1], len(_RESOLUTION) - 1)]
-        rate = nbytes.astype(np.float64) / np.maximum(duration[0], resolution)
-        columns = Columns(
-            "ftp",
-            naive,
-            {"duration": duration[0], "resolution": resolution, "rate": rate},
-            {"bytes": nbytes.tolist()},
-            {
-                "host": bytefields.strings(text, *field(6)),
-                "path": bytefields.strings(text, *field(8)),
-                "user": bytefields.strings(text, *field(14)),
-                "command": bytefields.strings(text, *field(11)),
-            },
-        )
-        out = self._emit([(list(range(len(rows))), columns)])
-        self.skipped += len(counts) - len(rows) - int(np.count_nonzero(counts == 0))
-        self.line_number += len(counts)
-        return out
+        return self._emit_found(hpss_bytes.ftp_block(text))
 
     def parse_batch(self, lines: list[str]) -> list[Any] | None:
         """The batch as :meth:`classify` and :meth:`build` give it, the times read from the lines.
@@ -409,59 +374,6 @@ class FtpLogParser(_LogParser):
             {"host": list(hosts), "path": list(paths), "user": list(users),
              "command": list(commands)},
         )  # fmt: skip
-
-
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-#: The month names as three bytes in an int64 (big-endian), sorted, and their numbers.
-_MONTH_CODES = np.array(
-    sorted(int.from_bytes(name.encode(), "big") for name in _MONTH_NAMES), dtype=np.int64
-)
-_MONTH_NUMBERS = np.array(
-    [_MONTH_NAMES.index(code.to_bytes(3, "big").decode()) + 1 for code in _MONTH_CODES.tolist()]
-)
-
-
-def _ctime_fields(
-    text: np.ndarray, field: Callable[[int], tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray | None:
-    """Naive seconds of the ``ctime()`` date in fields 1-4 (``Aug``, ``9``, ``00:05:01``,
-    ``2019``) of each row, as :meth:`LocalClock.naive_epochs` gives them; ``None`` for
-    another form, ``ValueError`` for a date out of range."""
-    month_start, month_end = field(1)
-    day = bytefields.integers(text, *field(2))
-    year = bytefields.integers(text, *field(4))
-    hms_start, hms_end = field(3)
-    if (
-        day is None
-        or year is None
-        or ((month_end - month_start) != 3).any()
-        or ((hms_end - hms_start) != 8).any()
-        or (day < 0).any()
-        or (year < 0).any()
-    ):
-        return None
-    month_code = text[month_start[:, None] + np.arange(3)].astype(np.int64) @ np.array(
-        [65536, 256, 1]
-    )
-    slot = np.minimum(np.searchsorted(_MONTH_CODES, month_code), 11)
-    hms = text[hms_start[:, None] + np.arange(8)].astype(np.int64) - 48
-    digits = hms[:, [0, 1, 3, 4, 6, 7]]
-    if (
-        (_MONTH_CODES[slot] != month_code).any()
-        or (digits < 0).any()
-        or (digits > 9).any()
-        or (hms[:, 2] != 10).any()
-        or (hms[:, 5] != 10).any()
-    ):
-        return None
-    return naive_seconds(
-        year,
-        _MONTH_NUMBERS[slot],
-        day,
-        digits[:, 0] * 10 + digits[:, 1],
-        digits[:, 2] * 10 + digits[:, 3],
-        digits[:, 4] * 10 + digits[:, 5],
-    )
 
 
 # -- HSI / HTAR log -------------------------------------------------------------------
@@ -529,6 +441,9 @@ class HsiLogParser(_LogParser):
             group[0].append(i)
             group[1].append((head, tail))
         return groups, None
+
+    def _parse_text(self, text: np.ndarray) -> list[Any] | None:
+        return self._emit_found(hpss_bytes.hsi_block(text))
 
     def parse_batch(self, lines: list[str]) -> list[Any] | None:
         """A batch of well-formed lines in one pass, without a Python loop per line.

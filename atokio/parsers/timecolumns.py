@@ -18,7 +18,7 @@ from operator import itemgetter
 
 import numpy as np
 
-__all__ = ["LocalClock", "char_codes", "digit_columns", "naive_seconds"]
+__all__ = ["LocalClock", "char_codes", "ctime_naive_codes", "digit_columns", "naive_seconds"]
 
 # -- local date fields, a column at a time ---------------------------------------------
 
@@ -204,34 +204,7 @@ class LocalClock:
         if len(head) != n * _CTIME_WIDTH or not head.isascii():
             return None
         codes = np.frombuffer(head.encode("ascii"), dtype=np.uint8).reshape(n, _CTIME_WIDTH)
-        short = codes[:, 9] == 32
-        if short.any():
-            where = np.where(short[:, None], _CTIME_SHORT, _CTIME_LONG)
-            codes = codes[np.arange(n)[:, None], where]
-        digits = codes[:, _CTIME_DIGITS].astype(np.int64) - 48
-        day_tens = codes[:, 8].astype(np.int64) - 48
-        if (
-            (codes[:, _CTIME_SPACES] != 32).any()
-            or (codes[:, 13] != 58).any()
-            or (codes[:, 16] != 58).any()
-            or (codes[:, 0:3] <= 32).any()
-            or (digits < 0).any()
-            or (digits > 9).any()
-            or ((day_tens != -16) & ((day_tens < 0) | (day_tens > 9))).any()
-        ):
-            return None
-        month_code = codes[:, 4:7].astype(np.int64) @ np.array([65536, 256, 1])
-        slot = np.minimum(np.searchsorted(_CTIME_MONTH_CODES, month_code), 11)
-        if (_CTIME_MONTH_CODES[slot] != month_code).any():
-            return None
-        return naive_seconds(
-            digits[:, 7:11] @ np.array([1000, 100, 10, 1]),
-            _CTIME_MONTH_NUMBERS[slot],
-            np.maximum(day_tens, 0) * 10 + digits[:, 0],
-            digits[:, 1] * 10 + digits[:, 2],
-            digits[:, 3] * 10 + digits[:, 4],
-            digits[:, 5] * 10 + digits[:, 6],
-        )
+        return ctime_naive_codes(codes)
 
     def localize(self, naive: np.ndarray) -> np.ndarray:
         """Epoch seconds (int64) of naive local times given as :func:`naive_seconds`."""
@@ -275,3 +248,37 @@ class LocalClock:
             local = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, 0, 0, 0, 0, -1))
             offset = self._offsets[hour] = int(local) - hour * 3600
         return offset
+
+
+def ctime_naive_codes(codes: np.ndarray) -> np.ndarray | None:
+    """:meth:`LocalClock.ctime_naive` of the first 25 bytes of each text, an ``(n, 25)`` uint8
+    array (ASCII), for parsers that read lines as bytes."""
+    n = len(codes)
+    short = codes[:, 9] == 32
+    if short.any():
+        where = np.where(short[:, None], _CTIME_SHORT, _CTIME_LONG)
+        codes = codes[np.arange(n)[:, None], where]
+    digits = codes[:, _CTIME_DIGITS].astype(np.int64) - 48
+    day_tens = codes[:, 8].astype(np.int64) - 48
+    if (
+        (codes[:, _CTIME_SPACES] != 32).any()
+        or (codes[:, 13] != 58).any()
+        or (codes[:, 16] != 58).any()
+        or (codes[:, 0:3] <= 32).any()
+        or (digits < 0).any()
+        or (digits > 9).any()
+        or ((day_tens != -16) & ((day_tens < 0) | (day_tens > 9))).any()
+    ):
+        return None
+    month_code = codes[:, 4:7].astype(np.int64) @ np.array([65536, 256, 1])
+    slot = np.minimum(np.searchsorted(_CTIME_MONTH_CODES, month_code), 11)
+    if (_CTIME_MONTH_CODES[slot] != month_code).any():
+        return None
+    return naive_seconds(
+        digits[:, 7:11] @ np.array([1000, 100, 10, 1]),
+        _CTIME_MONTH_NUMBERS[slot],
+        np.maximum(day_tens, 0) * 10 + digits[:, 0],
+        digits[:, 1] * 10 + digits[:, 2],
+        digits[:, 3] * 10 + digits[:, 4],
+        digits[:, 5] * 10 + digits[:, 6],
+    )
