@@ -23,6 +23,7 @@ __all__ = [
     "decimals",
     "ends_with",
     "integers",
+    "joined",
     "matches",
     "strings",
     "text_array",
@@ -176,14 +177,30 @@ def decimals(
 
 def strings(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
     """The fields as strings (they must hold no line break)."""
+    return joined(text, starts, ends).split("\n") if len(starts) else []
+
+
+def joined(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> str:
+    """The fields joined by line breaks, as one string (they must hold no line break).
+
+    Short fields are gathered byte by byte; long ones (most of the text) are
+    cut out of a copy of it whose bytes after the fields are line breaks.
+    """
     n = len(starts)
     if not n:
-        return []
+        return ""
     lengths = ends - starts + 1  # each with the byte after it, made a line break
-    offsets = np.cumsum(lengths) - lengths
-    index = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
-    out = text[index]
-    out[offsets + lengths - 1] = _NEWLINE
-    values = out.tobytes().decode("ascii").split("\n")
-    values.pop()
-    return values
+    total = int(lengths.sum())
+    if total * 4 > len(text):
+        copy = text.copy()
+        copy[ends] = _NEWLINE
+        marks = np.zeros(len(text) + 1, dtype=np.int8)
+        marks[starts] += 1
+        marks[ends + 1] -= 1
+        out = copy[np.cumsum(marks[:-1], dtype=np.int8) > 0]
+    else:
+        offsets = np.cumsum(lengths) - lengths
+        index = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+        out = text[index]
+        out[offsets + lengths - 1] = _NEWLINE
+    return out[:-1].tobytes().decode("ascii")

@@ -136,7 +136,7 @@ def ftp_block(text: np.ndarray) -> Block | None:
         "ftp",
         naive,
         {"duration": duration[0], "resolution": resolution, "rate": rate},
-        {"bytes": nbytes.tolist()},
+        {"bytes": nbytes},
         {
             "host": bytefields.strings(text, *field(6)),
             "path": bytefields.strings(text, *field(8)),
@@ -269,14 +269,14 @@ def _hsi_columns(
             "rate_res": _RESOLUTION_ARRAY[np.minimum(rate[1], top)] * 1000.0,
         },
         {
-            "pid": found["pid"].tolist(),
-            "rc": found["rc"].tolist(),
-            "bytes": found["bytes"].tolist(),
-            "cos": found["cos"].tolist(),
-            "account": account.tolist(),
-            "uid": found["uid"].tolist(),
-            "no_account": (fu | fr).astype(np.int64).tolist(),
-            "no_dest": fu.astype(np.int64).tolist(),
+            "pid": found["pid"],
+            "rc": found["rc"],
+            "bytes": found["bytes"],
+            "cos": found["cos"],
+            "account": account,
+            "uid": found["uid"],
+            "no_account": (fu | fr).astype(np.int64),
+            "no_dest": fu.astype(np.int64),
         },
         {
             "op": bytefields.strings(text, *field(1, rows)),
@@ -320,8 +320,8 @@ def _htar_columns(
             "rate_res": _RESOLUTION_ARRAY[np.minimum(rate[1], top)],
         },
         {
-            **{name: values.tolist() for name, values in found.items()},
-            "wide": extra.tolist(),
+            **found,
+            "wide": extra,
         },
         {
             "htar_op": bytefields.strings(text, *field(1, rows)),

@@ -49,7 +49,9 @@ class Columns:
     ``layout`` is ``"ftp"``, ``"hsi"`` or ``"htar"`` (which builder of
     :func:`records_of` applies); ``naive`` holds the end times as naive
     seconds (int64, :meth:`LocalClock.naive_epochs`); ``floats`` maps names to
-    float64 arrays, ``ints`` to lists of ints and ``strs`` to lists of str.
+    float64 arrays, ``ints`` to lists of ints (or int64 arrays) and ``strs`` to
+    lists of str (or one string of the values joined by line breaks, for
+    columns of mostly distinct values).
     """
 
     __slots__ = ("floats", "ints", "layout", "naive", "strs")
@@ -59,8 +61,8 @@ class Columns:
         layout: str,
         naive: np.ndarray,
         floats: dict[str, np.ndarray],
-        ints: dict[str, list[int]],
-        strs: dict[str, list[str]],
+        ints: dict[str, Any],
+        strs: dict[str, Any],
     ) -> None:
         self.layout = layout
         self.naive = naive
@@ -112,8 +114,10 @@ class Columns:
         return sorted(index), merged
 
 
-def _pack_ints(values: list[int]) -> Any:
+def _pack_ints(values: Any) -> Any:
     """A list of ints as an int64 array when every value fits (it pickles as raw bytes)."""
+    if isinstance(values, np.ndarray):
+        return values
     try:
         return np.array(values, dtype=np.int64)
     except OverflowError:
@@ -124,9 +128,11 @@ def _unpack_ints(values: Any) -> list[int]:
     return values.tolist() if isinstance(values, np.ndarray) else values
 
 
-def _pack_strs(values: list[str]) -> tuple[Any, ...]:
+def _pack_strs(values: Any) -> tuple[Any, ...]:
     """A string column as ``("codes", table, codes)`` when few values are distinct, else
     ``("joined", text)`` (values joined by line breaks, which no field of a line holds)."""
+    if isinstance(values, str):
+        return ("joined", values)
     n = len(values)
     distinct = dict.fromkeys(values)
     if len(distinct) * 4 <= n:
@@ -146,8 +152,25 @@ def _unpack_strs(packed: tuple[Any, ...]) -> list[str]:
         table[:] = packed[1]
         return table[packed[2]].tolist()
     if packed[0] == "joined":
-        return packed[1].split("\n")
+        return _split(packed[1])
     return packed[1]
+
+
+def _split(joined: str) -> list[str]:
+    return joined.split("\n")
+
+
+def _as_lists(columns: Columns) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
+    """The integer and string columns as lists."""
+    ints = {
+        name: values.tolist() if isinstance(values, np.ndarray) else values
+        for name, values in columns.ints.items()
+    }
+    strs = {
+        name: _split(values) if isinstance(values, str) else values
+        for name, values in columns.strs.items()
+    }
+    return ints, strs
 
 
 Built = tuple["str | list[str]", list[dict[str, Any]]]
@@ -161,11 +184,12 @@ def records_of(columns: Columns, clock: LocalClock) -> Built:
     if not len(columns):
         return columns.layout, []
     end = clock.localize(columns.naive).astype(np.float64)
+    ints, strs = _as_lists(columns)
     if columns.layout == "ftp":
-        return _ftp_records(columns, end)
+        return _ftp_records(columns.floats, ints, strs, end)
     if columns.layout == "hsi":
-        return "hsi", _hsi_records(columns, end.tolist())
-    return "htar", _htar_records(columns, end.tolist())
+        return "hsi", _hsi_records(columns.floats, ints, strs, end.tolist())
+    return "htar", _htar_records(columns.floats, ints, strs, end.tolist())
 
 
 def pairs_of(columns: Columns, clock: LocalClock) -> list[tuple[str, dict[str, Any]]]:
@@ -176,10 +200,12 @@ def pairs_of(columns: Columns, clock: LocalClock) -> list[tuple[str, dict[str, A
     return list(zip(bucket, records, strict=True))
 
 
-def _ftp_records(c: Columns, end: np.ndarray) -> Built:
-    duration = c.floats["duration"]
+def _ftp_records(
+    f: dict[str, np.ndarray], i: dict[str, list[int]], s: dict[str, list[str]], end: np.ndarray
+) -> Built:
+    duration = f["duration"]
     start = (end - duration).tolist()
-    commands = c.strs["command"]
+    commands = s["command"]
     opnames = list(map(FTP_OPNAMES.get, commands))
     records = [
         {
@@ -195,9 +221,8 @@ def _ftp_records(c: Columns, end: np.ndarray) -> Built:
             "bytes_sec": bs,
         }
         for e, o, d, r, h, b, p, u, s, bs in zip(
-            end.tolist(), opnames, duration.tolist(), c.floats["resolution"].tolist(),
-            c.strs["host"], c.ints["bytes"], c.strs["path"], c.strs["user"], start,
-            c.floats["rate"].tolist(), strict=True,
+            end.tolist(), opnames, duration.tolist(), f["resolution"].tolist(),
+            s["host"], i["bytes"], s["path"], s["user"], start, f["rate"].tolist(), strict=True,
         )
     ]  # fmt: skip
     if None in opnames:
@@ -213,8 +238,9 @@ def _is_none(value: object) -> bool:
     return value is None
 
 
-def _hsi_records(c: Columns, end: list[float]) -> list[dict[str, Any]]:
-    f, i, s = c.floats, c.ints, c.strs
+def _hsi_records(
+    f: dict[str, np.ndarray], i: dict[str, list[int]], s: dict[str, list[str]], end: list[float]
+) -> list[dict[str, Any]]:
     records = [
         {
             "client_pid": p,
@@ -249,8 +275,9 @@ def _hsi_records(c: Columns, end: list[float]) -> list[dict[str, Any]]:
     return records
 
 
-def _htar_records(c: Columns, end: list[float]) -> list[dict[str, Any]]:
-    f, i, s = c.floats, c.ints, c.strs
+def _htar_records(
+    f: dict[str, np.ndarray], i: dict[str, list[int]], s: dict[str, list[str]], end: list[float]
+) -> list[dict[str, Any]]:
     records = [
         {
             "client_pid": p,
