@@ -188,6 +188,7 @@ async def aconsume_file_ranges(
     *args: Any,
     piece: int | None = None,
     workers: int | None = None,
+    first_here: bool = False,
 ) -> None:
     """``consume(start, fn(path, start, stop, *args))`` for line-aligned ranges of a file,
     in file order.
@@ -203,6 +204,10 @@ async def aconsume_file_ranges(
     :func:`read_range`), made in a thread.  An exception raised by ``fn`` is
     raised here, after the ranges before it were consumed; one raised by
     ``consume`` ends the reading and is raised here as itself.
+
+    ``first_here=True`` computes the first range in a thread of this process
+    while the others go to the workers: a fresh pool takes a good part of a
+    second to start, during which this process would otherwise wait idle.
     """
     from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
 
@@ -222,7 +227,10 @@ async def aconsume_file_ranges(
 
     async def run(number: int, start: int, stop: int) -> None:
         try:
-            result = await run_in_worker(fn, name, start, stop, *args, limiter=limiter)
+            if number == 0 and first_here:
+                result = await anyio.to_thread.run_sync(fn, name, start, stop, *args)
+            else:
+                result = await run_in_worker(fn, name, start, stop, *args, limiter=limiter)
             done[number] = (True, result)
         except Exception as error:
             done[number] = (False, error)

@@ -210,6 +210,7 @@ class _LogDict(_TextLog, SubprocessOutputDict):
                     consume,
                     partial(self._parser, path, columns=True),
                     _BLOCK,
+                    first_here=True,
                 )
         except ParseError as error:
             if not self.silent_errors:
