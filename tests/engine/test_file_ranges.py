@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from functools import partial
 from pathlib import Path
 
 import anyio
 import pytest
 
-from atokio.collectors.files import aconsume_file_ranges, line_ranges, read_range
+from atokio.collectors.files import aconsume_file_ranges, line_ranges, parse_range, read_range
+from atokio.parsers.hpss import FtpLogParser
 
 
 def numbered(path: str, start: int, stop: int) -> list[int]:
@@ -73,3 +75,48 @@ def test_an_error_in_a_range_is_raised_after_the_ranges_before_it(tmp_path: Path
         )
     seen = [n for _, part in got for n in part]
     assert seen == list(range(len(seen))) and 10000 < len(seen) < 15000
+
+
+def test_the_first_range_parsed_here_changes_nothing_but_where(tmp_path: Path) -> None:
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"".join(b"%d\n" % k for k in range(20000)))
+    got: list[tuple[int, list[int]]] = []
+    anyio.run(
+        lambda: aconsume_file_ranges(
+            path,
+            numbered,
+            lambda start, part: got.append((start, part)),
+            piece=4096,
+            first_here=True,
+        )
+    )
+    assert got == collect(path, 4096, 2)
+
+
+def test_an_error_raised_by_consume_ends_the_reading_as_itself(tmp_path: Path) -> None:
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"".join(b"%d\n" % k for k in range(20000)))
+    got: list[int] = []
+
+    def consume(start: int, part: list[int]) -> None:
+        got.append(start)
+        if len(got) == 3:
+            raise KeyError("stop here")
+
+    with pytest.raises(KeyError, match="stop here"):
+        anyio.run(lambda: aconsume_file_ranges(path, numbered, consume, piece=4096))
+    assert len(got) == 3
+
+
+def test_parse_range_gives_records_parser_and_error(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    good = b"Mon Dec 31 00:06:48 2018 0.430 h 0 /p b o RETR_Cmd r ftp u\n"
+    path.write_bytes(good * 3 + b"Mon Dec 31 00:06:48 2018 x h 0 /p b o RETR_Cmd r ftp u\n" + good)
+    make = partial(FtpLogParser, "log")
+    records, parser, error = parse_range(path, 0, 3 * len(good), make)
+    assert len(records) == 3 and error is None and parser.line_number == 3
+    records, parser, error = parse_range(path, 0, -1, make)  # -1: the whole file
+    assert len(records) == 3 and error is not None and error.line_number == 4
+    records, parser, error = parse_range(path, len(good), path.stat().st_size, make)
+    assert len(records) == 2
+    assert error is not None and error.line_number == 3 and error.source == "log"
