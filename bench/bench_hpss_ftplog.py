@@ -5,7 +5,9 @@ The documented dict ``{"ftp": [record, ...], "pftp": [record, ...]}``; its
 records, plus the lines that are not transfers (counted apart, untimed), are
 checked against the manifest's log lines.  Second line: the sans-IO parser
 alone (``FtpLogParser`` through ``collectors.files.parse_file``), to show what
-the documented return shape adds.  Target: 5x the reference's 11.6 MB/s,
+the documented return shape adds; third line: the stage the worker processes
+run (the file into ``Columns``, ``collectors.files.parse_range``), in one
+process.  Target: 5x the reference's 11.6 MB/s,
 scaled by ``shared/bench/calibrate.py``.  Time stamps are local time: run
 with the ``TZ`` the workload was made in (the default is fine).
 
@@ -44,6 +46,20 @@ def parser_only(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     return (lambda: parse_file(path, FtpLogParser(path))), (lambda records: others + len(records))
 
 
+def columns_stage(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    from functools import partial
+
+    from atokio.collectors.files import parse_range
+    from atokio.parsers.hpss import FtpLogParser
+
+    path = entry["files"][0]
+    others = not_transfers(path)
+    make = partial(FtpLogParser, path, columns=True)
+    return (lambda: parse_range(path, 0, -1, make, 1 << 20)[0]), (
+        lambda parts: others + sum(map(len, parts))
+    )
+
+
 BENCH = Bench(
     "hpss_ftplog",
     "FtpLog.from_file(path)",
@@ -51,7 +67,10 @@ BENCH = Bench(
     11.6,
     5,
     documented,
-    extra=[("FtpLogParser alone (parse_file)", parser_only)],
+    extra=[
+        ("FtpLogParser alone (parse_file)", parser_only),
+        ("workers' column stage in one process (parse_range)", columns_stage),
+    ],
 )
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 The documented dict ``{"hsi": [record, ...], "htar": [record, ...]}``; its
 records are counted against the manifest.  Second line: the sans-IO parser
 alone (``HsiLogParser`` through ``collectors.files.parse_file``), to show what
-the documented return shape adds.  Target: 5x the reference's 14.0 MB/s,
+the documented return shape adds; third line: the stage the worker processes
+run (the file into ``Columns``, ``collectors.files.parse_range``), in one
+process.  Target: 5x the reference's 14.0 MB/s,
 scaled by ``shared/bench/calibrate.py``.  Time stamps are local time: run
 with the ``TZ`` the workload was made in (the default is fine).
 
@@ -34,6 +36,19 @@ def parser_only(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     return (lambda: parse_file(path, HsiLogParser(path))), len
 
 
+def columns_stage(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    from functools import partial
+
+    from atokio.collectors.files import parse_range
+    from atokio.parsers.hpss import HsiLogParser
+
+    path = entry["files"][0]
+    make = partial(HsiLogParser, path, columns=True)
+    return (lambda: parse_range(path, 0, -1, make, 1 << 20)[0]), (
+        lambda parts: sum(map(len, parts))
+    )
+
+
 BENCH = Bench(
     "hpss_hsilog",
     "HsiLog.from_file(path)",
@@ -41,7 +56,10 @@ BENCH = Bench(
     14.0,
     5,
     documented,
-    extra=[("HsiLogParser alone (parse_file)", parser_only)],
+    extra=[
+        ("HsiLogParser alone (parse_file)", parser_only),
+        ("workers' column stage in one process (parse_range)", columns_stage),
+    ],
 )
 
 if __name__ == "__main__":
