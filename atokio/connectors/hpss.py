@@ -15,6 +15,13 @@ streamed through the sans-IO parsers of :mod:`atokio.parsers.hpss` (record
 keys, value types and the decisions on open points are documented there).
 A file holding the JSON that ``save_cache()`` writes loads back as well.
 
+A plain log file of ``FtpLog`` and ``HsiLog`` is parsed on every core: worker
+processes read line-aligned ranges of it into columns
+(:func:`atokio.collectors.files.aconsume_file_ranges`,
+:class:`atokio.parsers.hpss_columns.Columns`) while this process builds the
+records of the ranges already read; ``aload_cache()`` is the same for an event
+loop.  The result is the one a single process gives.
+
 Time stamps are local time (the process's ``TZ``), as in the reference.
 
 Bad input (a line with the shape of a record whose values do not convert, an

@@ -42,16 +42,18 @@ Decisions on the points the reference leaves open:
   that does not convert keeps its text.  A ``(system, title)`` seen twice is
   merged by :func:`build_report`.
 
-Speed: both logs are parsed a batch of lines at a time.  Lines are split once,
-grouped by layout, and each group is converted column by column (``map`` over
-a column, numpy for the time stamps and rates); the per-line Python work is the
-split and the building of the record dict.  A batch whose columns do not
-convert is parsed again line by line to find and report the offending line, so
-the result never depends on how the input was chunked.  FTP end times are read
-from the ``ctime()`` line prefixes in one numpy pass.  Measured and not kept for
-the FTP log: cutting a batch with one join and split per field count (as the
-HSI log is cut) instead of one ``str.split`` per line was slower, because the
-day padding and the ``POPN_Cmd`` lines split each batch into several groups.
+Speed: a block of plain ASCII lines is read from its bytes
+(:mod:`atokio.parsers.hpss_bytes`): the fields of all its lines are located at
+once and each field used is converted in one numpy pass, without a string per
+field.  Any other block is parsed a batch of lines at a time: lines are split
+once, grouped by layout, and each group is converted column by column.  Both
+give :class:`~atokio.parsers.hpss_columns.Columns`, from which the record dicts
+are built in one list comprehension per bucket; ``columns=True`` stops before
+that, so that worker processes can do all the converting and the process that
+keeps the records only the dict building (:class:`atokio.connectors.hpss.FtpLog`
+does so).  A batch whose columns do not convert is parsed again line by line to
+find and report the offending line, so the result never depends on how the
+input was chunked or which path read it.
 """
 
 from __future__ import annotations

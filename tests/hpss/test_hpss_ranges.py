@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hpss_data import FTP_TEXT, HSI_TEXT
 
@@ -171,3 +172,16 @@ def test_the_byte_path_is_taken_for_plain_blocks(
     text = FTP_TEXT if parser is FtpLogParser else HSI_TEXT
     parse_all(parser(), text.encode() * 10)
     assert taken and all(taken)
+
+
+@pytest.mark.parametrize(("cls", "text"), LOGS, ids=["ftp", "hsi"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_async_form_gives_the_same_dict(
+    cls: type, text: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.txt"
+    path.write_text(text)
+    monkeypatch.setattr(files, "RANGE", 1500)
+    log = cls()
+    anyio.run(log.aload_cache, str(path), backend=backend)
+    assert_same(log, cls.from_str(text))
