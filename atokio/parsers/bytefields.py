@@ -184,7 +184,7 @@ def strings(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]
     n = len(starts)
     if not n:
         return []
-    if int((ends - starts).sum()) > 12 * n:
+    if int((ends - starts).sum()) > 24 * n:
         whole = text.tobytes().decode("ascii")
         return list(map(whole.__getitem__, map(slice, starts.tolist(), ends.tolist())))
     return joined(text, starts, ends).split("\n")
