@@ -97,8 +97,8 @@ class Columns:
         positions = order.tolist()
         first = parts[0][1]
 
-        def concat(values: list[list[Any]]) -> list[Any]:
-            whole = [item for part in values for item in part]
+        def concat(values: list[Any]) -> list[Any]:
+            whole = [item for part in map(_as_list, values) for item in part]
             return list(map(whole.__getitem__, positions))
 
         merged = cls(
@@ -160,16 +160,19 @@ def _split(joined: str) -> list[str]:
     return joined.split("\n")
 
 
+def _as_list(values: Any) -> list[Any]:
+    """A column of any of the forms a :class:`Columns` holds, as a list."""
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    if isinstance(values, str):
+        return _split(values)
+    return values
+
+
 def _as_lists(columns: Columns) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
     """The integer and string columns as lists."""
-    ints = {
-        name: values.tolist() if isinstance(values, np.ndarray) else values
-        for name, values in columns.ints.items()
-    }
-    strs = {
-        name: _split(values) if isinstance(values, str) else values
-        for name, values in columns.strs.items()
-    }
+    ints = {name: _as_list(values) for name, values in columns.ints.items()}
+    strs = {name: _as_list(values) for name, values in columns.strs.items()}
     return ints, strs
 
 
