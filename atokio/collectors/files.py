@@ -188,7 +188,7 @@ async def aconsume_file_ranges(
     *args: Any,
     piece: int | None = None,
     workers: int | None = None,
-    first_here: bool = False,
+    here_until_ready: bool = False,
 ) -> None:
     """``consume(start, fn(path, start, stop, *args))`` for line-aligned ranges of a file,
     in file order.
@@ -205,9 +205,11 @@ async def aconsume_file_ranges(
     raised here, after the ranges before it were consumed; one raised by
     ``consume`` ends the reading and is raised here as itself.
 
-    ``first_here=True`` computes the first range in a thread of this process
-    while the others go to the workers: a fresh pool takes a good part of a
-    second to start, during which this process would otherwise wait idle.
+    ``here_until_ready=True`` has this process compute the next ranges too (in
+    a thread), in turn with the workers, until the worker pool has started:
+    starting it takes a good part of a second, much more on a busy machine,
+    during which this process would otherwise wait idle; the workers are given
+    ranges only once they can start on them at once.
     """
     from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
 
@@ -221,31 +223,59 @@ async def aconsume_file_ranges(
         consume(0, await anyio.to_thread.run_sync(fn, name, 0, -1, *args))
         return
     ranges = await anyio.to_thread.run_sync(line_ranges, name, size, piece)
-    limiter = anyio.CapacityLimiter(2 * workers)  # one range waits in each worker's queue
     done: dict[int, tuple[bool, Any]] = {}
-    arrived = anyio.Event()
+    changed = anyio.Event()  # set when a range is computed or consumed
+    taken = consumed = 0
+    ready = not here_until_ready  # whether the pool has started
 
-    async def run(number: int, start: int, stop: int) -> None:
+    def notify() -> None:
+        nonlocal changed
+        changed.set()
+        changed = anyio.Event()
+
+    async def take() -> int | None:
+        """The next range to compute, once few enough are ahead of the consumed ones."""
+        nonlocal taken
+        while taken < len(ranges) and taken - consumed >= 3 * workers:
+            await changed.wait()
+        if taken >= len(ranges):
+            return None
+        taken += 1
+        return taken - 1
+
+    async def compute(number: int, here: bool) -> None:
+        start, stop = ranges[number]
         try:
-            if number == 0 and first_here:
+            if here:
                 result = await anyio.to_thread.run_sync(fn, name, start, stop, *args)
             else:
-                result = await run_in_worker(fn, name, start, stop, *args, limiter=limiter)
+                result = await run_in_worker(fn, name, start, stop, *args)
             done[number] = (True, result)
         except Exception as error:
             done[number] = (False, error)
-        arrived.set()
+        notify()
+
+    async def in_workers() -> None:  # one range at a time: one running, one queued per worker
+        nonlocal ready
+        if not ready:
+            await run_in_worker(os.getpid)  # returns once the pool has started
+            ready = True
+        while (number := await take()) is not None:
+            await compute(number, False)
+
+    async def here() -> None:
+        while not ready and (number := await take()) is not None:
+            await compute(number, True)
 
     failure: BaseException | None = None
     async with anyio.create_task_group() as group:
-        sent = 0
+        for _ in range(2 * workers):
+            group.start_soon(in_workers)
+        if here_until_ready:
+            group.start_soon(here)
         for number in range(len(ranges)):
-            while sent < len(ranges) and sent - number < 3 * workers:
-                group.start_soon(run, sent, *ranges[sent])
-                sent += 1
             while number not in done:
-                await arrived.wait()
-                arrived = anyio.Event()
+                await changed.wait()
             ok, value = done.pop(number)
             if ok:
                 try:
@@ -256,5 +286,7 @@ async def aconsume_file_ranges(
                 failure = value
                 group.cancel_scope.cancel()
                 break
+            consumed = number + 1
+            notify()
     if failure is not None:
         raise failure  # as itself, not in an exception group

@@ -68,6 +68,9 @@ logger = logging.getLogger(__name__)
 
 #: Bytes a worker hands its parser at once: blocks this large keep the numpy passes long.
 _BLOCK = 1 << 20
+#: Bytes of a log per range: small enough for this process to take its share of them while
+#: the worker pool starts.
+_RANGE = 4 << 20
 
 _BUCKET = itemgetter(0)
 _RECORD = itemgetter(1)
@@ -217,7 +220,8 @@ class _LogDict(_TextLog, SubprocessOutputDict):
                     consume,
                     partial(self._parser, path, columns=True),
                     _BLOCK,
-                    first_here=True,
+                    piece=_RANGE,
+                    here_until_ready=True,
                 )
         except ParseError as error:
             if not self.silent_errors:

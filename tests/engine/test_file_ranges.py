@@ -77,7 +77,7 @@ def test_an_error_in_a_range_is_raised_after_the_ranges_before_it(tmp_path: Path
     assert seen == list(range(len(seen))) and 10000 < len(seen) < 15000
 
 
-def test_the_first_range_parsed_here_changes_nothing_but_where(tmp_path: Path) -> None:
+def test_ranges_computed_here_until_the_pool_is_ready_change_nothing(tmp_path: Path) -> None:
     path = tmp_path / "lines.txt"
     path.write_bytes(b"".join(b"%d\n" % k for k in range(20000)))
     got: list[tuple[int, list[int]]] = []
@@ -87,7 +87,7 @@ def test_the_first_range_parsed_here_changes_nothing_but_where(tmp_path: Path) -
             numbered,
             lambda start, part: got.append((start, part)),
             piece=4096,
-            first_here=True,
+            here_until_ready=True,
         )
     )
     assert got == collect(path, 4096, 2)

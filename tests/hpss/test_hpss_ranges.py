@@ -20,6 +20,7 @@ import pytest
 from hpss_data import FTP_TEXT, HSI_TEXT
 
 from atokio.collectors import files
+from atokio.connectors import hpss
 from atokio.connectors.hpss import FtpLog, HsiLog
 from atokio.parsers import hpss_bytes
 from atokio.parsers.base import ParseError, parse_all
@@ -54,9 +55,22 @@ def test_ranges_give_the_dict_of_one_process(
 ) -> None:
     path = tmp_path / "log.txt"
     path.write_text(text)
-    monkeypatch.setattr(files, "RANGE", piece)
+    monkeypatch.setattr(hpss, "_RANGE", piece)
+    cuts: list[int] = []
+
+    def line_ranges(*given: Any) -> list[tuple[int, int]]:
+        found = cut_lines(*given)
+        cuts.append(len(found))
+        return found
+
+    cut_lines = files.line_ranges
+    monkeypatch.setattr(files, "line_ranges", line_ranges)
     got = cls.from_file(str(path))
     assert sum(map(len, got.values())) > 100
+    if piece < len(text):  # cut into ranges, parsed in the worker processes
+        assert len(cuts) == 1 and len(text) / piece / 2 < cuts[0] <= len(text) / piece + 1
+    else:
+        assert cuts == []
     assert_same(got, cls.from_str(text))
 
 
@@ -81,7 +95,7 @@ def test_a_bad_line_is_named_by_its_line_in_the_whole_file(
     before = text * 150
     path = tmp_path / "log.txt"
     path.write_text(before + bad + text * 50)
-    monkeypatch.setattr(files, "RANGE", 1000)
+    monkeypatch.setattr(hpss, "_RANGE", 1000)
     log = cls()
     with pytest.raises(ParseError) as caught:
         log.load_cache(str(path))
@@ -98,7 +112,7 @@ def test_end_times_use_the_time_zone_of_this_process(
 ) -> None:
     path = tmp_path / "log.txt"
     path.write_text(FTP_TEXT * 200)
-    monkeypatch.setattr(files, "RANGE", 2000)
+    monkeypatch.setattr(hpss, "_RANGE", 2000)
     FtpLog.from_file(str(path))  # the worker processes run now, in another zone
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
@@ -181,7 +195,7 @@ def test_the_async_form_gives_the_same_dict(
 ) -> None:
     path = tmp_path / "log.txt"
     path.write_text(text)
-    monkeypatch.setattr(files, "RANGE", 1500)
+    monkeypatch.setattr(hpss, "_RANGE", 1500)
     log = cls()
     anyio.run(log.aload_cache, str(path), backend=backend)
     assert_same(log, cls.from_str(text))
