@@ -123,19 +123,22 @@ def _digits(
     negative = np.zeros(len(starts), dtype=np.bool_)
     dotted = negative
     places = np.zeros(len(starts), dtype=np.int64)
+    count = lengths
     if other.any():
+        ones = np.ones(width, dtype=np.int64)  # row sums as products: faster than sum(axis=1)
         negative = text[starts] == _MINUS
         leading = other & (columns == -lengths[:, None]) & (window == _MINUS)
         dot = other & ~leading & (window == _DOT)
-        if (other & ~leading & ~dot).any() or (dot.sum(axis=1) > 1).any():
+        dots_per_field = dot @ ones
+        if (other & ~leading & ~dot).any() or (dots_per_field > 1).any():
             return None
-        if (leading.sum(axis=1) != negative).any():
+        if ((leading @ ones) != negative).any():
             return None
-        dotted = dot.any(axis=1)
+        dotted = dots_per_field == 1
         if not dots and dotted.any():
             return None
-        places = dot.astype(np.int64) @ np.arange(width - 1, -1, -1)
-    count = digit.sum(axis=1)
+        places = dot @ np.arange(width - 1, -1, -1)
+        count = lengths - other @ ones
     if count.min() < 1 or count.max() > limit:
         return None
     value = np.where(digit, code, 0).astype(np.int64) @ _POWERS[width - 1 :: -1]
