@@ -65,25 +65,37 @@ same records.
 
 from __future__ import annotations
 
-import datetime
+import functools
 import json
 import re
-import time
-from collections.abc import Callable, Iterable
-from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
 from atokio.parsers.base import LineParser, ParseError
+from atokio.parsers.mmperfmon_rows import (
+    Layout,
+    RowChunk,
+    Sample,
+    _Plan,
+    build_rows,
+    check_timestamps,
+    merge_chunks,
+    merge_samples,
+    parse_timestamp,
+    plan_of,
+)
 
 __all__ = [
     "LegendEntry",
     "MmperfmonParser",
+    "MmperfmonTableParser",
+    "RowChunk",
     "Sample",
     "UNIT_MULTIPLIERS",
     "get_col_pos",
+    "merge_chunks",
     "merge_samples",
     "parse_timestamp",
     "parse_value",
@@ -103,7 +115,6 @@ UNIT_MULTIPLIERS: dict[str, int] = {
 }
 
 _LEGEND_LINE = re.compile(r"^\s*(\d+):\s*(\S.*?)\s*$")
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2}):(\d{2}):(\d{2})$", re.ASCII)
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 _WORD = re.compile(r"\S+")
 
@@ -125,13 +136,6 @@ class LegendEntry(NamedTuple):
     group: str
     instance: str | None
     metric: str
-
-
-class Sample(NamedTuple):
-    """One table line: its epoch time stamp and ``{host: {metric: value | {instance: value}}}``."""
-
-    timestamp: int
-    data: dict[str, dict[str, Any]]
 
 
 # -- helpers of the documented API ------------------------------------------------------
@@ -195,202 +199,119 @@ def parse_value(text: str) -> tuple[int | float | None, bool]:
         return float(text), False
 
 
-def parse_timestamp(text: str) -> int:
-    """Epoch seconds of a ``YYYY-MM-DD-HH:MM:SS`` stamp read as local time; ``ValueError`` if bad."""
-    match = _TIMESTAMP.match(text)
-    if not match:
-        raise ValueError(f"not a YYYY-MM-DD-HH:MM:SS time stamp: {text!r}")
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    when = datetime.datetime(year, month, day, hour, minute, second)
-    return int(time.mktime(when.timetuple()))
-
-
-def merge_samples(
-    samples: Iterable[Sample], into: dict[int, dict[str, dict[str, Any]]] | None = None
-) -> dict[int, dict[str, dict[str, Any]]]:
-    """The documented ``{epoch: {host: {metric: value | {instance: value}}}}`` of samples.
-
-    Samples of the same time stamp (the blocks of a wrapped table, or other
-    outputs of the same hour) are merged: instance dicts are updated, other
-    values replaced.  Loading the same data twice changes nothing.  The
-    samples' dicts are taken over, not copied.
-    """
-    result: dict[int, dict[str, dict[str, Any]]] = {} if into is None else into
-    for stamp, data in samples:
-        known = result.get(stamp)
-        if known is None:
-            result[stamp] = data
-            continue
-        for host, metrics in data.items():
-            mine = known.get(host)
-            if mine is None:
-                known[host] = metrics
-                continue
-            if mine.keys().isdisjoint(metrics):  # other metrics of the host (another output)
-                mine.update(metrics)
-                continue
-            for key, value in metrics.items():
-                if type(value) is dict:
-                    current = mine.get(key)
-                    if type(current) is dict:
-                        current.update(value)
-                        continue
-                mine[key] = value
-    return result
-
-
 # -- the parser -------------------------------------------------------------------------
 
-_Plan = list[tuple[str, list[tuple[str, Any, Any]]]]
 
-
-class _Block:
-    """A table block: where its columns are and what they hold."""
+class _Layout:
+    """Where a block's columns are and what they hold: shared by every block with the
+    same header line and legend entries (outputs of the same kind repeat them)."""
 
     __slots__ = (
         "entries",
         "extents",
-        "first_line",
+        "layouts",
         "leads",
         "line_length",
-        "plans",
         "row_stop",
-        "rows",
         "tails",
         "timestamp_extent",
         "value_start",
         "value_stop",
     )
 
-    def __init__(
-        self, header: str, entries: list[LegendEntry], extents: list[tuple[int, int]], line: int
-    ) -> None:
+    def __init__(self, header: str, entries: tuple[LegendEntry, ...]) -> None:
+        words = get_col_pos(header, align="right")
+        extents = words[2:]
         self.entries = entries
         self.extents = extents  # of the value columns (right-aligned, contiguous)
         self.line_length = len(header)
-        self.first_line = line
-        self.rows = 0
-        words = get_col_pos(header, align="right")
         self.row_stop = words[0][1]
         self.timestamp_extent = words[1]
         self.value_start = extents[0][0]
         self.value_stop = extents[-1][1]
         self.leads = np.array([start for start, _ in extents], dtype=np.intp)
         self.tails = np.array([stop - 1 for _, stop in extents], dtype=np.intp)
-        self.plans: dict[tuple[int, ...], _Plan] = {}
+        self.layouts: dict[tuple[int, ...], Layout] = {}
+
+    def layout(self, unit_columns: tuple[int, ...]) -> Layout:
+        """``(host, metric key, instance)`` of each column (``_bytes`` keys for the unit columns)."""
+        known = self.layouts.get(unit_columns)
+        if known is None:
+            units = set(unit_columns)
+            known = self.layouts[unit_columns] = tuple(
+                (
+                    entry.host,
+                    entry.metric + "_bytes" if k in units else entry.metric,
+                    entry.instance,
+                )
+                for k, entry in enumerate(self.entries)
+            )
+        return known
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout_of(header: str, entries: tuple[LegendEntry, ...]) -> _Layout:
+    return _Layout(header, entries)
+
+
+@functools.lru_cache(maxsize=8192)
+def _legend_entry(line: str) -> tuple[int, str, str, str | None, str] | None:
+    """``(number, host, group, instance, metric)`` of a legend line, ``None`` if it is none."""
+    match = _LEGEND_LINE.match(line)
+    parts = match.group(2).split("|") if match else []
+    if match is None or len(parts) < 3 or not all(parts[:2]) or not parts[-1]:
+        return None
+    instance = "|".join(parts[2:-1]) if len(parts) > 3 else None
+    return int(match.group(1)), parts[0], parts[1], instance, parts[-1]
+
+
+class _Block:
+    """A table block: its layout, where it starts and how many rows it had."""
+
+    __slots__ = (
+        "entries",
+        "extents",
+        "first_line",
+        "layout",
+        "leads",
+        "line_length",
+        "row_stop",
+        "rows",
+        "shape",
+        "tails",
+        "timestamp_extent",
+        "value_start",
+        "value_stop",
+    )
+
+    def __init__(self, shape: _Layout, line: int) -> None:
+        self.shape = shape
+        self.layout = shape.layout
+        self.entries = shape.entries
+        self.extents = shape.extents
+        self.line_length = shape.line_length
+        self.row_stop = shape.row_stop
+        self.timestamp_extent = shape.timestamp_extent
+        self.value_start = shape.value_start
+        self.value_stop = shape.value_stop
+        self.leads = shape.leads
+        self.tails = shape.tails
+        self.first_line = line
+        self.rows = 0
 
     def plan(self, unit_columns: tuple[int, ...]) -> _Plan:
         """Columns grouped by host, then by metric key (for the given unit columns)."""
-        known = self.plans.get(unit_columns)
-        if known is not None:
-            return known
-        units = set(unit_columns)
-        hosts: dict[str, dict[str, list[tuple[int, str | None]]]] = {}
-        for index, entry in enumerate(self.entries):
-            key = entry.metric + "_bytes" if index in units else entry.metric
-            hosts.setdefault(entry.host, {}).setdefault(key, []).append((index, entry.instance))
-        plan: _Plan = []
-        for host, metrics in hosts.items():
-            steps: list[tuple[str, Any, Any]] = []
-            for key, columns in metrics.items():
-                if len(columns) == 1 and columns[0][1] is None:
-                    steps.append((key, columns[0][0], None))
-                    continue
-                if any(instance is None for _, instance in columns):
-                    # a metric both with and without instance: cell by cell
-                    steps.append((key, None, columns))
-                    continue
-                indices = [index for index, _ in columns]
-                instances = tuple(instance for _, instance in columns)
-                getter: Callable[[list[Any]], Any]
-                if len(indices) == 1:
-                    only = indices[0]
-
-                    def getter(values: list[Any], only: int = only) -> tuple[Any, ...]:
-                        return (values[only],)
-
-                else:
-                    getter = itemgetter(*indices)
-                steps.append((key, getter, instances))
-            plan.append((host, steps))
-        self.plans[unit_columns] = plan
-        return plan
+        return plan_of(self.layout(unit_columns))
 
 
-def _build_rows(
-    values: list[Any], plan: _Plan, count: int, width: int
-) -> list[dict[str, dict[str, Any]]] | None:
-    """:func:`_build_row` of ``count`` rows of ``width`` values, a column at a time.
-
-    ``None`` (the caller then builds row by row) when a value is missing
-    (``null``) or a metric has cells both with and without instance.
-    """
-    if None in values or any(how is None for _, steps in plan for _, how, _ in steps):
-        return None
-    rows = list(zip(*[iter(values)] * width, strict=True)) if width else [()] * count
-    per_host: list[list[dict[str, Any]]] = []
-    for _host, steps in plan:
-        keys: list[str] = []
-        columns: list[Any] = []
-        for key, how, instances in steps:
-            keys.append(key)
-            if instances is None:
-                columns.append(values[how::width])
-            else:
-                picked = map(how, rows)
-                columns.append(list(map(dict, map(zip, repeat(instances), picked))))
-        per_host.append(list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))))
-    hosts = [host for host, _ in plan]
-    if len(hosts) == 1:
-        return [{hosts[0]: metrics} for metrics in per_host[0]] if keys else [{} for _ in rows]
-    return [
-        {host: metrics for host, metrics in zip(hosts, row, strict=True) if metrics}
-        for row in zip(*per_host, strict=True)
-    ]
+R = TypeVar("R")
 
 
-def _build_row(values: list[Any], plan: _Plan) -> dict[str, dict[str, Any]]:
-    data: dict[str, dict[str, Any]] = {}
-    for host, steps in plan:
-        metrics: dict[str, Any] = {}
-        for key, how, instances in steps:
-            if instances is None:
-                value = values[how]
-                if value is not None:
-                    metrics[key] = value
-            elif how is None:  # mixed scalar/instance columns under one key
-                for index, instance in instances:
-                    value = values[index]
-                    if value is None:
-                        continue
-                    if instance is None:
-                        metrics[key] = value
-                    else:
-                        slot = metrics.get(key)
-                        if type(slot) is not dict:
-                            slot = metrics[key] = {}
-                        slot[instance] = value
-            else:
-                picked = how(values)
-                if None in picked:
-                    found = {i: v for i, v in zip(instances, picked, strict=True) if v is not None}
-                    if found:
-                        metrics[key] = found
-                else:
-                    metrics[key] = dict(zip(instances, picked, strict=True))
-        if metrics:
-            data[host] = metrics
-    return data
+class _TableReader(LineParser[R], Generic[R]):
+    """What both parsers share: legend, headers, value conversion; rows go to :meth:`_emit`."""
 
-
-class MmperfmonParser(LineParser[Sample]):
-    """Incremental parser of ``mmperfmon query`` output; see the module docstring."""
-
-    def __init__(self, source: str = "<input>", *, stamps: dict[str, int] | None = None) -> None:
-        """``stamps``: a cache of time stamp text -> epoch that parsers of outputs read
-        together (in the same time zone) may share, since their time stamps repeat."""
+    def __init__(self, source: str = "<input>") -> None:
         super().__init__(source)
-        self._stamps: dict[str, int] = {} if stamps is None else stamps
         self._reset()
 
     def _reset(self) -> None:
@@ -400,11 +321,33 @@ class MmperfmonParser(LineParser[Sample]):
         self._block: _Block | None = None
         self._blocks: list[_Block] = []
         self._columns_done = 0  # value columns of the blocks before the current one
-        self._row_stamps: dict[str, int] = {}  # row label of the first block -> epoch
+        self._row_texts: dict[str, str] = {}  # row label of the first block -> stamp text
+
+    # -- for the two parsers ------------------------------------------------------------
+    def _emit(
+        self,
+        block: _Block,
+        texts: list[str],
+        labels: list[str],
+        columns: list[list[Any]],
+        units: tuple[int, ...],
+        lines: list[str],
+        first_line: int,
+        out: list[R],
+    ) -> None:
+        """Hand on rows of ``block``: their stamp texts, labels and value columns."""
+        raise NotImplementedError
+
+    def _check_stamp(self, text: str, line: str) -> None:
+        """Raise the ParseError of a bad time stamp text (current line)."""
+        raise NotImplementedError
+
+    def _table_done(self, out: list[R]) -> None:
+        """Called when a complete table ends (before a new legend, at the end)."""
 
     # -- LineParser hooks ---------------------------------------------------------------
-    def parse_lines(self, lines: list[str]) -> list[Sample]:
-        out: list[Sample] = []
+    def parse_lines(self, lines: list[str]) -> list[R]:
+        out: list[R] = []
         try:
             self._parse(lines, out)
         except ParseError as error:
@@ -412,14 +355,16 @@ class MmperfmonParser(LineParser[Sample]):
             raise
         return out
 
-    def finish(self) -> list[Sample]:
+    def finish(self) -> list[R]:
         self._check_table_complete()
         if self._seen_legend and not self._blocks:
             raise self.error("the output ended before its table (truncated?)")
-        return []
+        out: list[R] = []
+        self._table_done(out)
+        return out
 
     # -- line classification ------------------------------------------------------------
-    def _parse(self, lines: list[str], out: list[Sample]) -> None:
+    def _parse(self, lines: list[str], out: list[R]) -> None:
         count = len(lines)
         i = 0
         while i < count:
@@ -447,13 +392,14 @@ class MmperfmonParser(LineParser[Sample]):
             i += 1
             self._line(line, out)
 
-    def _line(self, line: str, out: list[Sample]) -> None:
+    def _line(self, line: str, out: list[R]) -> None:
         stripped = line.strip()
         if not stripped:
             self._legend_open = False
             return
         if stripped == "Legend:":
             self._check_table_complete()
+            self._table_done(out)
             self._reset()
             self._legend_open = True
             self._seen_legend = True
@@ -472,15 +418,12 @@ class MmperfmonParser(LineParser[Sample]):
         self._row_slowly(line, self.line_number, out)
 
     def _legend_line(self, line: str) -> None:
-        match = _LEGEND_LINE.match(line)
-        parts = match.group(2).split("|") if match else []
-        if match is None or len(parts) < 3 or not all(parts[:2]) or not parts[-1]:
+        fields = _legend_entry(line)
+        if fields is None:
             raise self.error(
                 "expected a legend entry '<n>: <host>|<group>[|<instance>]|<metric>'", line
             )
-        number = int(match.group(1))
-        instance = "|".join(parts[2:-1]) if len(parts) > 3 else None
-        self._legend[number] = LegendEntry(number, parts[0], parts[1], instance, parts[-1])
+        self._legend[fields[0]] = LegendEntry(*fields)
 
     def _header(self, line: str) -> None:
         words = get_col_pos(line, align="right")
@@ -499,7 +442,7 @@ class MmperfmonParser(LineParser[Sample]):
             if entry is None:
                 raise self.error(f"value column {number} has no legend entry", line)
             entries.append(entry)
-        self._block = _Block(line, entries, extents, self.line_number)
+        self._block = _Block(_layout_of(line, tuple(entries)), self.line_number)
         self._blocks.append(self._block)
 
     def _check_table_complete(self) -> None:
@@ -521,30 +464,7 @@ class MmperfmonParser(LineParser[Sample]):
                 )
 
     # -- rows -------------------------------------------------------------------------------
-    def _stamp(self, text: str, line: str) -> int:
-        stamp = self._stamps.get(text)
-        if stamp is None:
-            try:
-                stamp = parse_timestamp(text.strip())
-            except ValueError as error:
-                raise self.error(str(error), line) from None
-            self._stamps[text] = stamp
-        return stamp
-
-    def _row_stamp(self, block: _Block, line: str) -> int:
-        label = line[: block.row_stop]
-        if block is self._blocks[0]:
-            start, stop = block.timestamp_extent
-            stamp = self._stamp(line[start:stop], line)
-            self._row_stamps[label] = stamp
-            return stamp
-        known = self._row_stamps.get(label)
-        if known is not None:
-            return known
-        start, stop = block.timestamp_extent
-        return self._stamp(line[start:stop], line)
-
-    def _rows(self, lines: list[str], first_line: int, out: list[Sample]) -> None:
+    def _rows(self, lines: list[str], first_line: int, out: list[R]) -> None:
         """Rows of the current block, all as wide as its header: the vectorised path."""
         block = self._block
         assert block is not None
@@ -554,33 +474,19 @@ class MmperfmonParser(LineParser[Sample]):
                 self.line_number = first_line + offset
                 self._row_slowly(line, self.line_number, out)
             return
-        width = len(block.entries)
-        plan = block.plan(units)
-        first_block = block is self._blocks[0]
-        stamps = self._stamps
-        row_stamps = self._row_stamps
-        row_stop = block.row_stop
         ts_start, ts_stop = block.timestamp_extent
-        if first_block:
-            texts = list(map(itemgetter(slice(ts_start, ts_stop)), lines))
-            found = list(map(stamps.get, texts))
-        else:
-            found = list(map(row_stamps.get, map(itemgetter(slice(0, row_stop)), lines)))
-        if None in found:
-            for index, line in enumerate(lines):
-                if found[index] is None:
-                    self.line_number = first_line + index
-                    found[index] = self._stamp(line[ts_start:ts_stop], line)
-        if first_block:
-            labels = map(itemgetter(slice(0, row_stop)), lines)
-            row_stamps.update(zip(labels, found, strict=True))  # type: ignore[arg-type]
-        rows = _build_rows(values, plan, len(lines), width)
-        if rows is None:
-            rows = [
-                _build_row(values[base : base + width], plan)
-                for base in range(0, len(lines) * width, width)
-            ]
-        out.extend(map(Sample, found, rows))  # type: ignore[arg-type]
+        texts = list(map(itemgetter(slice(ts_start, ts_stop)), lines))
+        labels = list(map(itemgetter(slice(0, block.row_stop)), lines))
+        if block is self._blocks[0]:
+            self._row_texts.update(zip(labels, texts, strict=True))
+        else:  # a later block takes the time stamp of its row in the first block
+            known = list(map(self._row_texts.get, labels))
+            if None in known:
+                known = [k if k is not None else t for k, t in zip(known, texts, strict=True)]
+            texts = known
+        width = len(block.entries)
+        columns = [values[k::width] for k in range(width)]
+        self._emit(block, texts, labels, columns, units, lines, first_line, out)
         block.rows += len(lines)
 
     def _convert(self, lines: list[str], block: _Block) -> tuple[list[Any] | None, tuple[int, ...]]:
@@ -648,14 +554,20 @@ class MmperfmonParser(LineParser[Sample]):
             values[k::width] = (np.asarray(column, dtype=np.float64) * factor).tolist()
         return values, tuple(units)
 
-    def _row_slowly(self, line: str, line_number: int, out: list[Sample]) -> None:
+    def _row_slowly(self, line: str, line_number: int, out: list[R]) -> None:
         """One row, cut by the header's column extents (the reference's way)."""
         block = self._block
         assert block is not None
         self.line_number = line_number
         if len(line.rstrip()) < block.value_stop:
             raise self.error("row is shorter than its header (truncated?)", line)
-        stamp = self._row_stamp(block, line)
+        label = line[: block.row_stop]
+        stamp = line[slice(*block.timestamp_extent)]
+        if block is self._blocks[0]:
+            self._row_texts[label] = stamp
+        else:
+            stamp = self._row_texts.get(label, stamp)
+        self._check_stamp(stamp, line)
         values: list[Any] = []
         units: list[int] = []
         for k, ((start, stop), entry) in enumerate(zip(block.extents, block.entries, strict=True)):
@@ -669,5 +581,155 @@ class MmperfmonParser(LineParser[Sample]):
             values.append(value)
             if had_unit:
                 units.append(k)
-        out.append(Sample(stamp, _build_row(values, block.plan(tuple(units)))))
+        columns = [[value] for value in values]
+        self._emit(block, [stamp], [label], columns, tuple(units), [line], line_number, out)
         block.rows += 1
+
+
+class MmperfmonParser(_TableReader[Sample]):
+    """Incremental parser of ``mmperfmon query`` output into :class:`Sample` records
+    (one per table line); see the module docstring."""
+
+    def __init__(self, source: str = "<input>", *, stamps: dict[str, int] | None = None) -> None:
+        """``stamps``: a cache of time stamp text -> epoch that parsers of outputs read
+        together (in the same time zone) may share, since their time stamps repeat."""
+        super().__init__(source)
+        self._stamps: dict[str, int] = {} if stamps is None else stamps
+
+    def _stamp(self, text: str, line: str) -> int:
+        stamp = self._stamps.get(text)
+        if stamp is None:
+            try:
+                stamp = parse_timestamp(text.strip())
+            except ValueError as error:
+                raise self.error(str(error), line) from None
+            self._stamps[text] = stamp
+        return stamp
+
+    def _check_stamp(self, text: str, line: str) -> None:
+        self._stamp(text, line)
+
+    def _emit(
+        self,
+        block: _Block,
+        texts: list[str],
+        labels: list[str],
+        columns: list[list[Any]],
+        units: tuple[int, ...],
+        lines: list[str],
+        first_line: int,
+        out: list[Sample],
+    ) -> None:
+        found = list(map(self._stamps.get, texts))
+        if None in found:
+            for index, text in enumerate(texts):
+                if found[index] is None:
+                    self.line_number = first_line + index
+                    found[index] = self._stamp(text, lines[index])
+        rows = build_rows(columns, block.plan(units), len(texts))
+        out.extend(map(Sample, found, rows))  # type: ignore[arg-type]
+
+
+class MmperfmonTableParser(_TableReader[RowChunk]):
+    """Incremental parser of ``mmperfmon query`` output into :class:`RowChunk` records.
+
+    The rows are those :class:`MmperfmonParser` reads, as columns, with their
+    time stamps checked but left as text (:func:`merge_chunks` converts them
+    where the dict is built).  A table is held back until it ends; then, when
+    its blocks have the same rows and no missing value, it comes out as one
+    chunk whose columns are those of all its blocks (their merged rows are
+    the rows' dicts), else as a chunk per batch of rows of each block.
+    """
+
+    def __init__(self, source: str = "<input>") -> None:
+        super().__init__(source)
+        self._pending: list[tuple[int, list[str], RowChunk]] = []
+
+    def parse_lines(self, lines: list[str]) -> list[RowChunk]:
+        try:
+            return super().parse_lines(lines)
+        except ParseError as error:
+            self._pending_into(error)
+            raise
+
+    def finish(self) -> list[RowChunk]:
+        try:
+            return super().finish()
+        except ParseError as error:
+            self._pending_into(error)
+            raise
+
+    def _pending_into(self, error: ParseError) -> None:
+        """The rows held back go with an error, after the records it carries."""
+        records = list(error.records)
+        error.records = records + [chunk for _, _, chunk in self._pending]
+        self._pending = []
+
+    def _check_stamp(self, text: str, line: str) -> None:
+        bad = check_timestamps([text])
+        if bad is not None:
+            raise self.error(bad[1], line)
+
+    def _emit(
+        self,
+        block: _Block,
+        texts: list[str],
+        labels: list[str],
+        columns: list[list[Any]],
+        units: tuple[int, ...],
+        lines: list[str],
+        first_line: int,
+        out: list[RowChunk],
+    ) -> None:
+        bad = check_timestamps(texts)
+        if bad is not None:
+            self.line_number = first_line + bad[0]
+            raise self.error(bad[1], lines[bad[0]])
+        chunk = RowChunk(first_line, texts, columns, block.layout(units))
+        self._pending.append((len(self._blocks) - 1, labels, chunk))  # rows of the last block
+
+    def _table_done(self, out: list[RowChunk]) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            combined = _combine(pending)
+            out.extend([chunk for _, _, chunk in pending] if combined is None else [combined])
+
+
+def _combine(pending: list[tuple[int, list[str], RowChunk]]) -> RowChunk | None:
+    """One chunk for all the blocks of a table, or ``None`` when their merge is not a plain
+    concatenation (other rows, a missing value, a key with and without instance)."""
+    blocks: dict[int, list[tuple[list[str], RowChunk]]] = {}
+    for index, labels, chunk in pending:
+        blocks.setdefault(index, []).append((labels, chunk))
+    if len(blocks) < 2:
+        return None
+    first_labels: list[str] | None = None
+    stamps: list[str] = []
+    columns: list[list[Any]] = []
+    layout: list[tuple[str, str, str | None]] = []
+    for parts in blocks.values():
+        own = parts[0][1].layout
+        if any(chunk.layout != own for _, chunk in parts):
+            return None
+        labels = [label for part_labels, _ in parts for label in part_labels]
+        if first_labels is None:
+            if len(set(labels)) != len(labels):
+                return None
+            first_labels = labels
+            stamps = [text for _, chunk in parts for text in chunk.stamps]
+        elif labels != first_labels:
+            return None
+        if len(parts) == 1:
+            columns += parts[0][1].columns
+        else:
+            columns += [
+                [value for column in pieces for value in column]
+                for pieces in zip(*(chunk.columns for _, chunk in parts), strict=True)
+            ]
+        layout += own
+    if any(None in column for column in columns):
+        return None
+    whole = tuple(layout)
+    if any(how is None for _, steps in plan_of(whole) for _, how, _ in steps):
+        return None
+    return RowChunk(pending[0][2].first_line, stamps, columns, whole)

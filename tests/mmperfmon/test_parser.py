@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mmpm_data import STAMPS, USAGE, WRAPPED, corpus_file, render
 
 from atokio.parsers import mmperfmon as mod
+from atokio.parsers import mmperfmon_rows as rows_mod
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.mmperfmon import (
     MmperfmonParser,
@@ -208,23 +209,24 @@ def test_rows_built_by_columns_equal_rows_built_one_by_one(
 ) -> None:
     text = USAGE + WRAPPED
     by_columns = parse(text)
-    calls: list[int] = []
-    real = mod._build_rows
-    monkeypatch.setattr(mod, "_build_rows", lambda *a: calls.append(1) or real(*a))
-    assert parse(text) == by_columns and calls  # the column path was taken
-    monkeypatch.setattr(mod, "_build_rows", lambda *a: None)
+    monkeypatch.setattr(rows_mod, "_is_mixed", lambda plan: True)  # row by row
     one_by_one = parse(text)
     assert one_by_one == by_columns
     assert [list(r.data[h]) for r in one_by_one for h in r.data] == [
         list(r.data[h]) for r in by_columns for h in r.data
     ]
-    # a missing sample: row by row (the column path declines)
-    plan = [("h", [("m", 0, None), ("n", mod.itemgetter(1, 2), ("a", "b"))])]
-    assert real([1, 2, 3, 4, 5, 6], plan, 2, 3) == [
+    monkeypatch.undo()
+    plan = rows_mod.plan_of((("h", "m", None), ("h", "n", "a"), ("h", "n", "b")))
+    assert rows_mod.build_rows([[1, 4], [2, 5], [3, 6]], plan, 2) == [
         {"h": {"m": 1, "n": {"a": 2, "b": 3}}},
         {"h": {"m": 4, "n": {"a": 5, "b": 6}}},
     ]
-    assert real([1, None, 3], plan, 1, 3) is None
+    # a missing sample: left out, row by row
+    assert rows_mod.build_rows([[1, None], [None, 5], [3, None]], plan, 2) == [
+        {"h": {"m": 1, "n": {"b": 3}}},
+        {"h": {"n": {"a": 5}}},
+    ]
+    assert rows_mod.build_rows([], [], 2) == [{}, {}]
 
 
 # -- errors -------------------------------------------------------------------------------
