@@ -37,6 +37,7 @@ from typing import IO, Any
 import pandas
 
 from atokio.collectors.files import open_binary
+from atokio.collectors.mmperfmon import load_tar_bundle
 from atokio.common import atomic_output
 from atokio.connectors.common import SubprocessOutputDict, gc_paused, walk_file_collection
 from atokio.parsers.base import ParseError
@@ -131,6 +132,10 @@ class Mmperfmon(SubprocessOutputDict):
         """
         stamps: dict[str, int] = {}  # the outputs' time stamps repeat: convert each once
         with gc_paused():
+            if os.path.isfile(input_file) and load_tar_bundle(
+                input_file, self, f"{input_file}:", stamps=stamps
+            ):
+                return
             for name, _mtime, handle in walk_file_collection(input_file):
                 source = (
                     name
