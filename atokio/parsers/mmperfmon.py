@@ -255,14 +255,24 @@ def _layout_of(header: str, entries: tuple[LegendEntry, ...]) -> _Layout:
 
 
 @functools.lru_cache(maxsize=8192)
-def _legend_entry(line: str) -> tuple[int, str, str, str | None, str] | None:
-    """``(number, host, group, instance, metric)`` of a legend line, ``None`` if it is none."""
+def _legend_entry(line: str) -> LegendEntry | None:
+    """The entry of a legend line, ``None`` if it is none."""
     match = _LEGEND_LINE.match(line)
     parts = match.group(2).split("|") if match else []
     if match is None or len(parts) < 3 or not all(parts[:2]) or not parts[-1]:
         return None
     instance = "|".join(parts[2:-1]) if len(parts) > 3 else None
-    return int(match.group(1)), parts[0], parts[1], instance, parts[-1]
+    return LegendEntry(int(match.group(1)), parts[0], parts[1], instance, parts[-1])
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_extents(line: str) -> tuple[tuple[int, int], ...] | None:
+    """The value column extents of a table header line, ``None`` if it is none."""
+    words = get_col_pos(line, align="right")
+    exact = get_col_pos(line)
+    if len(words) < 3 or line[exact[1][0] : exact[1][1]] != "Timestamp":
+        return None
+    return tuple(words[2:])
 
 
 class _Block:
@@ -368,6 +378,18 @@ class _TableReader(LineParser[R], Generic[R]):
         count = len(lines)
         i = 0
         while i < count:
+            if self._legend_open:  # a run of legend entries
+                legend = self._legend
+                start = i
+                while i < count:
+                    entry = _legend_entry(lines[i])
+                    if entry is None:
+                        break
+                    legend[entry.number] = entry
+                    i += 1
+                self.line_number += i - start
+                if i > start:
+                    continue
             line = lines[i]
             block = self._block
             if block is not None and not self._legend_open and len(line) == block.line_length:
@@ -418,23 +440,21 @@ class _TableReader(LineParser[R], Generic[R]):
         self._row_slowly(line, self.line_number, out)
 
     def _legend_line(self, line: str) -> None:
-        fields = _legend_entry(line)
-        if fields is None:
+        entry = _legend_entry(line)
+        if entry is None:
             raise self.error(
                 "expected a legend entry '<n>: <host>|<group>[|<instance>]|<metric>'", line
             )
-        self._legend[fields[0]] = LegendEntry(*fields)
+        self._legend[entry.number] = entry
 
     def _header(self, line: str) -> None:
-        words = get_col_pos(line, align="right")
-        exact = get_col_pos(line)
-        if len(words) < 3 or line[exact[1][0] : exact[1][1]] != "Timestamp":
+        extents = _header_extents(line)
+        if extents is None:
             raise self.error("expected a header 'Row Timestamp <metric> ...'", line)
         if not self._seen_legend:
             raise self.error("table header before any 'Legend:'", line)
         if self._block is not None:
             self._columns_done += len(self._block.entries)
-        extents = words[2:]
         entries: list[LegendEntry] = []
         for k in range(len(extents)):
             number = self._columns_done + k + 1
