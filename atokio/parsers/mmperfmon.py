@@ -209,14 +209,19 @@ class _Layout:
     __slots__ = (
         "entries",
         "extents",
+        "filled",
         "layouts",
         "leads",
         "line_length",
+        "relative_leads",
+        "relative_starts",
         "row_stop",
         "tails",
         "timestamp_extent",
+        "unit_starts",
         "value_start",
         "value_stop",
+        "wide",
     )
 
     def __init__(self, header: str, entries: tuple[LegendEntry, ...]) -> None:
@@ -231,6 +236,15 @@ class _Layout:
         self.value_stop = extents[-1][1]
         self.leads = np.array([start for start, _ in extents], dtype=np.intp)
         self.tails = np.array([stop - 1 for _, stop in extents], dtype=np.intp)
+        # never blank in a row: the last character of each value, row label and time stamp
+        ends = [self.row_stop - 1, self.timestamp_extent[1] - 1]
+        self.filled = np.concatenate([self.tails, np.array(ends, dtype=np.intp)])
+        # within the values region: separators, column starts, where "<space><X>B" would start
+        self.relative_leads = self.leads - self.value_start
+        self.relative_starts = self.relative_leads.copy()
+        self.unit_starts = self.tails - self.value_start - 2
+        # wide enough for "<digit> <X>B" plus its separator
+        self.wide = np.array([stop - start >= 5 for start, stop in extents], dtype=bool)
         self.layouts: dict[tuple[int, ...], Layout] = {}
 
     def layout(self, unit_columns: tuple[int, ...]) -> Layout:
@@ -516,43 +530,43 @@ class _TableReader(LineParser[R], Generic[R]):
             raw = "".join(lines).encode("ascii")
         except UnicodeEncodeError:
             return None, ()
-        grid = np.frombuffer(raw, dtype=np.uint8).reshape(count, block.line_length)
+        shape = block.shape
+        grid = np.frombuffer(raw, dtype=np.uint8).reshape(count, shape.line_length)
         # every value right-aligned in its column, with a space before it
-        if (grid[:, block.leads] != _SPACE).any() or (grid[:, block.tails] == _SPACE).any():
+        if (grid[:, shape.leads] != _SPACE).any() or (grid[:, shape.filled] == _SPACE).any():
             return None, ()
-        row_end = block.row_stop - 1
-        if (grid[:, row_end] == _SPACE).any() or (
-            grid[:, block.timestamp_extent[1] - 1] == _SPACE
-        ).any():
-            return None, ()
-        region = grid[:, block.value_start : block.value_stop].copy()
+        region = grid[:, shape.value_start : shape.value_stop].copy()
         lettered = region >= _FIRST_LETTER
-        units: list[int] = []
-        multipliers: list[np.ndarray] = []
+        units: tuple[int, ...] = ()
+        factors: np.ndarray | None = None
+        words_left = False
         if lettered.any():
-            offset = block.value_start
-            has_letters: np.ndarray = np.asarray(lettered.any(axis=0))
-            for k, (start, stop) in enumerate(block.extents):
-                if not has_letters[start - offset : stop - offset].any():
-                    continue
-                if stop - start < 5:  # too narrow for "<digit> <X>B" plus its separator
-                    continue
-                tail = region[:, stop - offset - 3 : stop - offset]
-                if (
-                    (tail[:, 0] == _SPACE).all()
-                    and (tail[:, 2] == _LETTER_B).all()
-                    and not lettered[:, start - offset : stop - offset - 2].any()
-                ):
-                    factor = _PREFIX_MULT[tail[:, 1]]
-                    if (factor == 0).any():
+            # columns with letters: "<number> <X>B" in every row makes a unit column
+            at = np.asarray(lettered.any(axis=0))
+            with_letters = np.logical_or.reduceat(at, shape.relative_starts)
+            candidates = np.flatnonzero(with_letters & shape.wide)
+            if candidates.size:
+                first = shape.unit_starts[candidates]
+                prefix = region[:, first + 1]
+                fit = (region[:, first] == _SPACE).all(axis=0) & (
+                    region[:, first + 2] == _LETTER_B
+                ).all(axis=0)
+                at[first + 1] = False
+                at[first + 2] = False
+                clean = ~np.logical_or.reduceat(at, shape.relative_starts)[candidates]
+                chosen = fit & clean
+                if chosen.any():
+                    factors = _PREFIX_MULT[prefix[:, chosen]]
+                    if (factors == 0).any():
                         return None, ()
-                    units.append(k)
-                    multipliers.append(factor)
-                    tail[:, :] = _SPACE
+                    picked = first[chosen]
+                    region[:, picked + 1] = _SPACE
+                    region[:, picked + 2] = _SPACE
+                    units = tuple(candidates[chosen].tolist())
+            words_left = bool((region >= _FIRST_LETTER).any()) if units else True
         if (region == _QUOTE).any():
             return None, ()
-        words_left = bool((region >= _FIRST_LETTER).any()) if units or lettered.any() else False
-        region[:, block.leads - block.value_start] = _COMMA
+        region[:, shape.relative_leads] = _COMMA
         payload = region.tobytes()
         try:
             values = json.loads(b"[" + payload[1:] + b"]")
@@ -567,12 +581,15 @@ class _TableReader(LineParser[R], Generic[R]):
                 kind = type(value)
                 if kind is not int and kind is not float and value is not None:
                     return None, ()
-        for k, factor in zip(units, multipliers, strict=True):
-            column = values[k::width]
-            if None in column:
-                return None, ()
-            values[k::width] = (np.asarray(column, dtype=np.float64) * factor).tolist()
-        return values, tuple(units)
+        if factors is not None:
+            for index, k in enumerate(units):
+                column = values[k::width]
+                if None in column:
+                    return None, ()
+                values[k::width] = (
+                    np.asarray(column, dtype=np.float64) * factors[:, index]
+                ).tolist()
+        return values, units
 
     def _row_slowly(self, line: str, line_number: int, out: list[R]) -> None:
         """One row, cut by the header's column extents (the reference's way)."""
