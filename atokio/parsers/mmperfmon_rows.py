@@ -162,6 +162,19 @@ def build_rows(
         return [{} for _ in range(count)]
     if _is_mixed(plan) or any(None in column for column in columns):
         return [_build_row(row, plan) for row in zip(*columns, strict=True)]
+    per_host = _metrics_by_host(columns, plan)
+    if len(plan) == 1:
+        host = plan[0][0]
+        return [{host: metrics} for metrics in per_host[0]]
+    hosts = [host for host, _ in plan]
+    return [
+        {host: metrics for host, metrics in zip(hosts, row, strict=True) if metrics}
+        for row in zip(*per_host, strict=True)
+    ]
+
+
+def _metrics_by_host(columns: list[list[Any]], plan: _Plan) -> list[list[dict[str, Any]]]:
+    """For each host of ``plan``, the metrics dict of every row (no value missing)."""
     per_host: list[list[dict[str, Any]]] = []
     for _host, steps in plan:
         keys: list[str] = []
@@ -175,14 +188,7 @@ def build_rows(
                     list(map(dict, map(zip, repeat(instances), zip(*how(columns), strict=True))))
                 )
         per_host.append(list(map(dict, map(zip, repeat(keys), zip(*values, strict=True)))))
-    if len(plan) == 1:
-        host = plan[0][0]
-        return [{host: metrics} for metrics in per_host[0]]
-    hosts = [host for host, _ in plan]
-    return [
-        {host: metrics for host, metrics in zip(hosts, row, strict=True) if metrics}
-        for row in zip(*per_host, strict=True)
-    ]
+    return per_host
 
 
 def _build_row(values: Sequence[Any], plan: _Plan) -> dict[str, dict[str, Any]]:
@@ -287,6 +293,28 @@ def merge_chunks(
                     raise ParseError(
                         str(error), source=source, line_number=chunk.first_line + index
                     ) from None
-        rows = build_rows(chunk.columns, plan_of(chunk.layout), count)
+        plan = plan_of(chunk.layout)
+        if len(plan) == 1 and not _is_mixed(plan) and not any(None in c for c in chunk.columns):
+            _merge_host(into, found, plan[0][0], _metrics_by_host(chunk.columns, plan)[0])  # type: ignore[arg-type]
+            continue
+        rows = build_rows(chunk.columns, plan, count)
         merge_samples(zip(found, rows, strict=True), into)  # type: ignore[arg-type]
     return into
+
+
+def _merge_host(
+    into: dict[int, dict[str, dict[str, Any]]],
+    stamps: list[int],
+    host: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    """:func:`merge_samples` of rows of one host (the usual case, without a dict per row)."""
+    get = into.get
+    for stamp, metrics in zip(stamps, rows, strict=True):
+        known = get(stamp)
+        if known is None:
+            into[stamp] = {host: metrics}
+        elif host not in known:
+            known[host] = metrics
+        else:
+            merge_samples(((stamp, {host: metrics}),), into)
