@@ -28,6 +28,7 @@ import os
 import tarfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
 import anyio
@@ -116,7 +117,7 @@ def plain_tar_members(path: str) -> list[TarMember] | None:
     """The regular files of an uncompressed tar, in archive order.
 
     ``None`` when ``path`` is a compressed tar or holds a sparse file (their
-    bytes cannot be read in place); ``tarfile.TarError`` when it is no tar.
+    bytes cannot be read in place), and when it is no tar or a damaged one.
     """
     try:
         fast = _ustar_members(path)
@@ -126,16 +127,15 @@ def plain_tar_members(path: str) -> list[TarMember] | None:
         return fast
     members: list[TarMember] = []
     try:
-        bundle = tarfile.open(path, "r:")
-    except tarfile.ReadError:
-        return None  # compressed, or no tar at all: the caller's reader decides
-    with bundle:
-        for member in bundle:
-            if not member.isfile():
-                continue
-            if member.issparse():
-                return None
-            members.append(TarMember(member.name, member.offset_data, member.size))
+        with tarfile.open(path, "r:") as bundle:
+            for member in bundle:
+                if not member.isfile():
+                    continue
+                if member.issparse():
+                    return None
+                members.append(TarMember(member.name, member.offset_data, member.size))
+    except tarfile.TarError:
+        return None  # compressed, cut short or no tar: the caller's reader says what is wrong
     return members
 
 
@@ -262,6 +262,13 @@ async def _aload(
         raise failure  # as itself, not in an exception group
 
 
+def _start_workers(workers: int) -> None:
+    try:
+        warm_up(workers)
+    except Exception as error:  # reported by the first call in a worker
+        logger.debug("worker processes did not start: %s", error)
+
+
 def load_tar_bundle(
     path: str,
     into: dict[int, Any],
@@ -273,9 +280,10 @@ def load_tar_bundle(
     """Merge the outputs in the plain tar ``path`` into ``into``, parsed on every core.
 
     Members are named ``prefix + name`` in errors (see :func:`parse_tar_members`); ``stamps`` caches time
-    stamp text -> epoch.  Returns ``False`` (and does nothing) when the tar is
-    not for this path (compressed, small, one core, no worker processes): the
-    caller then loads it in its own process.
+    stamp text -> epoch.  Returns ``False`` when the tar is not for this path
+    (compressed, small, one core, no worker processes; nothing was merged) or
+    when the worker processes broke down (what was merged is merged again
+    unchanged): the caller then loads it in its own process.
     """
     workers = workers or default_workers()
     if workers < 2 or not processes_can_start():
@@ -288,7 +296,7 @@ def load_tar_bundle(
     groups = _groups(members, max(min(GROUP_BYTES, total // (8 * workers)), 1))
     # the worker processes start in a thread (a fresh pool takes a few tenths of a
     # second); meanwhile the first groups are parsed here
-    starter = threading.Thread(target=warm_up, args=(workers,), name="atokio-warm-up")
+    starter = threading.Thread(target=_start_workers, args=(workers,), name="atokio-warm-up")
     starter.start()
     try:
         done = 0
@@ -306,5 +314,10 @@ def load_tar_bundle(
         workers,
     )
     if done < len(groups):
-        run_sync(_aload, path, groups[done:], prefix, into, stamps, workers)
+        try:
+            run_sync(_aload, path, groups[done:], prefix, into, stamps, workers)
+        except BrokenProcessPool as error:
+            # merging the same members again changes nothing: the caller starts over
+            logger.warning("%s: worker processes failed (%s); loading in this process", path, error)
+            return False
     return True

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import tarfile
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,25 @@ def test_parallel_bad_time_stamp_and_bad_gzip_member(
     broken = write_tar(tmp_path / "g.tar", [*MEMBERS[:2], ("b/x.out.gz", b"\x1f\x8bnot gzip")])
     with pytest.raises(gzip.BadGzipFile):
         Mmperfmon.from_file(str(broken))
+
+
+@needs_processes
+def test_broken_workers_fall_back_to_one_process(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parallel: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = write_tar(tmp_path / "b.tar", MEMBERS)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(collector, "run_in_worker", broken)
+    with caplog.at_level(logging.WARNING, logger=collector.__name__):
+        loaded = Mmperfmon.from_file(str(path))
+    assert shape(loaded) == shape(sequential(path, monkeypatch))
+    assert "worker processes failed (a worker died)" in caplog.text
 
 
 def test_compressed_and_small_bundles_take_the_one_process_path(
