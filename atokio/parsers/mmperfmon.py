@@ -118,7 +118,7 @@ _LEGEND_LINE = re.compile(r"^\s*(\d+):\s*(\S.*?)\s*$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 _WORD = re.compile(r"\S+")
 
-_SPACE, _QUOTE, _COMMA, _LETTER_B = 32, 34, 44, ord("B")
+_SPACE, _COMMA, _LETTER_B = 32, 44, ord("B")
 #: bytes >= this are letters (digits, '.', '+', '-', ' ' and ',' are below)
 _FIRST_LETTER = ord("A")
 #: multiplier of the unit "<X>B" by the byte X (0 = not a unit)
@@ -536,11 +536,11 @@ class _TableReader(LineParser[R], Generic[R]):
         if (grid[:, shape.leads] != _SPACE).any() or (grid[:, shape.filled] == _SPACE).any():
             return None, ()
         region = grid[:, shape.value_start : shape.value_stop].copy()
-        lettered = region >= _FIRST_LETTER
         units: tuple[int, ...] = ()
         factors: np.ndarray | None = None
         words_left = False
-        if lettered.any():
+        if region.max() >= _FIRST_LETTER:
+            lettered = region >= _FIRST_LETTER
             # columns with letters: "<number> <X>B" in every row makes a unit column
             at = np.asarray(lettered.any(axis=0))
             with_letters = np.logical_or.reduceat(at, shape.relative_starts)
@@ -564,10 +564,10 @@ class _TableReader(LineParser[R], Generic[R]):
                     region[:, picked + 2] = _SPACE
                     units = tuple(candidates[chosen].tolist())
             words_left = bool((region >= _FIRST_LETTER).any()) if units else True
-        if (region == _QUOTE).any():
-            return None, ()
         region[:, shape.relative_leads] = _COMMA
         payload = region.tobytes()
+        if b'"' in payload:
+            return None, ()
         try:
             values = json.loads(b"[" + payload[1:] + b"]")
         except ValueError:
@@ -718,7 +718,8 @@ class MmperfmonTableParser(_TableReader[RowChunk]):
         first_line: int,
         out: list[RowChunk],
     ) -> None:
-        bad = check_timestamps(texts)
+        checked = block is not self._blocks[0] and all(map(self._row_texts.__contains__, labels))
+        bad = None if checked else check_timestamps(texts)  # else all from the first block
         if bad is not None:
             self.line_number = first_line + bad[0]
             raise self.error(bad[1], lines[bad[0]])
