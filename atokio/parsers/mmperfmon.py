@@ -723,7 +723,8 @@ class MmperfmonTableParser(_TableReader[RowChunk]):
         if bad is not None:
             self.line_number = first_line + bad[0]
             raise self.error(bad[1], lines[bad[0]])
-        chunk = RowChunk(first_line, texts, columns, block.layout(units))
+        complete = not any(None in column for column in columns)
+        chunk = RowChunk(first_line, texts, columns, block.layout(units), complete)
         self._pending.append((len(self._blocks) - 1, labels, chunk))  # rows of the last block
 
     def _table_done(self, out: list[RowChunk]) -> None:
@@ -765,9 +766,9 @@ def _combine(pending: list[tuple[int, list[str], RowChunk]]) -> RowChunk | None:
                 for pieces in zip(*(chunk.columns for _, chunk in parts), strict=True)
             ]
         layout += own
-    if any(None in column for column in columns):
+    if not all(chunk.complete for _, _, chunk in pending):
         return None
     whole = tuple(layout)
     if any(how is None for _, steps in plan_of(whole) for _, how, _ in steps):
         return None
-    return RowChunk(pending[0][2].first_line, stamps, columns, whole)
+    return RowChunk(pending[0][2].first_line, stamps, columns, whole, True)

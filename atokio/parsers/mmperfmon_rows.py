@@ -73,13 +73,15 @@ class RowChunk(NamedTuple):
     ``first_line`` is the line number of the first row; ``stamps`` the time
     stamp text of each row as cut from its line; ``columns[k][r]`` the value of
     column ``k`` in row ``r`` (``None``: no sample); ``layout[k]`` what column
-    ``k`` holds.
+    ``k`` holds; ``complete`` tells that no value is ``None`` (``False``: not
+    known).
     """
 
     first_line: int
     stamps: list[str]
     columns: list[list[Any]]
     layout: Layout
+    complete: bool = False
 
 
 # -- time stamps ------------------------------------------------------------------------
@@ -187,7 +189,11 @@ def _metrics_by_host(columns: list[list[Any]], plan: _Plan) -> list[list[dict[st
                 values.append(
                     list(map(dict, map(zip, repeat(instances), zip(*how(columns), strict=True))))
                 )
-        per_host.append(list(map(dict, map(zip, repeat(keys), zip(*values, strict=True)))))
+        if len(keys) == 1:
+            key = keys[0]
+            per_host.append([{key: value} for value in values[0]])
+        else:
+            per_host.append(list(map(dict, map(zip, repeat(keys), zip(*values, strict=True)))))
     return per_host
 
 
@@ -294,7 +300,8 @@ def merge_chunks(
                         str(error), source=source, line_number=chunk.first_line + index
                     ) from None
         plan = plan_of(chunk.layout)
-        if len(plan) == 1 and not _is_mixed(plan) and not any(None in c for c in chunk.columns):
+        complete = chunk.complete or not any(None in column for column in chunk.columns)
+        if len(plan) == 1 and complete and not _is_mixed(plan):
             _merge_host(into, found, plan[0][0], _metrics_by_host(chunk.columns, plan)[0])  # type: ignore[arg-type]
             continue
         rows = build_rows(chunk.columns, plan, count)

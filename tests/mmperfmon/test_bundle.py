@@ -240,7 +240,8 @@ def test_blocks_of_a_table_come_as_one_chunk_when_they_line_up() -> None:
     assert wrapped[0].first_line == 10
     assert [len(column) for column in wrapped[0].columns] == [3] * 5
     assert wrapped[0].layout[3] == ("node2.example.org", "gpfs_fs_read_ops", "fs.example.org|tl1")
-    assert len(chunks_of(NULLS)) == 2  # a missing value: a chunk per block
+    assert wrapped[0].complete
+    assert [chunk.complete for chunk in chunks_of(NULLS)] == [False, False]  # a chunk per block
     assert len(chunks_of(MIXED)) == 2  # a key with and without instance
     assert chunks_of(USAGE)[0].stamps[0].strip() == STAMPS[0]
 
