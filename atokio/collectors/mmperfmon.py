@@ -33,7 +33,6 @@ from typing import Any, NamedTuple
 
 import anyio
 
-from atokio.collectors.sync import run_sync
 from atokio.collectors.workers import (
     default_workers,
     processes_can_start,
@@ -314,6 +313,9 @@ def load_tar_bundle(
         workers,
     )
     if done < len(groups):
+        # imported here: the worker processes import this module, and need no event loop
+        from atokio.collectors.sync import run_sync
+
         try:
             run_sync(_aload, path, groups[done:], prefix, into, stamps, workers)
         except BrokenProcessPool as error:
