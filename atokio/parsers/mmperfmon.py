@@ -43,6 +43,14 @@ the blocks of one time stamp is a dict merge, :func:`merge_samples`), so no
 row is held back and memory stays bounded by one chunk of input plus the
 row-number -> time stamp map of the current table.
 
+:class:`MmperfmonTableParser` reads the same text into
+:class:`~atokio.parsers.mmperfmon_rows.RowChunk` records instead: value
+columns with a layout, and time stamps checked but left as text, compact
+enough to send from a worker process; :func:`merge_chunks` makes of them the
+dict that :func:`merge_samples` makes of the samples.  It holds a table back
+until the table ends, so that the blocks of a wrapped table come out as one
+chunk.
+
 Errors (:class:`~atokio.parsers.base.ParseError`, with source and line):
 a line that is neither legend, header, row nor blank; a legend entry
 without ``host|group|metric``; a header column without a legend entry; a
@@ -60,7 +68,8 @@ per-value rules do.  Rows are then assembled through a per-block plan that
 groups the columns by host and metric, so the Python work is per row and
 per (host, metric), not per value.  Batches that do not fit the fast path
 (irregular lines, odd values) take the line-by-line path, which gives the
-same records.
+same records.  Legend lines and header layouts repeat from one output to the
+next (same servers, same metrics) and are worked out once.
 """
 
 from __future__ import annotations
