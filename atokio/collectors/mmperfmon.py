@@ -107,7 +107,7 @@ def _ustar_members(path: str) -> list[TarMember] | None:
                 if data + length > size:
                     return None  # cut short: tarfile reports it
                 members.append(TarMember(name, data, length))
-            elif kind not in _NO_DATA and kind != b"\0" or length:
+            elif length or (kind not in _NO_DATA and kind != b"\0"):
                 return None  # long names, pax headers, sparse files, ...
             offset = data + -(-length // 512) * 512
 
@@ -278,11 +278,12 @@ def load_tar_bundle(
 ) -> bool:
     """Merge the outputs in the plain tar ``path`` into ``into``, parsed on every core.
 
-    Members are named ``prefix + name`` in errors (see :func:`parse_tar_members`); ``stamps`` caches time
-    stamp text -> epoch.  Returns ``False`` when the tar is not for this path
-    (compressed, small, one core, no worker processes; nothing was merged) or
-    when the worker processes broke down (what was merged is merged again
-    unchanged): the caller then loads it in its own process.
+    Members are named ``prefix + name`` in errors (see :func:`parse_tar_members`);
+    ``stamps`` caches time stamp text -> epoch.  Returns ``False`` when the tar
+    is not for this path (compressed, small, one core, no worker processes;
+    nothing was merged) or when the worker processes broke down (what was
+    merged is merged again unchanged): the caller then loads it in its own
+    process.
     """
     workers = workers or default_workers()
     if workers < 2 or not processes_can_start():
