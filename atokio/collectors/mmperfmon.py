@@ -28,15 +28,15 @@ import os
 import tarfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
-import anyio
-
 from atokio.collectors.workers import (
+    _discard_pool,
     default_workers,
+    process_pool,
     processes_can_start,
-    run_in_worker,
     warm_up,
 )
 from atokio.parsers.base import ParseError
@@ -214,7 +214,7 @@ def _groups(members: list[TarMember], size: int) -> list[list[TarMember]]:
     return groups
 
 
-async def _aload(
+def _load_in_pool(
     path: str,
     groups: list[list[TarMember]],
     prefix: str,
@@ -222,43 +222,28 @@ async def _aload(
     stamps: dict[str, int],
     workers: int,
 ) -> None:
-    limiter = anyio.CapacityLimiter(2 * workers)  # one group waits in each worker's queue
-    done: dict[int, tuple[bool, Any]] = {}
-    arrived = anyio.Event()
+    """Parse ``groups`` in the worker processes and merge their results here, in order.
 
-    async def run(number: int) -> None:
-        try:
-            result = await run_in_worker(
-                parse_tar_members, path, groups[number], prefix, limiter=limiter
-            )
-            done[number] = (True, result)
-        except Exception as error:
-            done[number] = (False, error)
-        arrived.set()
-
-    failure: BaseException | None = None
-    async with anyio.create_task_group() as group:
-        sent = 0
+    A few groups per worker are handed out ahead of the one merged next, so the
+    workers parse while this process merges, and memory stays bounded.  This is
+    a plain wait on the pool's futures, without an event loop: the call is
+    synchronous anyway, and this way costs this process least.
+    """
+    pool = process_pool()
+    ahead = 3 * workers  # groups handed out beyond the one merged next
+    futures: dict[int, Future[list[MemberResult]]] = {}
+    try:
+        for number in range(min(ahead, len(groups))):
+            futures[number] = pool.submit(parse_tar_members, path, groups[number], prefix)
         for number in range(len(groups)):
-            while sent < len(groups) and sent - number < 3 * workers:
-                group.start_soon(run, sent)
-                sent += 1
-            while number not in done:
-                await arrived.wait()
-                arrived = anyio.Event()
-            ok, value = done.pop(number)
-            if ok:
-                try:
-                    _merge_results(value, into, stamps)
-                except Exception as error:
-                    value = error
-                    ok = False
-            if not ok:
-                failure = value
-                group.cancel_scope.cancel()
-                break
-    if failure is not None:
-        raise failure  # as itself, not in an exception group
+            results = futures.pop(number).result()
+            later = number + ahead
+            if later < len(groups):
+                futures[later] = pool.submit(parse_tar_members, path, groups[later], prefix)
+            _merge_results(results, into, stamps)
+    finally:
+        for future in futures.values():
+            future.cancel()
 
 
 def _start_workers(workers: int) -> None:
@@ -314,12 +299,10 @@ def load_tar_bundle(
         workers,
     )
     if done < len(groups):
-        # imported here: the worker processes import this module, and need no event loop
-        from atokio.collectors.sync import run_sync
-
         try:
-            run_sync(_aload, path, groups[done:], prefix, into, stamps, workers)
+            _load_in_pool(path, groups[done:], prefix, into, stamps, workers)
         except BrokenProcessPool as error:
+            _discard_pool(process_pool())  # the next call starts a fresh pool
             # merging the same members again changes nothing: the caller starts over
             logger.warning("%s: worker processes failed (%s); loading in this process", path, error)
             return False

@@ -6,7 +6,9 @@ import gzip
 import io
 import json
 import logging
+import os
 import tarfile
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -171,15 +173,16 @@ def test_broken_workers_fall_back_to_one_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = write_tar(tmp_path / "b.tar", MEMBERS)
-
-    async def broken(*args: Any, **kwargs: Any) -> Any:
-        raise BrokenProcessPool("a worker died")
-
-    monkeypatch.setattr(collector, "run_in_worker", broken)
+    broken = ProcessPoolExecutor(max_workers=1)
+    with pytest.raises(BrokenProcessPool):
+        broken.submit(os._exit, 1).result()  # its worker died: the pool is broken
+    monkeypatch.setattr(collector, "process_pool", lambda: broken)
+    monkeypatch.setattr(collector, "warm_up", lambda workers: None)
     with caplog.at_level(logging.WARNING, logger=collector.__name__):
         loaded = Mmperfmon.from_file(str(path))
     assert shape(loaded) == shape(sequential(path, monkeypatch))
-    assert "worker processes failed (a worker died)" in caplog.text
+    assert "worker processes failed" in caplog.text
+    assert "loading in this process" in caplog.text
 
 
 def test_compressed_and_small_bundles_take_the_one_process_path(
