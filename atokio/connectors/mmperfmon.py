@@ -128,7 +128,10 @@ class Mmperfmon(SubprocessOutputDict):
 
         Each member is one ``mmperfmon`` invocation; members named ``*.gz``
         are decompressed.  Members are parsed with fresh parser state (legend,
-        column extents, row numbers) and merged.
+        column extents, row numbers) and merged.  An uncompressed tar of more
+        than a few MB is parsed by the worker processes
+        (:func:`atokio.collectors.mmperfmon.load_tar_bundle`); the result is
+        the same.
         """
         stamps: dict[str, int] = {}  # the outputs' time stamps repeat: convert each once
         with gc_paused():
