@@ -14,9 +14,10 @@ equals a one-process load of the members one after the other.
 Members named ``*.gz`` are decompressed by the workers.  A member with bad
 text ends the load with its :class:`~atokio.parsers.base.ParseError` (naming
 the member and line) after the members before it, and its rows before the bad
-line, were merged.  A compressed tar (which cannot be read from the middle),
-a small one, a machine with one core or a script that cannot start worker
-processes is left to the caller's one-process path.
+line, were merged.  With one core, from a script that cannot start worker
+processes, or while other work keeps the cores busy, the same parse and merge
+runs in this process alone.  A compressed tar (which cannot be read from the
+middle) or a small one is left to the caller's reader.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ __all__ = [
     "PARALLEL_BYTES",
     "TarMember",
     "load_tar_bundle",
+    "machine_busy",
     "parse_tar_members",
     "plain_tar_members",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: A bundle smaller than this (bytes of its members) is loaded in one process.
+#: A bundle smaller than this (bytes of its members) is left to the caller's reader.
 PARALLEL_BYTES = 4 << 20
 
 #: Bytes of members handed to a worker at once.
@@ -246,6 +248,19 @@ def _load_in_pool(
             future.cancel()
 
 
+def machine_busy(workers: int) -> bool:
+    """Whether other work keeps the cores busy: a 1-minute load average of at least
+    ``workers - 0.5`` (``False`` where the system has none).
+
+    Worker processes cost more CPU time in all than one process does (their
+    start, the results sent back); that pays off only with cores to spare.
+    """
+    try:
+        return os.getloadavg()[0] >= workers - 0.5
+    except OSError:
+        return False
+
+
 def _start_workers(workers: int) -> None:
     try:
         warm_up(workers)
@@ -264,21 +279,25 @@ def load_tar_bundle(
     """Merge the outputs in the plain tar ``path`` into ``into``, parsed on every core.
 
     Members are named ``prefix + name`` in errors (see :func:`parse_tar_members`);
-    ``stamps`` caches time stamp text -> epoch.  Returns ``False`` when the tar
-    is not for this path (compressed, small, one core, no worker processes;
-    nothing was merged) or when the worker processes broke down (what was
-    merged is merged again unchanged): the caller then loads it in its own
-    process.
+    ``stamps`` caches time stamp text -> epoch.  With one core, from a script
+    that cannot start worker processes, or while the machine is busy
+    (:func:`machine_busy`), the members are parsed and merged here, group by
+    group, the same way.  Returns ``False`` when the tar is not for this
+    function (compressed or small; nothing was merged) or when the worker
+    processes broke down (what was merged is merged again unchanged): the
+    caller then loads it its own way.
     """
     workers = workers or default_workers()
-    if workers < 2 or not processes_can_start():
-        return False
     members = plain_tar_members(path)
     total = sum(member.size for member in members) if members is not None else 0
     if members is None or total < PARALLEL_BYTES:
         return False
     stamps = {} if stamps is None else stamps
     groups = _groups(members, max(min(GROUP_BYTES, total // (8 * workers)), 1))
+    if workers < 2 or not processes_can_start() or machine_busy(workers):
+        for group in groups:
+            _merge_results(parse_tar_members(path, group, prefix), into, stamps)
+        return True
     # the worker processes start in a thread (a fresh pool takes a few tenths of a
     # second); meanwhile the first groups are parsed here
     starter = threading.Thread(target=_start_workers, args=(workers,), name="atokio-warm-up")

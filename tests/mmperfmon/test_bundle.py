@@ -95,6 +95,7 @@ needs_processes = pytest.mark.skipif(not processes_can_start(), reason="no worke
 @pytest.fixture
 def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any bundle takes the worker path, one or two members a group."""
+    monkeypatch.setattr(collector, "machine_busy", lambda workers: False)
     monkeypatch.setattr(collector, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(collector, "GROUP_BYTES", 2000)
 
@@ -185,6 +186,30 @@ def test_broken_workers_fall_back_to_one_process(
     assert "loading in this process" in caplog.text
 
 
+def test_busy_machine_one_core_or_no_processes_parse_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: None
+) -> None:
+    path = write_tar(tmp_path / "b.tar", MEMBERS)
+    expected = shape(sequential(path, monkeypatch))
+
+    def no_pool() -> None:
+        raise AssertionError("no worker process should be used")
+
+    monkeypatch.setattr(collector, "process_pool", no_pool)
+    monkeypatch.setattr(collector, "warm_up", lambda workers: no_pool())
+    for how in ("busy", "one core", "no processes"):
+        with monkeypatch.context() as patch:
+            busy, can_start = how == "busy", how != "no processes"
+            patch.setattr(collector, "machine_busy", lambda workers, busy=busy: busy)
+            patch.setattr(collector, "processes_can_start", lambda can=can_start: can)
+            into: dict[int, Any] = {}
+            assert collector.load_tar_bundle(
+                str(path), into, f"{path}:", workers=1 if how == "one core" else 2
+            )
+            assert shape(into) == expected
+    assert isinstance(collector.machine_busy(2), bool)
+
+
 def test_compressed_and_small_bundles_take_the_one_process_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: None
 ) -> None:
@@ -195,7 +220,6 @@ def test_compressed_and_small_bundles_take_the_one_process_path(
     assert Mmperfmon.from_file(str(tgz)) == sequential(plain, monkeypatch)
     monkeypatch.setattr(collector, "PARALLEL_BYTES", 1 << 62)
     assert not collector.load_tar_bundle(str(plain), {}, "x:")
-    assert not collector.load_tar_bundle(str(plain), {}, "x:", workers=1)
 
 
 def test_members_parsed_and_merged_here_equal_the_samples(tmp_path: Path) -> None:
