@@ -23,6 +23,7 @@ __all__ = [
     "RANGE",
     "iter_file",
     "aconsume_file_ranges",
+    "aparse_file_ranges",
     "line_ranges",
     "open_binary",
     "parse_file",
@@ -101,9 +102,18 @@ async def read_file(
 RANGE = 8 << 20
 
 
-def line_ranges(path: str | os.PathLike[str], size: int, piece: int) -> list[tuple[int, int]]:
+def line_ranges(
+    path: str | os.PathLike[str], size: int, piece: int, boundary: bytes = b"\n"
+) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` covering a plain file of ``size`` bytes, each range about
-    ``piece`` bytes long and ending just after a line break (the last at the end)."""
+    ``piece`` bytes long and ending just after a line break (the last at the end).
+
+    ``boundary`` (which starts with the line break) says where a range may end:
+    ``b"\nBEGIN"`` ends ranges only before lines that start with ``BEGIN``.
+    """
+    if not boundary.startswith(b"\n"):
+        raise ValueError(f"a range boundary must start with a line break, not {boundary!r}")
+    keep = len(boundary) - 1
     ranges: list[tuple[int, int]] = []
     start = 0
     with open(path, "rb") as handle:
@@ -113,17 +123,17 @@ def line_ranges(path: str | os.PathLike[str], size: int, piece: int) -> list[tup
                 ranges.append((start, size))
                 break
             handle.seek(target)
-            stop = target
-            while True:  # the first line break at or after the target
-                block = handle.read(1 << 16)
-                if not block:
-                    stop = size
-                    break
-                found = block.find(b"\n")
+            stop = size
+            offset = target  # of tail[0], then of data[0]
+            tail = b""  # the end of the bytes searched, where a boundary may begin
+            while block := handle.read(1 << 16):  # the first boundary at or after the target
+                data = tail + block
+                found = data.find(boundary)
                 if found >= 0:
-                    stop += found + 1
+                    stop = offset + found + 1
                     break
-                stop += len(block)
+                tail = data[max(0, len(data) - keep) :] if keep else b""
+                offset += len(data) - len(tail)
             ranges.append((start, stop))
             start = stop
     return ranges
@@ -189,6 +199,7 @@ async def aconsume_file_ranges(
     piece: int | None = None,
     workers: int | None = None,
     here_until_ready: bool = False,
+    boundary: bytes = b"\n",
 ) -> None:
     """``consume(start, fn(path, start, stop, *args))`` for line-aligned ranges of a file,
     in file order.
@@ -209,7 +220,8 @@ async def aconsume_file_ranges(
     a thread), in turn with the workers, until the worker pool has started:
     starting it takes a good part of a second, much more on a busy machine,
     during which this process would otherwise wait idle; the workers are given
-    ranges only once they can start on them at once.
+    ranges only once they can start on them at once.  ``boundary`` says where
+    ranges may end (see :func:`line_ranges`).
     """
     from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
 
@@ -222,7 +234,7 @@ async def aconsume_file_ranges(
     if not plain or size <= piece or workers <= 1 or not processes_can_start():
         consume(0, await anyio.to_thread.run_sync(fn, name, 0, -1, *args))
         return
-    ranges = await anyio.to_thread.run_sync(line_ranges, name, size, piece)
+    ranges = await anyio.to_thread.run_sync(line_ranges, name, size, piece, boundary)
     done: dict[int, tuple[bool, Any]] = {}
     changed = anyio.Event()  # set when a range is computed or consumed
     taken = consumed = 0
@@ -290,3 +302,57 @@ async def aconsume_file_ranges(
             notify()
     if failure is not None:
         raise failure  # as itself, not in an exception group
+
+
+async def aparse_file_ranges(
+    path: str | os.PathLike[str],
+    make_parser: Callable[[], Parser[R]],
+    consume: Callable[[list[R], int], None],
+    *,
+    piece: int | None = None,
+    workers: int | None = None,
+    boundary: bytes = b"\n",
+) -> None:
+    """``consume(records, lines_before)`` for the ranges of a file, in file order, each range
+    parsed by a parser of its own (:func:`parse_range`, in a worker process; see
+    :func:`aconsume_file_ranges`, whose ranges this process computes too until the
+    workers have started).
+
+    ``make_parser`` must be picklable (a class, or a ``functools.partial`` of
+    one) and give a parser for text that starts at a line start (or, with
+    ``boundary``, at such a boundary) whose ``line_number`` is, once closed,
+    the number of lines it was given; ``lines_before`` is the number of lines
+    of the file before the range, which the line numbers that the parser put
+    into its records are relative to.  A :class:`ParseError` is raised with
+    its line numbered in the whole file, after the records before it were
+    consumed.
+    """
+    lines_before = 0
+
+    def take(_start: int, result: tuple[list[R], Any, ParseError | None]) -> None:
+        nonlocal lines_before
+        records, parser, error = result
+        consume(records, lines_before)
+        if error is not None:
+            raise _shifted(error, lines_before)
+        lines_before += parser.line_number
+
+    await aconsume_file_ranges(
+        path,
+        parse_range,
+        take,
+        make_parser,
+        piece=piece,
+        workers=workers,
+        here_until_ready=True,
+        boundary=boundary,
+    )
+
+
+def _shifted(error: ParseError, lines: int) -> ParseError:
+    """``error`` with its line number moved down by ``lines``."""
+    if not lines or error.line_number is None:
+        return error
+    return ParseError(
+        error.message, source=error.source, line_number=error.line_number + lines, text=error.text
+    )

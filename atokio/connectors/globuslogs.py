@@ -17,11 +17,16 @@ reference read them as local time); ``BUFFER``, ``BLOCK``, ``NBYTES``,
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from typing import Any
 
-from atokio.connectors.common import SubprocessOutputList, _TextLog
-from atokio.parsers.globus import GlobusLogParser, listify_ips
+from atokio.collectors.files import aparse_file_ranges, open_binary
+from atokio.collectors.sync import run_sync
+from atokio.connectors.common import SubprocessOutputList, _TextLog, gc_paused
+from atokio.parsers.base import ParseError
+from atokio.parsers.globus import GlobusColumns, GlobusLogParser, listify_ips, records_of
 
 __all__ = ["GlobusLog"]
 
@@ -73,6 +78,39 @@ class GlobusLog(_TextLog, SubprocessOutputList):
         """Instantiates from a string."""
         return cls(from_string=input_str)
 
+    def load_cache(self, cache_file: str | None = None) -> None:
+        """Parse a log file (plain or gzip), or the JSON that ``save_cache`` wrote.
+
+        A large plain file is parsed by worker processes on every core, a
+        range of it each, into columns (:class:`~atokio.parsers.globus.GlobusColumns`)
+        from which this process builds the dicts while they parse the next
+        ranges (see :func:`atokio.collectors.files.aparse_file_ranges`); the
+        records are those of a parse in one process.
+        """
+        path = cache_file or self.cache_file
+        if path is None:
+            raise ValueError("no cache file given")
+        name = os.fspath(path)
+        if _starts_like_json(name):
+            super().load_cache(name)
+            return
+
+        def take(batches: list[GlobusColumns], _lines_before: int) -> None:
+            self._apply_records(records_of(batches))
+
+        try:
+            with gc_paused():
+                run_sync(
+                    aparse_file_ranges,
+                    name,
+                    functools.partial(GlobusLogParser, name, columns=True),
+                    take,
+                )
+        except ParseError as error:
+            if not self.silent_errors:
+                raise
+            logger.debug("%s", error)
+
     def load_str(self, input_str: str | bytes) -> None:
         """Parses text from a Globus FTP log: each line becomes a dict of its key-value pairs."""
         super().load_str(input_str)
@@ -87,3 +125,13 @@ class GlobusLog(_TextLog, SubprocessOutputList):
         if not isinstance(data, list):
             raise ValueError("GlobusLog cache must hold a JSON array")
         self.extend(data)
+
+
+def _starts_like_json(path: str) -> bool:
+    """Whether the file (plain or gzip) starts, after blanks, with ``[`` or ``{``."""
+    with open_binary(path) as handle:
+        while block := handle.read(1 << 16):
+            head = block.lstrip()
+            if head:
+                return head[:1] in (b"[", b"{")
+    return False

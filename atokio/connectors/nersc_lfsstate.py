@@ -27,26 +27,24 @@ plain file, as in some copies of the sample corpus) is followed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from atokio.collectors.files import open_binary, parse_file
-from atokio.collectors.workers import default_workers, process_pool, processes_can_start
+from atokio.collectors.files import aparse_file_ranges, parse_file
+from atokio.collectors.sync import run_sync
 from atokio.connectors.common import _TextDump, gc_paused
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
 from atokio.parsers.lfs_df import DF_LINE
 from atokio.parsers.lfs_lctl import LCTL_LINE
 from atokio.parsers.lfs_nersc import (
+    DfValues,
     LfsBlock,
+    MapTemplates,
     NerscFullnessParser,
     NerscOstMapParser,
-    expand_block,
-    parse_segment,
 )
 
 __all__ = ["NerscLfsOstFullness", "NerscLfsOstMap", "read_blocks", "resolve_link_stub"]
@@ -61,7 +59,7 @@ _REX_LFS_DF = DF_LINE
 _REX_OST_MAP = LCTL_LINE
 
 CHUNK = 1 << 20
-#: Bytes per piece sent to a worker process.
+#: Bytes per piece that a worker process reads and parses.
 SEGMENT = 4 << 20
 #: Largest file taken for a symbolic link stored as a plain file.
 LINK_STUB_MAX = 1024
@@ -99,65 +97,47 @@ def read_blocks(
     parser: NerscFullnessParser | NerscOstMapParser,
     workers: int | None = None,
 ) -> list[LfsBlock]:
-    """Every block of a concatenation file, streamed through ``parser``.
+    """Every block of a concatenation file, streamed through a parser of ``parser``'s kind.
 
-    ``workers`` > 1 spreads the blocks over that many worker processes
-    (``0``: one per usable core); ``parser`` then only names the format and
-    the source.  This pays only where cores are idle: the dicts are built in
-    this process either way, and that is over half of the work (a script
-    using it needs the ``if __name__ == "__main__":`` guard of
-    :mod:`multiprocessing`).  ``None`` or ``1``: this process only.
+    A large plain file is cut into pieces of about :data:`SEGMENT` bytes
+    before ``BEGIN`` lines, which ``workers`` worker processes (``None`` or
+    ``0``: one per usable core) read and parse into compact blocks
+    (:func:`~atokio.parsers.lfs_nersc.expand_block`) while this process turns
+    the blocks before them into dicts; a gzip file, a file of one piece, a
+    script without the ``if __name__ == "__main__":`` guard of
+    :mod:`multiprocessing`, or ``workers=1`` is parsed in this process.
+    ``parser`` names the format and the source.  A bad line raises its
+    :class:`~atokio.parsers.base.ParseError`, numbered in the whole file.
     """
     path = resolve_link_stub(path)
-    if workers == 0:
-        workers = default_workers()
-    if workers is not None and workers > 1 and processes_can_start():
-        kind = "fullness" if isinstance(parser, NerscFullnessParser) else "map"
-        try:
-            return _read_blocks_in_workers(path, kind, parser.source, workers)
-        except BrokenProcessPool:
-            logger.warning("%s: worker processes failed; parsing in this process", path)
-            parser = type(parser)(parser.source)
-    return parse_file(path, parser, chunk_size=CHUNK)
-
-
-def _segments(path: str) -> Iterator[tuple[bytes, int]]:
-    """``(data, first line number)`` pieces of about :data:`SEGMENT` bytes, cut before ``BEGIN`` lines."""
-    line = 1
-    pending = b""
-    with open_binary(path) as handle:
-        while chunk := handle.read(SEGMENT):
-            pending += chunk
-            cut = pending.rfind(b"\nBEGIN")
-            if cut < 0:
-                continue
-            piece, pending = pending[: cut + 1], pending[cut + 1 :]
-            yield piece, line
-            line += piece.count(b"\n")
-    if pending:
-        yield pending, line
-
-
-def _read_blocks_in_workers(path: str, kind: str, source: str, workers: int) -> list[LfsBlock]:
-    """Blocks parsed by ``workers`` processes, a segment each at a time, in file order.
-
-    The workers send compact blocks (:func:`~atokio.parsers.lfs_nersc.parse_segment`);
-    this process builds the dicts while they parse the next segments.  At most
-    ``workers + 1`` segments are in flight, so memory stays bounded.
-    """
-    pool = process_pool()
-    pending: deque[Future[list[LfsBlock]]] = deque()
+    if workers == 1:
+        return parse_file(path, parser, chunk_size=CHUNK)
+    make = functools.partial(type(parser), parser.source, 1, True)
     blocks: list[LfsBlock] = []
+
+    def take(found: list[LfsBlock], lines_before: int) -> None:
+        for block in found:
+            blocks.append(
+                block._replace(
+                    data=block.data.build(), line_number=block.line_number + lines_before
+                )
+                if isinstance(block.data, DfValues | MapTemplates)
+                else block._replace(line_number=block.line_number + lines_before)
+            )
+
     try:
-        for data, line in _segments(path):
-            pending.append(pool.submit(parse_segment, kind, data, line, source))
-            if len(pending) > workers:
-                blocks.extend(map(expand_block, pending.popleft().result()))
-        while pending:
-            blocks.extend(map(expand_block, pending.popleft().result()))
-    finally:
-        for future in pending:
-            future.cancel()
+        run_sync(
+            aparse_file_ranges,
+            path,
+            make,
+            take,
+            piece=SEGMENT,
+            workers=workers or None,
+            boundary=b"\nBEGIN",
+        )
+    except BrokenProcessPool:
+        logger.warning("%s: worker processes failed; parsing in this process", path)
+        return parse_file(path, type(parser)(parser.source), chunk_size=CHUNK)
     return blocks
 
 

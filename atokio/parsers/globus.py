@@ -45,7 +45,7 @@ import time
 from collections.abc import Sequence
 from itertools import repeat
 from operator import methodcaller
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,12 +53,22 @@ from atokio.parsers.base import (
     BatchLineParser,
     Groups,
     LocalClock,
+    ParseError,
     char_codes,
     group_rows,
+    in_line_order,
     naive_seconds,
 )
 
-__all__ = ["INT_KEYS", "TIME_KEYS", "GlobusLogParser", "gridftp_time", "listify_ips"]
+__all__ = [
+    "INT_KEYS",
+    "TIME_KEYS",
+    "GlobusColumns",
+    "GlobusLogParser",
+    "gridftp_time",
+    "listify_ips",
+    "records_of",
+]
 
 #: Keys whose values are integers.
 INT_KEYS = ("BUFFER", "BLOCK", "NBYTES", "STREAMS", "STRIPES")
@@ -139,6 +149,11 @@ class _Clock:
 
     def convert_column(self, values: Sequence[str]) -> list[float]:
         """:meth:`convert` of every value; vectorised for the usual 21-character stamps."""
+        seconds = self.seconds(values)
+        return seconds if isinstance(seconds, list) else seconds.tolist()
+
+    def seconds(self, values: Sequence[str]) -> np.ndarray | list[float]:
+        """:meth:`convert_column` as a float64 array (a list when a value is not a usual stamp)."""
         try:
             codes = char_codes(values, 21)
             digits = codes[:, _STAMP_DIGITS]
@@ -157,25 +172,156 @@ class _Clock:
         if self._local is not None:
             naive = self._local.localize(naive)
         micro = digits[:, 14:20] @ (10 ** np.arange(5, -1, -1))
-        return ((naive * 1_000_000 + micro) / 1e6).tolist()
+        return (naive * 1_000_000 + micro) / 1e6
+
+
+#: A group of lines of one layout: ``(positions in the batch or None for all, keys, columns)``;
+#: keys ``None``: the column list is the group's records, already built.
+_Group = tuple["list[int] | None", "tuple[str, ...] | None", list[Any]]
+
+
+class GlobusColumns(NamedTuple):
+    """A batch of transfer lines as columns: what a worker process sends back.
+
+    Times are float64 arrays, integers lists of ints, other values lists of
+    strings (each distinct string once, so that pickling sends it once);
+    :meth:`records` builds the dicts (:func:`records_of` for a list of batches).
+    """
+
+    #: The number of records.
+    size: int
+    groups: list[_Group]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records of the batch, one dict per line, in line order."""
+        parts = [
+            (index, columns if keys is None else _dicts(keys, columns))
+            for index, keys, columns in self.groups
+        ]
+        if len(parts) == 1 and parts[0][0] is None:
+            return parts[0][1]
+        return in_line_order([(list(range(self.size)) if i is None else i, r) for i, r in parts])
+
+
+def records_of(batches: list[GlobusColumns]) -> list[dict[str, Any]]:
+    """The records of the batches of a columns-mode :class:`GlobusLogParser`, in order."""
+    out: list[dict[str, Any]] = []
+    for batch in batches:
+        out += batch.records()
+    return out
+
+
+def _dicts(keys: tuple[str, ...], columns: list[Any]) -> list[dict[str, Any]]:
+    """One dict per row of ``columns`` (named by ``keys``), values as documented."""
+    values: list[Any] = []
+    for key, column in zip(keys, columns, strict=True):
+        if isinstance(column, np.ndarray):
+            column = column.tolist()
+        elif key == "DEST":
+            column = _destinations(column)
+        values.append(column)
+    return list(map(dict, map(zip, repeat(keys), zip(*values, strict=True))))
 
 
 class GlobusLogParser(BatchLineParser[dict[str, Any]]):
     """Sans-IO parser of GridFTP transfer-log text: one dict per transfer line.
 
     See the module docstring for the keys, value types and decisions.
-    Lines are cut into pairs a batch at a time: lines whose values hold no
-    spaces are split on single spaces and handled column by column (the
-    ``KEY=`` prefixes checked for a whole column at once); other lines take
-    the general rule, one at a time.  Both give the same records.
+    Lines are cut into pairs a batch at a time: when no line has a TAB, two
+    spaces in a row or blanks around it, the lines with the same number of
+    spaces are split together on single spaces and handled column by column
+    (the ``KEY=`` prefixes checked for a whole column at once; a column
+    without any is part of the values before it); other lines take the
+    general rule, one at a time.  Both give the same records.
+
+    ``columns=True`` gives :class:`GlobusColumns` batches instead of dicts
+    (cheap to send between processes; :func:`records_of` builds the dicts).
     """
 
     what = "GridFTP transfer"
 
-    def __init__(self, source: str = "<input>", *, localtime: bool = False) -> None:
+    def __init__(
+        self, source: str = "<input>", *, localtime: bool = False, columns: bool = False
+    ) -> None:
         super().__init__(source)
         self.localtime = localtime
+        self.columns = columns
         self._clock = _Clock(localtime)
+
+    def parse_lines(self, lines: list[str]) -> list[Any]:
+        if not self.columns:
+            return super().parse_lines(lines)
+        try:
+            out = super().parse_lines(lines)
+        except ParseError as error:
+            error.records = _as_batches(error.records)
+            raise
+        return _as_batches(out)
+
+    def parse_batch(self, lines: list[str]) -> list[Any] | None:
+        batch = self._batch(lines)
+        if batch is None:
+            return None
+        return [batch] if self.columns else batch.records()
+
+    def _batch(self, lines: list[str]) -> GlobusColumns | None:
+        """The columns of a batch whose lines split on single spaces, else ``None``."""
+        if sum(map(len, map(str.strip, lines))) != sum(map(len, lines)):
+            return None  # blanks around a line
+        kinds: list[Any] = list(map(str.count, lines, repeat(" ")))
+        if "" in lines:
+            for i, line in enumerate(lines):
+                if not line:
+                    kinds[i] = None
+        memo: dict[str, str] | None = {} if self.columns else None
+        groups: list[_Group] = []
+        count = 0
+        for spaces, (index, group) in group_rows(kinds, lines).items():
+            found = self._split_columns(group, spaces + 1, memo)
+            if found is None:
+                return None
+            groups.append((None if len(index) == len(lines) else index, *found))
+            count += len(index)
+        return GlobusColumns(count, groups)
+
+    def _split_columns(
+        self, lines: list[str], width: int, memo: dict[str, str] | None
+    ) -> tuple[tuple[str, ...], list[Any]] | None:
+        """Keys and converted columns of lines of ``width`` space-separated tokens, else ``None``."""
+        n = len(lines)
+        joined = " ".join(lines)
+        if "\t" in joined or "  " in joined:
+            return None
+        tokens = joined.split(" ")
+        keys: list[str] = []
+        columns: list[Any] = []
+        for j in range(width):
+            column = tokens[j::width]
+            head = column[0]
+            eq = head.find("=")
+            key = head[:eq]
+            values = None
+            if eq > 0 and _KEY.fullmatch(key):
+                # every token starts with "KEY=" exactly when the join splits back into n values
+                values = "\n".join(column)[eq + 1 :].split("\n" + key + "=")
+                if len(values) == n:
+                    keys.append(key)
+                    columns.append(values)
+                    continue
+            if not columns or any(map(_FIRST_KEY.match, column)):
+                return None  # no key first, or keys mixed with values
+            columns[-1] = list(map(" ".join, zip(columns[-1], column, strict=True)))
+        if len(set(keys)) != len(keys):
+            return None
+        for index, key in enumerate(keys):
+            if key in _TIME_KEYS:
+                columns[index] = self._clock.seconds(columns[index])
+            elif key in _INT_KEYS:
+                columns[index] = _integers(columns[index])
+            elif memo is not None and len(set(columns[index][:64])) < 32:
+                # mostly repeated: one object per distinct string
+                columns[index] = list(map(memo.setdefault, columns[index], columns[index]))
+        return tuple(keys), columns
 
     def classify(self, lines: list[str]) -> tuple[Groups, tuple[int, str] | None]:
         texts = list(map(str.strip, lines))
@@ -254,6 +400,21 @@ class GlobusLogParser(BatchLineParser[dict[str, Any]]):
         if dest is not None:
             record["DEST"] = listify_ips(dest)
         return record
+
+
+def _integers(values: list[str]) -> np.ndarray | list[int]:
+    """``int()`` of every value: an int64 array when all are plain ASCII digit strings that fit."""
+    digits = "".join(values)
+    if len(values) > 16 and digits.isascii() and digits.isdigit() and max(map(len, values)) < 19:
+        return np.fromstring(" ".join(values), dtype=np.int64, sep=" ")
+    return list(map(int, values))
+
+
+def _as_batches(records: list[Any]) -> list[Any]:
+    """Records of the general path as one :class:`GlobusColumns` (batches stay as they are)."""
+    if not records or isinstance(records[0], GlobusColumns):
+        return records
+    return [GlobusColumns(len(records), [(None, None, records)])]
 
 
 def _pairs(text: str) -> list[str]:

@@ -410,6 +410,11 @@ class _ConcatenationParser:
         self._line = first_line  # line number of the first line of the open block (or preamble)
         self._closed = False
 
+    @property
+    def line_number(self) -> int:
+        """The number of the last line of the blocks and blank lines parsed so far."""
+        return self._line - 1
+
     # subclasses give the body parser
     def _parse_body(self, body: bytes, first_line: int) -> tuple[Any, int]:
         """The parsed body (which ends with a line break unless empty) and its number of lines."""
