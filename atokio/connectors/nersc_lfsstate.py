@@ -60,7 +60,7 @@ _REX_OST_MAP = LCTL_LINE
 
 CHUNK = 1 << 20
 #: Bytes per piece that a worker process reads and parses.
-SEGMENT = 4 << 20
+SEGMENT = 8 << 20
 #: Largest file taken for a symbolic link stored as a plain file.
 LINK_STUB_MAX = 1024
 

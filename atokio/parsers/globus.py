@@ -152,10 +152,11 @@ class _Clock:
         seconds = self.seconds(values)
         return seconds if isinstance(seconds, list) else seconds.tolist()
 
-    def seconds(self, values: Sequence[str]) -> np.ndarray | list[float]:
-        """:meth:`convert_column` as a float64 array (a list when a value is not a usual stamp)."""
+    def seconds(self, values: Sequence[str], skip: int = 0) -> np.ndarray | list[float]:
+        """:meth:`convert_column` as a float64 array (a list when a value is not a usual stamp)
+        of the values without their first ``skip`` characters."""
         try:
-            codes = char_codes(values, 21)
+            codes = char_codes(values, 21 + skip)[:, skip:]
             digits = codes[:, _STAMP_DIGITS]
             if (codes[:, 14] != ord(".") - 48).any() or (digits < 0).any() or (digits > 9).any():
                 raise ValueError("not a time stamp")
@@ -168,7 +169,7 @@ class _Clock:
                 digits[:, 12] * 10 + digits[:, 13],
             )
         except ValueError:
-            return [self.convert(value) for value in values]
+            return [self.convert(value[skip:]) for value in values]
         if self._local is not None:
             naive = self._local.localize(naive)
         micro = digits[:, 14:20] @ (10 ** np.arange(5, -1, -1))
@@ -288,7 +289,6 @@ class GlobusLogParser(BatchLineParser[dict[str, Any]]):
         self, lines: list[str], width: int, memo: dict[str, str] | None
     ) -> tuple[tuple[str, ...], list[Any]] | None:
         """Keys and converted columns of lines of ``width`` space-separated tokens, else ``None``."""
-        n = len(lines)
         joined = " ".join(lines)
         if "\t" in joined or "  " in joined:
             return None
@@ -300,28 +300,49 @@ class GlobusLogParser(BatchLineParser[dict[str, Any]]):
             head = column[0]
             eq = head.find("=")
             key = head[:eq]
-            values = None
             if eq > 0 and _KEY.fullmatch(key):
-                # every token starts with "KEY=" exactly when the join splits back into n values
-                values = "\n".join(column)[eq + 1 :].split("\n" + key + "=")
-                if len(values) == n:
+                found = self._key_column(column, key, memo)
+                if found is not None:
                     keys.append(key)
-                    columns.append(values)
+                    columns.append(found)
                     continue
             if not columns or any(map(_FIRST_KEY.match, column)):
                 return None  # no key first, or keys mixed with values
+            if keys[-1] in _INT_KEYS or keys[-1] in _TIME_KEYS:
+                return None  # a converted column with more text: the general path decides
             columns[-1] = list(map(" ".join, zip(columns[-1], column, strict=True)))
         if len(set(keys)) != len(keys):
             return None
-        for index, key in enumerate(keys):
-            if key in _TIME_KEYS:
-                columns[index] = self._clock.seconds(columns[index])
-            elif key in _INT_KEYS:
-                columns[index] = _integers(columns[index])
-            elif memo is not None and len(set(columns[index][:64])) < 32:
-                # mostly repeated: one object per distinct string
-                columns[index] = list(map(memo.setdefault, columns[index], columns[index]))
         return tuple(keys), columns
+
+    def _key_column(self, column: list[str], key: str, memo: dict[str, str] | None) -> Any:
+        """The values of a column of ``KEY=value`` tokens converted (``None``: not all ``key=``).
+
+        A column of one repeated token is split once; times and integers are
+        converted from the tokens; other columns keep their strings (in columns
+        mode, each distinct string once when most repeat).
+        """
+        n = len(column)
+        skip = len(key) + 1
+        head = column[0]
+        if column.count(head) == n:
+            if key in _TIME_KEYS:
+                seconds = self._clock.seconds([head[skip:]])
+                return seconds.repeat(n) if isinstance(seconds, np.ndarray) else seconds * n
+            value: Any = int(head[skip:]) if key in _INT_KEYS else head[skip:]
+            return [value] * n
+        joined = "\n".join(column)
+        # every token starts with "KEY=" exactly when "\nKEY=" is found before all but the first
+        if joined.count("\n" + key + "=") != n - 1:
+            return None
+        if key in _TIME_KEYS:
+            return self._clock.seconds(column, skip)
+        values = joined[skip:].split("\n" + key + "=")
+        if key in _INT_KEYS:
+            return _integers(values)
+        if memo is not None and len(set(values[:64])) < 32:
+            return list(map(memo.setdefault, values, values))
+        return values
 
     def classify(self, lines: list[str]) -> tuple[Groups, tuple[int, str] | None]:
         texts = list(map(str.strip, lines))

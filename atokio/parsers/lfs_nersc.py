@@ -209,14 +209,17 @@ class DfValues(NamedTuple):
         return _df_build(self.layout, self.values.tolist(), self.same_totals)
 
 
-def _df_match(tokens: list[bytes], layout: _DfLayout) -> DfValues | None:
-    """The numbers of a block of this layout, or None if the block does not fit it."""
+def _df_match(tokens: list[bytes], layout: _DfLayout, line_breaks: int) -> DfValues | None:
+    """The numbers of a block of this layout, or None if the block does not fit it.
+
+    ``line_breaks`` is the number of line breaks in the block: as many as the
+    layout's lines, all at the tokens where the layout has them, means that
+    no line break is anywhere else.
+    """
+    if line_breaks != layout.lines:
+        return None
     for start, stop, expected in layout.skipped:
-        if (
-            not tokens[stop].endswith(_SEP)
-            or _SEP in b"".join(tokens[start:stop])
-            or tokens[start : start + len(expected)] != expected
-        ):
+        if not tokens[stop].endswith(_SEP) or tokens[start : start + len(expected)] != expected:
             return None
     numbers: list[bytes] = []
     percents: list[bytes] = []
@@ -296,14 +299,15 @@ class _DfBlocks:
         tokens = body.replace(b"\n", _LINE_BREAK).split()
         key = len(tokens)
         layout = self.layouts.get(key)
-        found = None if layout is None else _df_match(tokens, layout)
+        line_breaks = body.count(b"\n")
+        found = None if layout is None else _df_match(tokens, layout, line_breaks)
         if found is None and body.isascii() and not _STR_ONLY_SPACE.search(body):
             layout = _df_layout(tokens)
             if layout is not None:
                 if len(self.layouts) >= _LAYOUTS_KEPT:
                     self.layouts.clear()
                 self.layouts[key] = layout
-                found = _df_match(tokens, layout)
+                found = _df_match(tokens, layout, line_breaks)
         return found
 
     def parse(
