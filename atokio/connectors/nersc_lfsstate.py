@@ -12,7 +12,9 @@ NERSC's Lustre health cron jobs append, every few minutes::
 
 Time stamps are the ``int`` epochs of the ``BEGIN`` lines.  Files are plain
 text or gzip (by the ``.gz`` name or the gzip magic) and are streamed through
-the sans-IO parsers of :mod:`atokio.parsers.lfs_nersc`, one block at a time.
+the sans-IO parsers of :mod:`atokio.parsers.lfs_nersc`, one block at a time;
+a large plain file is cut into pieces before ``BEGIN`` lines that worker
+processes parse on every core (:func:`read_blocks`).
 
 Decided points (docs/formats.md#nersc-lfs-state-files): the last block of a file is kept for
 both kinds (the reference drops it for ``lctl`` files); a repeated time stamp
@@ -147,7 +149,7 @@ class _Concatenation(_TextDump, dict):
     def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
         super().__init__()
         self.cache_file = cache_file
-        #: worker processes to parse the file with (``None``: this process; see :func:`read_blocks`)
+        #: worker processes to parse the file with (``None``: one per core; see :func:`read_blocks`)
         self.workers = workers
 
     def _store(self, blocks: list[LfsBlock], wrap: Any = None) -> None:
@@ -172,7 +174,15 @@ class NerscLfsOstFullness(_Concatenation):
     def __init__(self, cache_file: str | None = None, *, workers: int | None = None) -> None:
         """Load the fullness of OSTs from ``cache_file`` (if given).
 
-        ``workers``: worker processes to parse the file with (see :func:`read_blocks`).
+        ``workers``: worker processes to parse the file with (see
+        :func:`read_blocks`).  By default a large file is parsed on every
+        core: the worker processes find the numbers of each block while this
+        process builds the dicts of the blocks before, which halves the time
+        when cores are free; memory stays that of the result (a few pieces
+        of :data:`SEGMENT` bytes are in flight).  Files of one piece (a day
+        of samples is a few MB) and gzip files are parsed in this process.
+        ``workers=1`` keeps all the work here, which is faster while other
+        programs keep every core busy.
         """
         super().__init__(cache_file, workers=workers)
         if cache_file is not None:

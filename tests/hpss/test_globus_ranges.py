@@ -11,6 +11,7 @@ import pytest
 from hpss_data import GLOBUS_TEXT
 
 from atokio.collectors import files
+from atokio.connectors import globuslogs
 from atokio.connectors.globuslogs import GlobusLog
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.globus import GlobusColumns, GlobusLogParser, records_of
@@ -52,6 +53,17 @@ def typed(records: list[dict[str, Any]]) -> list[list[tuple[str, type, Any]]]:
     return [[(key, type(value), value) for key, value in record.items()] for record in records]
 
 
+def test_small_files_are_parsed_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "globus.log"
+    path.write_text(log_text(3))
+
+    def no_ranges(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("a small file was cut into ranges")
+
+    monkeypatch.setattr(globuslogs, "aparse_file_ranges", no_ranges)
+    assert typed(GlobusLog.from_file(str(path))) == typed(one_process(log_text(3)))
+
+
 @pytest.mark.parametrize("piece", [300, 4096, 1 << 30])
 def test_file_equals_one_process_for_any_range_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
@@ -60,6 +72,7 @@ def test_file_equals_one_process_for_any_range_size(
     path = tmp_path / "globus.log"
     path.write_text(text)
     monkeypatch.setattr(files, "RANGE", piece)
+    monkeypatch.setattr(globuslogs, "PARALLEL_BYTES", 0)
     log = GlobusLog.from_file(str(path))
     assert typed(log) == typed(one_process(text))
     assert len(log) == 60 * (len(GLOBUS_TEXT.splitlines()) + len(ODD_LINES) - 1)
@@ -99,6 +112,7 @@ def test_a_bad_line_is_numbered_in_the_whole_file(
     path = tmp_path / "globus.log"
     path.write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(files, "RANGE", 2000)
+    monkeypatch.setattr(globuslogs, "PARALLEL_BYTES", 0)
     log = GlobusLog(cache_file=str(path), silent_errors=True)
     assert typed(log) == typed(one_process("\n".join(lines[:333]) + "\n"))
     with pytest.raises(ParseError) as caught:
@@ -108,7 +122,8 @@ def test_a_bad_line_is_numbered_in_the_whole_file(
     assert caught.value.message.startswith("bad GridFTP transfer record")
 
 
-def test_gzip_file_and_json_cache(tmp_path: Path) -> None:
+def test_gzip_file_and_json_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(globuslogs, "PARALLEL_BYTES", 0)
     text = log_text(20)
     packed = tmp_path / "globus.log.gz"
     packed.write_bytes(gzip.compress(text.encode()))
