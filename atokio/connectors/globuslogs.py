@@ -21,6 +21,7 @@ import functools
 import gzip
 import logging
 import os
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from atokio.collectors.files import aparse_file_ranges, open_binary
@@ -104,6 +105,8 @@ class GlobusLog(_TextLog, SubprocessOutputList):
             super().load_cache(name)
             return
 
+        before = len(self)
+
         def take(batches: list[GlobusColumns], _lines_before: int) -> None:
             self._apply_records(records_of(batches))
 
@@ -119,6 +122,10 @@ class GlobusLog(_TextLog, SubprocessOutputList):
             if not self.silent_errors:
                 raise
             logger.debug("%s", error)
+        except BrokenProcessPool:
+            logger.warning("%s: worker processes failed; parsing in this process", name)
+            del self[before:]
+            super().load_cache(name)
 
     def load_str(self, input_str: str | bytes) -> None:
         """Parses text from a Globus FTP log: each line becomes a dict of its key-value pairs."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import pickle
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +138,26 @@ def test_gzip_file_and_json_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     blank = tmp_path / "blank.log"
     blank.write_text("\n\n")
     assert GlobusLog.from_file(str(blank)) == []
+
+
+def test_failed_workers_leave_the_work_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = log_text(30)
+    path = tmp_path / "globus.log"
+    path.write_text(text)
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(files, "RANGE", 500)
+    monkeypatch.setattr(globuslogs, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr("atokio.collectors.workers.run_in_worker", broken)
+    started = threading.Event()
+    started.set()
+    monkeypatch.setattr(files, "_start_pool", lambda _workers: started)
+    log = GlobusLog.from_str(GLOBUS_TEXT)
+    with caplog.at_level(logging.WARNING):
+        log.load_cache(str(path))
+    assert typed(log) == typed(one_process(GLOBUS_TEXT + text))
+    assert "worker processes failed; parsing in this process" in caplog.text
