@@ -176,9 +176,6 @@ class _Merger:
         self.workers = workers
         # one piece queued per worker beyond the one it parses: no worker waits for the next
         self.limiter = anyio.CapacityLimiter(2 * workers if parallel else workers)
-        # until a worker has answered (the pool may be starting), this process parses too
-        self.local = anyio.CapacityLimiter(1)
-        self.pool_answered = False
         self.result: dict[str, Any] = {}
         self.error: ParseError | None = None
         self.sent = 0
@@ -209,21 +206,8 @@ class _Merger:
 
     async def _parse(self, number: int, piece: Piece) -> None:
         args = (self.path, *piece, self.source, *self.filters)
-        if self.parallel and not self.pool_answered:
-            try:
-                self.local.acquire_nowait()
-            except anyio.WouldBlock:
-                pass
-            else:
-                try:
-                    self._done[number] = await anyio.to_thread.run_sync(parse_text_range, *args)
-                finally:
-                    self.local.release()
-                self._merge_ready()
-                return
         if self.parallel:
             self._done[number] = await run_in_worker(parse_text_range, *args, limiter=self.limiter)
-            self.pool_answered = True
         else:
             self._done[number] = await anyio.to_thread.run_sync(
                 parse_text_range, *args, limiter=self.limiter
