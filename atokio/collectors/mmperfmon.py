@@ -34,8 +34,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
 from atokio.collectors.workers import (
-    _discard_pool,
     default_workers,
+    discard_pool,
+    machine_busy,
     process_pool,
     processes_can_start,
     warm_up,
@@ -48,7 +49,6 @@ __all__ = [
     "PARALLEL_BYTES",
     "TarMember",
     "load_tar_bundle",
-    "machine_busy",
     "parse_tar_members",
     "plain_tar_members",
 ]
@@ -248,19 +248,6 @@ def _load_in_pool(
             future.cancel()
 
 
-def machine_busy(workers: int) -> bool:
-    """Whether other work keeps the cores busy: a 1-minute load average of at least
-    ``workers - 0.5`` (``False`` where the system has none).
-
-    Worker processes cost more CPU time in all than one process does (their
-    start, the results sent back); that pays off only with cores to spare.
-    """
-    try:
-        return os.getloadavg()[0] >= workers - 0.5
-    except OSError:
-        return False
-
-
 def _start_workers(workers: int) -> None:
     try:
         warm_up(workers)
@@ -321,7 +308,7 @@ def load_tar_bundle(
         try:
             _load_in_pool(path, groups[done:], prefix, into, stamps, workers)
         except BrokenProcessPool as error:
-            _discard_pool(process_pool())  # the next call starts a fresh pool
+            discard_pool(process_pool())  # the next call starts a fresh pool
             # merging the same members again changes nothing: the caller starts over
             logger.warning("%s: worker processes failed (%s); loading in this process", path, error)
             return False

@@ -61,7 +61,9 @@ __all__ = [
     "call_isolated",
     "close_isolated",
     "default_workers",
+    "discard_pool",
     "in_worker_process",
+    "machine_busy",
     "map_in_workers",
     "process_pool",
     "processes_can_start",
@@ -95,6 +97,21 @@ PRELOAD = [
 ]
 
 _MAIN_GUARD = re.compile(rb"""^\s*if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.MULTILINE)
+
+
+def machine_busy(workers: int) -> bool:
+    """Whether other work keeps the cores busy: a 1-minute load average of at least
+    ``workers - 0.5`` (``False`` where the system has none).
+
+    Worker processes cost more CPU time in all than one process does (their
+    start, the results sent back); that pays off only with cores to spare, so
+    callers that can do the same work in one process do it there when this is
+    true.
+    """
+    try:
+        return os.getloadavg()[0] >= workers - 0.5
+    except OSError:
+        return False
 
 
 def processes_can_start() -> bool:
@@ -212,13 +229,14 @@ async def _in_pool(fn: Callable[..., T], *args: Any) -> T:
     try:
         return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
     except BrokenProcessPool:
-        _discard_pool(pool)  # a worker died (e.g. a C library crashed): start afresh next time
+        discard_pool(pool)  # a worker died (e.g. a C library crashed): start afresh next time
         raise
     finally:
         future.cancel()
 
 
-def _discard_pool(pool: ProcessPoolExecutor) -> None:
+def discard_pool(pool: ProcessPoolExecutor) -> None:
+    """Forget ``pool`` and shut it down without waiting (a broken pool: the next call starts afresh)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is pool:
