@@ -312,6 +312,8 @@ async def aparse_file_ranges(
     piece: int | None = None,
     workers: int | None = None,
     boundary: bytes = b"\n",
+    chunk: int = 1 << 18,
+    closed: Callable[[Any], None] | None = None,
 ) -> None:
     """``consume(records, lines_before)`` for the ranges of a file, in file order, each range
     parsed by a parser of its own (:func:`parse_range`, in a worker process; see
@@ -325,7 +327,9 @@ async def aparse_file_ranges(
     of the file before the range, which the line numbers that the parser put
     into its records are relative to.  A :class:`ParseError` is raised with
     its line numbered in the whole file, after the records before it were
-    consumed.
+    consumed.  ``chunk`` is the bytes fed to a parser at once; ``closed``, when
+    given, is called with each range's parser once it is closed (after its
+    records were consumed), to read counters it keeps (such as lines skipped).
     """
     lines_before = 0
 
@@ -333,6 +337,8 @@ async def aparse_file_ranges(
         nonlocal lines_before
         records, parser, error = result
         consume(records, lines_before)
+        if closed is not None:
+            closed(parser)
         if error is not None:
             raise _shifted(error, lines_before)
         lines_before += parser.line_number
@@ -342,6 +348,7 @@ async def aparse_file_ranges(
         parse_range,
         take,
         make_parser,
+        chunk,
         piece=piece,
         workers=workers,
         here_until_ready=True,

@@ -17,7 +17,7 @@ A file holding the JSON that ``save_cache()`` writes loads back as well.
 
 A plain log file of ``FtpLog`` and ``HsiLog`` is parsed on every core: worker
 processes read line-aligned ranges of it into columns
-(:func:`atokio.collectors.files.aconsume_file_ranges`,
+(:func:`atokio.collectors.files.aparse_file_ranges`,
 :class:`atokio.parsers.hpss_columns.Columns`) while this process builds the
 records of the ranges already read; ``aload_cache()`` is the same for an event
 loop.  The result is the one a single process gives.
@@ -44,7 +44,7 @@ from typing import Any
 
 import anyio
 
-from atokio.collectors.files import aconsume_file_ranges, open_binary, parse_range
+from atokio.collectors.files import aparse_file_ranges, open_binary
 from atokio.collectors.sync import run_sync
 from atokio.connectors.common import SubprocessOutputDict, _TextLog, gc_paused
 from atokio.parsers.base import LocalClock, ParseError
@@ -179,7 +179,7 @@ class _LogDict(_TextLog, SubprocessOutputDict):
         """:meth:`load_cache` for an event loop, which it never blocks.
 
         A plain log is cut into line-aligned ranges that worker processes
-        parse into columns (:func:`~atokio.collectors.files.aconsume_file_ranges`),
+        parse into columns (:func:`~atokio.collectors.files.aparse_file_ranges`),
         while this process builds the records of the ranges already parsed
         (:func:`~atokio.parsers.hpss.records_of`).
         """
@@ -193,35 +193,27 @@ class _LogDict(_TextLog, SubprocessOutputDict):
 
     async def _aload_log(self, path: str) -> None:
         clock = LocalClock()  # this process's time zone makes the times local
-        lines = 0
         skipped = 0
 
-        def consume(start: int, result: tuple[list[Columns], Any, ParseError | None]) -> None:
-            nonlocal lines, skipped
-            parts, parser, error = result
+        def consume(parts: list[Columns], _lines_before: int) -> None:
             for columns in parts:
                 self._add(*records_of(columns, clock))
+
+        def closed(parser: Any) -> None:
+            nonlocal skipped
             skipped += parser.skipped
-            if error is not None:
-                if error.line_number is not None:
-                    error.line_number += lines
-                raise ParseError(
-                    error.message, source=path, line_number=error.line_number, text=error.text
-                )
-            lines += parser.line_number
 
         for bucket in self._buckets:
             self.setdefault(bucket, [])
         try:
             with gc_paused():
-                await aconsume_file_ranges(
+                await aparse_file_ranges(
                     path,
-                    parse_range,
-                    consume,
                     partial(self._parser, path, columns=True),
-                    _BLOCK,
+                    consume,
                     piece=_RANGE,
-                    here_until_ready=True,
+                    chunk=_BLOCK,
+                    closed=closed,
                 )
         except ParseError as error:
             if not self.silent_errors:
