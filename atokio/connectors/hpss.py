@@ -175,6 +175,15 @@ class _LogDict(_TextLog, SubprocessOutputDict):
             return
         run_sync(self._aload_log, str(path))
 
+    @classmethod
+    async def afrom_file(cls, cache_file: str) -> Any:
+        """:meth:`from_file` for an event loop (trio or asyncio), which it never blocks:
+        ``log = await FtpLog.afrom_file(path)``."""
+        log = cls()
+        log.cache_file = cache_file
+        await log.aload_cache(cache_file)
+        return log
+
     async def aload_cache(self, cache_file: str | None = None) -> None:
         """:meth:`load_cache` for an event loop, which it never blocks.
 

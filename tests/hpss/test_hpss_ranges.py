@@ -199,3 +199,6 @@ def test_the_async_form_gives_the_same_dict(
     log = cls()
     anyio.run(log.aload_cache, str(path), backend=backend)
     assert_same(log, cls.from_str(text))
+    made = anyio.run(cls.afrom_file, str(path), backend=backend)
+    assert type(made) is cls and made.cache_file == str(path)
+    assert_same(made, cls.from_file(str(path)))
