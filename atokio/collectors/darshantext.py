@@ -29,12 +29,13 @@ import mmap
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from atokio.collectors.files import parse_file
+from atokio.collectors.files import parse_file, parse_range, read_range, shifted
 from atokio.collectors.spool import spool_command
 from atokio.collectors.sync import run_sync
 from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
@@ -46,7 +47,6 @@ from atokio.parsers.darshan import (
     record_boundary_after,
     split_points,
 )
-from atokio.parsers.darshan_records import DarshanRecord
 
 __all__ = [
     "PIECE",
@@ -83,47 +83,23 @@ def parse_text_range(
     Also the ParseError of a bad line, if any (the dict then holds what came
     before it); its line number counts from ``start``.
     """
-    parser = DarshanParser(source=source, modules=modules, counters=counters, resume_module=module)
-    records: list[DarshanRecord] = []
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            left = stop - start
-            while left > 0:
-                chunk = handle.read(min(_FEED, left))
-                if not chunk:
-                    break
-                left -= len(chunk)
-                records += parser.feed(chunk)
-        records += parser.close()
-    except ParseError as error:
-        records += error.records  # type: ignore[arg-type]
-        return build_darshan_dict(records), error
-    return build_darshan_dict(records), None
+    make = partial(
+        DarshanParser, source=source, modules=modules, counters=counters, resume_module=module
+    )
+    records, _parser, error = parse_range(path, start, stop, make, _FEED)
+    return build_darshan_dict(records), error
 
 
 def lines_before(path: str, offset: int) -> int:
     """The number of lines of ``path`` before byte ``offset``."""
-    count = 0
-    with open(path, "rb") as handle:
-        left = offset
-        while left > 0:
-            chunk = handle.read(min(1 << 20, left))
-            if not chunk:
-                break
-            count += chunk.count(b"\n")
-            left -= len(chunk)
-    return count
+    return sum(chunk.count(b"\n") for chunk in read_range(path, 0, offset))
 
 
-def _located(error: ParseError, path: str, start: int, source: str) -> ParseError:
+def _located(error: ParseError, path: str, start: int) -> ParseError:
     """``error`` of a piece starting at ``start``, with its line numbered in the whole text."""
     if error.line_number is None or not start:
         return error
-    line = error.line_number + lines_before(path, start)
-    located = ParseError(error.message, source=source, line_number=line, text=error.text)
-    located.records = error.records
-    return located
+    return shifted(error, lines_before(path, start))
 
 
 class _Cutter:
@@ -224,7 +200,7 @@ class _Merger:
             part, error = self._done.pop(self.merged)
             merge_darshan_dicts(self.result, part)
             if error is not None:
-                self.error = _located(error, self.path, self._starts[self.merged], self.source)
+                self.error = _located(error, self.path, self._starts[self.merged])
             self.merged += 1
 
 

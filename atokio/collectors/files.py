@@ -30,6 +30,7 @@ __all__ = [
     "parse_range",
     "read_file",
     "read_range",
+    "shifted",
 ]
 
 R = TypeVar("R")
@@ -340,7 +341,7 @@ async def aparse_file_ranges(
         if closed is not None:
             closed(parser)
         if error is not None:
-            raise _shifted(error, lines_before)
+            raise shifted(error, lines_before)
         lines_before += parser.line_number
 
     await aconsume_file_ranges(
@@ -356,7 +357,7 @@ async def aparse_file_ranges(
     )
 
 
-def _shifted(error: ParseError, lines: int) -> ParseError:
+def shifted(error: ParseError, lines: int) -> ParseError:
     """``error`` with its line number moved down by ``lines``."""
     if not lines or error.line_number is None:
         return error
