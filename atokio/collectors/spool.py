@@ -20,7 +20,6 @@ by its owner and is removed when the context ends.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from contextlib import asynccontextmanager
 import anyio
 from anyio.abc import Process
 
-from atokio.collectors.subprocess import CommandTimeout, _deadline, _kill, _Tail
+from atokio.collectors.subprocess import CommandTimeout, _deadline, _kill, _open, _Tail
 
 __all__ = ["SpooledCommand", "spool_command"]
 
@@ -133,19 +132,7 @@ async def spool_command(
     fd, path = _scratch_file()
     try:
         with anyio.move_on_after(seconds) as scope:
-            try:
-                process = await anyio.open_process(
-                    list(argv),
-                    stdin=subprocess.DEVNULL,
-                    stdout=fd,
-                    stderr=subprocess.PIPE,
-                    env=None if env is None else {**os.environ, **env},
-                    cwd=cwd,
-                )
-            except FileNotFoundError as error:
-                raise FileNotFoundError(f"{argv[0]}: command not found") from error
-            except PermissionError as error:
-                raise PermissionError(f"{argv[0]}: permission denied") from error
+            process = await _open(argv, env, cwd, stdout=fd)
             run = SpooledCommand(argv, path, fd)
             try:
                 async with anyio.create_task_group() as group:

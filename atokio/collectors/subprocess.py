@@ -99,8 +99,12 @@ class _Tail:
 
 
 async def _open(
-    argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | os.PathLike[str] | None
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
+    stdout: int = subprocess.PIPE,
 ) -> Process:
+    """Start ``argv`` (stdin empty, stderr a pipe; ``stdout`` a pipe or a file descriptor)."""
     if not argv:
         raise ValueError("empty command")
     full_env = None if env is None else {**os.environ, **env}
@@ -108,7 +112,7 @@ async def _open(
         return await anyio.open_process(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.PIPE,
             env=full_env,
             cwd=cwd,
