@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -21,7 +22,9 @@ def numbered(path: str, start: int, stop: int) -> list[int]:
     return [int(line) for line in data.split(b"\n") if line]
 
 
-def collect(path: Path, piece: int, workers: int) -> list[tuple[int, list[int]]]:
+def collect(
+    path: Path, piece: int, workers: int | None, **options: Any
+) -> list[tuple[int, list[int]]]:
     got: list[tuple[int, list[int]]] = []
     anyio.run(
         lambda: aconsume_file_ranges(
@@ -30,6 +33,7 @@ def collect(path: Path, piece: int, workers: int) -> list[tuple[int, list[int]]]
             lambda start, part: got.append((start, part)),
             piece=piece,
             workers=workers,
+            **options,
         )
     )
     return got
@@ -80,17 +84,7 @@ def test_an_error_in_a_range_is_raised_after_the_ranges_before_it(tmp_path: Path
 def test_ranges_computed_here_until_the_pool_is_ready_change_nothing(tmp_path: Path) -> None:
     path = tmp_path / "lines.txt"
     path.write_bytes(b"".join(b"%d\n" % k for k in range(20000)))
-    got: list[tuple[int, list[int]]] = []
-    anyio.run(
-        lambda: aconsume_file_ranges(
-            path,
-            numbered,
-            lambda start, part: got.append((start, part)),
-            piece=4096,
-            here_until_ready=True,
-        )
-    )
-    assert got == collect(path, 4096, 2)
+    assert collect(path, 4096, None, here_until_ready=True) == collect(path, 4096, 2)
 
 
 def test_an_error_raised_by_consume_ends_the_reading_as_itself(tmp_path: Path) -> None:
