@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 __all__ = ["backend", "run_sync"]
 
@@ -67,3 +68,20 @@ def run_sync(async_fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def _import_asyncio_backend() -> None:
+    """Import anyio's asyncio backend with this module rather than in the first call.
+
+    anyio imports a backend when a loop first runs on it; every synchronous
+    call runs one, so the (tens of milliseconds of) import belongs with the
+    other imports of a program, not inside its first call.  Trio's backend
+    is left to be imported when ``ATOKIO_BACKEND=trio`` asks for it.
+    """
+    try:
+        import anyio._backends._asyncio  # noqa: F401  (where anyio keeps the backend)
+    except ImportError:  # another anyio layout: it is imported on first use instead
+        pass
+
+
+_import_asyncio_backend()

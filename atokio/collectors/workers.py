@@ -177,13 +177,19 @@ def in_worker_process() -> bool:
     return _IN_WORKER
 
 
-def warm_up(workers: int | None = None) -> None:
-    """Start ``workers`` worker processes now, without waiting (they start on demand otherwise)."""
+def warm_up(workers: int | None = None, prepare: Callable[[], Any] | None = None) -> None:
+    """Start ``workers`` worker processes now, without waiting (they start on demand otherwise).
+
+    ``prepare`` (picklable, no arguments) is called once per submitted start,
+    so that what the coming calls need -- a module to import, a C library to
+    load -- is ready in the workers before the first call instead of being
+    paid inside it, one worker after another.
+    """
     if not processes_can_start():
         return
     pool = process_pool()
     for _ in range(workers or default_workers()):
-        pool.submit(os.getpid)
+        pool.submit(prepare or os.getpid)
 
 
 async def run_in_worker(

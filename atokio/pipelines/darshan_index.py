@@ -32,6 +32,7 @@ crashes the C library is reported instead of ending the run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from atokio import config
 from atokio.collectors.sync import run_sync
+from atokio.collectors.workers import default_workers, map_in_workers, run_in_worker, warm_up
 from atokio.pipelines import darshan_index_db as _db
 from atokio.pipelines.darshan_index_db import (
     BATCH_LOGS,
@@ -302,18 +304,21 @@ def _error_text(log: str, error: Exception) -> str:
 # -- running -------------------------------------------------------------------
 
 
-def _start_workers(workers: int) -> threading.Thread:
-    """Start the worker processes in the background (starting them takes a while).
+def _start_workers(reader: str) -> threading.Thread:
+    """Start the worker processes in the background (starting them takes a while),
+    each loading the reader as it starts.
 
-    Returns the thread doing it: join it before returning, so that the
-    interpreter never exits while it is still starting processes.
+    Every process of the pool is started, whatever ``--threads`` says: even
+    one call at a time goes to any idle process, and one that still had to
+    import this module and load libdarshan-util would pay for it inside a
+    call, one process after another.  Returns the thread doing it: join it
+    before returning, so that the interpreter never exits while it is still
+    starting processes.
     """
-
-    from atokio.collectors.workers import warm_up
 
     def start() -> None:
         try:
-            warm_up(workers)
+            warm_up(default_workers(), functools.partial(_reader_works, reader))
         except Exception as error:  # the first real call reports it
             logger.debug("starting the worker processes failed: %s", error)
 
@@ -352,8 +357,6 @@ async def _run_local(
 ) -> None:
     """Summarise ``todo`` on local worker processes, handing each call's outcomes to ``take``."""
     from concurrent.futures.process import BrokenProcessPool
-
-    from atokio.collectors.workers import map_in_workers, run_in_worker
 
     if not todo:
         return
@@ -405,7 +408,7 @@ async def _summarize_logs(
         )
         return
     workers = _workers(threads)
-    starting = _start_workers(workers) if todo else None
+    starting = _start_workers(reader) if todo else None
     try:
         try:
             await _run_local(todo, reader, config.CONFIG.get("mount_to_fsname"), workers, take)
@@ -417,8 +420,6 @@ async def _summarize_logs(
 
 
 def _workers(threads: int) -> int:
-    from atokio.collectors.workers import default_workers
-
     return default_workers() if threads == 0 else threads
 
 

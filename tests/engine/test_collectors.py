@@ -177,6 +177,27 @@ async def test_two_workers_use_other_processes(anyio_backend: str) -> None:
     assert os.getpid() not in pids
 
 
+def mark_worker(folder: str) -> None:
+    import uuid
+
+    Path(folder, f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+
+
+def test_warm_up_prepares_worker_processes(tmp_path: Path) -> None:
+    import time
+    from functools import partial
+
+    from atokio.collectors.workers import default_workers, warm_up
+
+    warm_up(default_workers(), partial(mark_worker, str(tmp_path)))
+    deadline = time.monotonic() + 60  # a bound on waiting, not a timing assertion
+    while len(list(tmp_path.iterdir())) < default_workers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pids = {int(path.name.split("-")[0]) for path in tmp_path.iterdir()}
+    assert len(list(tmp_path.iterdir())) == default_workers()  # once per submitted start
+    assert pids and os.getpid() not in pids  # in the worker processes
+
+
 async def double_later(value: int) -> int:
     await anyio.sleep(0)
     return value * 2

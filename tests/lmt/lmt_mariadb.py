@@ -12,7 +12,6 @@ same rows can be read from both.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -23,6 +22,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from atokio.collectors.sync import run_sync
 
 #: Typed MySQL definitions of the LMT tables (the SQLite caches are untyped).
 #: Gauges are DOUBLE so that SQLite REALs come back bit for bit.
@@ -227,7 +228,7 @@ class MariaDbServer:
 
     def execute(self, statements: list[str]) -> None:
         """Run SQL statements as the test user."""
-        asyncio.run(_execute(self.connect_kwargs(), statements))
+        run_sync(_execute, self.connect_kwargs(), statements)
 
 
 async def _execute(kwargs: dict[str, Any], statements: list[str]) -> None:
@@ -283,8 +284,12 @@ def load_sqlite(server: MariaDbServer, path: str | os.PathLike[str], database: s
 
 
 def load_tables(server: MariaDbServer, tables: dict[str, list[tuple]], database: str) -> None:
-    """(Re)create ``database`` on ``server`` holding ``tables`` (name -> rows)."""
-    asyncio.run(_load(server.connect_kwargs(), database, tables))
+    """(Re)create ``database`` on ``server`` holding ``tables`` (name -> rows).
+
+    Runs its own event loop, in a thread when the fixture is first set up from
+    inside an async test (whose loop is already running in this thread).
+    """
+    run_sync(_load, server.connect_kwargs(), database, tables)
 
 
 def lmtdb_args(server: MariaDbServer, database: str) -> dict[str, str]:
