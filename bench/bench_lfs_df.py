@@ -3,7 +3,8 @@
 
 The documented dict ``{epoch: {file_system: {target: fields}}}``; its target
 entries are counted against the manifest (OST/MDT lines); a file of this size
-is parsed in this process by default (``nersc_lfsstate.PARALLEL_BYTES``).
+is parsed on every core by default unless the cores are busy
+(``nersc_lfsstate.PARALLEL_BYTES``).
 Further lines: ``workers=0`` (every core), and the same when the worker
 processes already run (a service).  Target: 5x the reference's 22 MB/s, scaled by
 ``shared/bench/calibrate.py``.
@@ -37,6 +38,13 @@ def all_cores(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     return (lambda: NerscLfsOstFullness(cache_file=path, workers=0)), _targets
 
 
+def one_process(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    from atokio.connectors.nersc_lfsstate import NerscLfsOstFullness
+
+    path = entry["files"][0]
+    return (lambda: NerscLfsOstFullness(cache_file=path, workers=1)), _targets
+
+
 def warm_pool(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     from atokio.collectors.workers import default_workers, process_pool
     from atokio.connectors.nersc_lfsstate import NerscLfsOstFullness
@@ -56,6 +64,7 @@ BENCH = Bench(
     5,
     documented,
     extra=[
+        ("NerscLfsOstFullness(cache_file=path, workers=1), one process", one_process),
         ("NerscLfsOstFullness(cache_file=path, workers=0), every core", all_cores),
         ("the same, worker processes already running", warm_pool),
     ],

@@ -37,6 +37,7 @@ from typing import Any
 
 from atokio.collectors.files import aparse_file_ranges, parse_file
 from atokio.collectors.sync import run_sync
+from atokio.collectors.workers import default_workers, machine_busy
 from atokio.connectors.common import _TextDump, gc_paused
 from atokio.connectors.lfshealth import LfsOstMap, failovers, format_lctl_dl, format_lfs_df
 from atokio.parsers.lfs_df import DF_LINE
@@ -63,13 +64,14 @@ _REX_OST_MAP = LCTL_LINE
 CHUNK = 1 << 20
 #: Bytes per piece that a worker process reads and parses.
 SEGMENT = 8 << 20
-#: Size from which a file is parsed on every core by default.  Starting the
-#: worker processes in a new process costs about half a second, more when
-#: other programs keep the cores busy, and this process builds every dict
-#: either way (some 40% of the work): below this size, a file is loaded
-#: sooner here (100 MB: 1.5 s here against 1.9 s on two cores, measured on
-#: a shared two-core machine).
-PARALLEL_BYTES = 128 << 20
+#: Size from which a file is parsed on every core by default, unless other
+#: programs keep the cores busy (:func:`~atokio.collectors.workers.machine_busy`).
+#: This process builds every dict either way (some 40% of the work) and
+#: parses the first pieces itself while the worker processes start, so on
+#: free cores a file of a few pieces already loads sooner (100 MB on an idle
+#: two-core machine: 1.16-1.20 s against 1.41-1.48 s in one process); on busy
+#: cores the workers' start and the results they send cost more than they save.
+PARALLEL_BYTES = 32 << 20
 #: Largest file taken for a symbolic link stored as a plain file.
 LINK_STUB_MAX = 1024
 
@@ -109,7 +111,8 @@ def read_blocks(
     """Every block of a concatenation file, streamed through a parser of ``parser``'s kind.
 
     With ``workers`` worker processes (``0``: one per usable core; ``None``:
-    so for a file of :data:`PARALLEL_BYTES` or more, else ``1``), a plain
+    so for a file of :data:`PARALLEL_BYTES` or more when the cores are not
+    busy, else ``1``), a plain
     file is cut into pieces of about :data:`SEGMENT` bytes before ``BEGIN``
     lines, which the workers read and parse into compact blocks
     (:func:`~atokio.parsers.lfs_nersc.expand_block`) while this process turns
@@ -121,7 +124,8 @@ def read_blocks(
     """
     path = resolve_link_stub(path)
     if workers is None:
-        workers = 0 if os.path.getsize(path) >= PARALLEL_BYTES else 1
+        large = os.path.getsize(path) >= PARALLEL_BYTES
+        workers = 0 if large and not machine_busy(default_workers()) else 1
     if workers == 1:
         return parse_file(path, parser, chunk_size=CHUNK)
     make = functools.partial(type(parser), parser.source, 1, True)
@@ -186,7 +190,8 @@ class NerscLfsOstFullness(_Concatenation):
 
         ``workers``: worker processes to parse the file with (see
         :func:`read_blocks`).  By default a file of :data:`PARALLEL_BYTES` or
-        more is parsed on every core (the worker processes find the numbers
+        more is parsed on every core unless other programs keep the cores
+        busy (the worker processes find the numbers
         of each block while this process builds the dicts of the blocks
         before; memory stays that of the result), a smaller one here.
         ``workers=0`` uses every core for any plain file larger than one

@@ -37,6 +37,7 @@ def test_all_cores_equal_one_process(
     path.write_text(text)
     monkeypatch.setattr(nersc_lfsstate, "SEGMENT", segment)
     monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: False)
     with caplog.at_level(logging.WARNING):
         fullness = NerscLfsOstFullness(str(path))
     alone = NerscLfsOstFullness(str(path), workers=1)
@@ -57,6 +58,7 @@ def test_ost_maps_in_ranges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     path.write_text(concatenate([(2000 + k, LCTL) for k in range(30)]))
     monkeypatch.setattr(nersc_lfsstate, "SEGMENT", 900)
     monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: False)
     maps = NerscLfsOstMap(str(path))
     assert maps == NerscLfsOstMap(str(path), workers=1) and len(maps) == 30
     assert maps[2000] is not maps[2001] and maps[2000]["snx11035"] is not maps[2001]["snx11035"]
@@ -70,6 +72,7 @@ def test_a_bad_line_is_numbered_in_the_whole_file(
     path.write_text(text)
     monkeypatch.setattr(nersc_lfsstate, "SEGMENT", 600)
     monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: False)
     with pytest.raises(ParseError) as caught:
         NerscLfsOstFullness(str(path))
     assert caught.value.line_number == fullness_text(40).count("\n") + 2
@@ -95,6 +98,22 @@ def test_small_files_are_parsed_here_by_default(
 
     def no_ranges(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a small file was cut into ranges")
+
+    monkeypatch.setattr(nersc_lfsstate, "aparse_file_ranges", no_ranges)
+    assert NerscLfsOstFullness(str(path)) == NerscLfsOstFullness(str(path), workers=1)
+
+
+def test_busy_cores_parse_a_large_file_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "osts.txt"
+    path.write_text(fullness_text(20))
+    monkeypatch.setattr(nersc_lfsstate, "SEGMENT", 500)
+    monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: True)
+
+    def no_ranges(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a file was cut into ranges on busy cores")
 
     monkeypatch.setattr(nersc_lfsstate, "aparse_file_ranges", no_ranges)
     assert NerscLfsOstFullness(str(path)) == NerscLfsOstFullness(str(path), workers=1)
