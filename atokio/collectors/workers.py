@@ -85,12 +85,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Modules the worker processes start with (those that are slow to import).
+#: Modules the worker processes start with: what nearly every use needs and
+#: is slow to import.  The fork server imports them before it can start any
+#: worker, so a module that only some uses need (``atokio.parsers.darshan``:
+#: measured, the 500-log index finished 40-50 ms sooner without it, and the
+#: darshan-parser path was no slower) is imported by the workers that need it.
 #: Not ``darshan.backend.cffi_backend``: it imports pandas, which costs more
 #: start-up than a 500-log index run spends reading, and the direct reader
 #: loads libdarshan-util without it (it imports it only as a fallback).
 PRELOAD = [
-    "atokio.parsers.darshan",
     "atokio.collectors.files",
     "atokio.collectors.darshanlog",
     "numpy",
