@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 
 __all__ = ["backend", "run_sync"]
 
@@ -71,13 +70,16 @@ def run_sync(async_fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -
 
 
 def _import_asyncio_backend() -> None:
-    """Import anyio's asyncio backend with this module rather than in the first call.
+    """Import anyio's asyncio backend (and ``anyio.to_thread``, which the collectors
+    hand blocking work to) with this module rather than in the first call.
 
-    anyio imports a backend when a loop first runs on it; every synchronous
+    anyio imports them lazily, when a loop first runs; every synchronous
     call runs one, so the (tens of milliseconds of) import belongs with the
     other imports of a program, not inside its first call.  Trio's backend
     is left to be imported when ``ATOKIO_BACKEND=trio`` asks for it.
     """
+    import anyio.to_thread
+
     try:
         import anyio._backends._asyncio  # noqa: F401  (where anyio keeps the backend)
     except ImportError:  # another anyio layout: it is imported on first use instead

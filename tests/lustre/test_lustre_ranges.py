@@ -89,31 +89,26 @@ def test_gzip_file(tmp_path: Path) -> None:
     assert NerscLfsOstFullness(str(path)) == NerscLfsOstFullness(str(plain), workers=1)
 
 
-def test_small_files_are_parsed_here_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("case", "parallel_bytes", "busy"),
+    [("a small file", None, False), ("a large file on busy cores", 0, True)],
+)
+def test_a_file_is_parsed_here_by_default(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    parallel_bytes: int | None,
+    busy: bool,
 ) -> None:
     path = tmp_path / "osts.txt"
     path.write_text(fullness_text(20))
     monkeypatch.setattr(nersc_lfsstate, "SEGMENT", 500)
+    if parallel_bytes is not None:
+        monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", parallel_bytes)
+    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: busy)
 
     def no_ranges(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a small file was cut into ranges")
-
-    monkeypatch.setattr(nersc_lfsstate, "aparse_file_ranges", no_ranges)
-    assert NerscLfsOstFullness(str(path)) == NerscLfsOstFullness(str(path), workers=1)
-
-
-def test_busy_cores_parse_a_large_file_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "osts.txt"
-    path.write_text(fullness_text(20))
-    monkeypatch.setattr(nersc_lfsstate, "SEGMENT", 500)
-    monkeypatch.setattr(nersc_lfsstate, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(nersc_lfsstate, "machine_busy", lambda workers: True)
-
-    def no_ranges(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a file was cut into ranges on busy cores")
+        raise AssertionError(f"{case} was cut into ranges")
 
     monkeypatch.setattr(nersc_lfsstate, "aparse_file_ranges", no_ranges)
     assert NerscLfsOstFullness(str(path)) == NerscLfsOstFullness(str(path), workers=1)
