@@ -66,8 +66,10 @@ __all__ = [
     "machine_busy",
     "map_in_workers",
     "process_pool",
+    "pool_started",
     "processes_can_start",
     "run_in_worker",
+    "start_pool",
     "warm_up",
 ]
 
@@ -218,6 +220,17 @@ def _start_pool() -> ProcessPoolExecutor:
     pool.submit(os.getpid).result()  # starts the fork server and every worker
     _STARTED.add(id(pool))
     return pool
+
+
+def pool_started() -> bool:
+    """Whether the pool's worker processes have started (a call sent now starts at once)."""
+    pool = _POOL
+    return pool is not None and id(pool) in _STARTED
+
+
+async def start_pool() -> None:
+    """Return once the pool's worker processes have started (starting them if need be)."""
+    await _started_pool()
 
 
 async def _started_pool() -> ProcessPoolExecutor:

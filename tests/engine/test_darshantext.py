@@ -203,3 +203,48 @@ def test_an_unwritable_temporary_folder_is_named_with_what_to_do(
 
     with pytest.raises(OSError, match=r"ro \(Permission denied\): set TMPDIR to a writable folder"):
         anyio.run(main)
+
+
+def _cold_pool() -> None:
+    """Shut the worker pool down, so that the next parallel call has to start it."""
+    from atokio.collectors import workers
+
+    if workers._POOL is not None:
+        workers.discard_pool(workers._POOL)
+
+
+def test_this_process_parses_pieces_while_the_workers_start(tmp_path: Path) -> None:
+    from atokio.collectors.workers import pool_started
+
+    text = records_text(3000)
+    path = tmp_path / "base.txt"
+    path.write_bytes(text)
+    pieces = cut_growing(text, [], 16 << 10)
+    assert len(pieces) > 20
+
+    async def parse() -> darshantext._Merger:
+        merger = darshantext._Merger(str(path), "base.txt", 2, True, None, None)
+        async with anyio.create_task_group() as group:
+            merger.start(group)
+            for piece in pieces:
+                merger.submit(piece)
+            merger.close()
+        return merger
+
+    _cold_pool()
+    merger = anyio.run(parse)
+    assert merger.error is None and merger.result == whole_dict(text)
+    assert merger.parsed_here >= 1  # the first pieces did not wait for the workers
+    assert pool_started()  # which the call started
+    # with the pool running, every piece goes to the workers
+    assert anyio.run(parse).parsed_here == 0
+
+
+def test_an_output_parsed_in_one_piece_does_not_start_the_workers(tmp_path: Path) -> None:
+    from atokio.collectors.workers import pool_started
+
+    text = records_text(3)
+    _cold_pool()
+    got = anyio.run(lambda: aparse_command_text(_replay(tmp_path, text), source="replay"))
+    assert got.data == whole_dict(text) and got.error is None
+    assert not pool_started()
