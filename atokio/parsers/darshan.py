@@ -269,6 +269,7 @@ class DarshanParser(LineParser[DarshanRecord]):
         self._module_keys: dict[str, tuple[str, str]] = {}
         self._last_raw: list[str] = []
         self._last_names: list[str] = []
+        self._record_lines = 1  # lines of the last whole record: the guess for the next
 
     # -- LineParser hooks ----------------------------------------------------
     def _parse_block(self, block: bytes) -> list[DarshanRecord]:
@@ -424,13 +425,7 @@ class DarshanParser(LineParser[DarshanRecord]):
                 values = None
         if values is None:
             values = [convert_value(v) for v in raw_values]
-        if nlines > 1:
-            # A record ends where the rank or record id changes (the module is
-            # the same on every line of a block, see _data_block).
-            changed = map(or_, map(ne, ids[1:], ids[:-1]), map(ne, ranks[1:], ranks[:-1]))
-            starts = [0, *compress(range(1, nlines), changed), nlines]
-        else:
-            starts = [0, 1]
+        starts = self._record_starts(ranks, ids, nlines) if nlines > 1 else [0, 1]
         last = len(starts) - 2
         pending = self._run
         self._run = None
@@ -466,6 +461,48 @@ class DarshanParser(LineParser[DarshanRecord]):
                 self._run = run
             else:
                 self._emit(run, out)
+
+    def _record_starts(self, ranks: list[str], ids: list[str], nlines: int) -> list[int]:
+        """The lines where records start (and ``nlines``): where the rank or record id changes
+        (the module is the same on every line of a block, see _data_block).
+
+        Records of a module mostly have as many lines as the last whole one, so
+        that guess is checked first, with two C-level counts; when it is wrong,
+        the lines after the record's first are compared one by one (in C too).
+        """
+        starts = [0]
+        start = 0
+        while start < nlines:
+            lines = self._record_lines
+            stop = start + lines
+            rank, record = ranks[start], ids[start]
+            if (
+                stop <= nlines
+                and (stop == nlines or ids[stop] != record or ranks[stop] != rank)
+                and ids[start:stop].count(record) == lines
+                and ranks[start:stop].count(rank) == lines
+            ):
+                starts.append(stop)
+                start = stop
+                continue
+            width = 2 * lines + 16
+            while True:
+                end = min(nlines, start + 1 + width)
+                changed = map(
+                    or_,
+                    map(ne, ids[start + 1 : end], ids[start : end - 1]),
+                    map(ne, ranks[start + 1 : end], ranks[start : end - 1]),
+                )
+                found = next(compress(range(start + 1, end), changed), None)
+                if found is not None or end == nlines:
+                    break
+                width *= 4
+            stop = nlines if found is None else found
+            if start and stop < nlines:  # a whole record (the first may continue one)
+                self._record_lines = stop - start
+            starts.append(stop)
+            start = stop
+        return starts
 
     def _flush_run(self, out: list[DarshanRecord]) -> None:
         if self._run is not None:

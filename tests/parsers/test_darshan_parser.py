@@ -501,3 +501,41 @@ def test_values_json_would_read_otherwise_keep_their_own_conversion(value: str) 
     for chunk_size in (1 << 16, 7):
         (record,) = [r for r in parse(text, chunk_size) if isinstance(r, BaseRecord)]
         assert record.counters == {"A": 1, "B": convert_value(value), "C": 2.5}
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[tuple[int, int, int]]:
+    """(rank, record id, counters) of consecutive records, no two neighbours the same record."""
+    records: list[tuple[int, int, int]] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=40))):
+        rank = draw(st.integers(min_value=-1, max_value=2))
+        record = draw(st.integers(min_value=0, max_value=2))
+        if records and records[-1][:2] == (rank, record):
+            rank += 10
+        if any(r[:2] == (rank, record) for r in records):
+            record = 1000 + len(records)  # each record once per output
+        records.append((rank, record, draw(st.integers(min_value=1, max_value=12))))
+    return records
+
+
+@given(records=_records(), feed=st.integers(min_value=1, max_value=3000))
+@settings(max_examples=150, deadline=None)
+def test_records_of_any_lengths_end_where_rank_or_id_changes(
+    records: list[tuple[int, int, int]], feed: int
+) -> None:
+    lines = [
+        b"POSIX\t%d\t%d\tPOSIX_C%d\t%d\t/f%d\t/\text4\n" % (rank, record, k, k * 7, record)
+        for rank, record, counters in records
+        for k in range(counters)
+    ]
+    text = b"# POSIX module data\n" + b"".join(lines)
+    parser = DarshanParser("test")
+    got = []
+    for at in range(0, len(text), feed):
+        got += parser.feed(text[at : at + feed])
+    got += parser.close()
+    expected = [
+        (str(rank), f"/f{record}", {f"C{k}": k * 7 for k in range(counters)})
+        for rank, record, counters in records
+    ]
+    assert [(r.rank, r.file_name, r.counters) for r in got if isinstance(r, BaseRecord)] == expected
