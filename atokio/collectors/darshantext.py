@@ -122,10 +122,22 @@ class _Cutter:
         self.start = 0
         self.module: str | None = None
         self.target = piece  # the next piece ends at the first boundary after this offset
+        self.size: int | None = None  # the whole output's, once known
+
+    def _length(self, start: int) -> int:
+        """The length of a piece starting at ``start``: :attr:`piece`, but once the whole
+        output is known, a quarter of what is left when that is less (at least an eighth
+        of a piece), so that the last pieces are small and the workers finish together."""
+        if self.size is None:
+            return self.piece
+        return min(self.piece, max(self.piece // 8, (self.size - start) // 4))
 
     def cuts(self, size: int, final: bool) -> list[Piece]:
         """The pieces that end within the first ``size`` bytes (all of them when ``final``)."""
         pieces: list[Piece] = []
+        if final and self.size is None:
+            self.size = size
+            self.target = min(self.target, self.start + self._length(self.start))
         while self.target < size:
             if size - self.target < WINDOW and not final:
                 break  # look when a whole window has been written
@@ -137,7 +149,7 @@ class _Cutter:
             stop = self.target + found[0]
             pieces.append((self.start, stop, self.module))
             self.start, self.module = stop, found[1]
-            self.target = stop + self.piece
+            self.target = stop + self._length(stop)
         if final and size > self.start:
             pieces.append((self.start, size, self.module))
             self.start = size

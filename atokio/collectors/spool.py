@@ -14,13 +14,15 @@ killed and reaped on exit, error, cancellation or when ``timeout`` (default
 :class:`~atokio.collectors.subprocess.CommandTimeout`; stderr is collected
 concurrently (its last :data:`~atokio.collectors.subprocess.STDERR_KEEP` bytes).
 The scratch file lives in the temporary folder (``TMPDIR``), is readable only
-by its owner and is removed when the context ends.
+by its owner and is removed when the context ends (a large one is closed, which
+frees its pages, in the background).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -146,5 +148,23 @@ async def spool_command(
             assert seconds is not None
             raise CommandTimeout(argv, seconds, where)
     finally:
-        os.close(fd)
         os.unlink(path)
+        _close_soon(fd)
+
+
+#: Scratch files at least this large are closed in the background.
+_CLOSE_IN_BACKGROUND = 16 << 20
+
+
+def _close_soon(fd: int) -> None:
+    """Close the (unlinked) scratch file: closing it frees its pages, which takes tens of
+    milliseconds for hundreds of MB, so a large one is closed in a thread of its own
+    while the caller goes on with the output."""
+    try:
+        large = os.fstat(fd).st_size >= _CLOSE_IN_BACKGROUND
+    except OSError:
+        large = False
+    if not large:
+        os.close(fd)
+        return
+    threading.Thread(target=os.close, args=(fd,), name="atokio-spool-close", daemon=True).start()

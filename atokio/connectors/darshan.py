@@ -57,7 +57,7 @@ from atokio import config
 from atokio.collectors.fanout import gather
 from atokio.collectors.sync import run_sync
 from atokio.common import atomic_output
-from atokio.connectors.common import SubprocessOutputDict
+from atokio.connectors.common import SubprocessOutputDict, gc_paused
 from atokio.parsers.base import ParseError, parse_all
 from atokio.parsers.darshan import (
     DarshanParser,
@@ -443,17 +443,18 @@ class Darshan(SubprocessOutputDict):
             raise ValueError("Darshan object has no log_file to parse")
         # read into a plain dict: the event loop may repr() the result of its task, and
         # the repr of self is the JSON of the whole log
-        data = run_sync(
-            aread_darshan,
-            self.log_file,
-            tuple(modes),
-            reader=self.reader,
-            modules=modules,
-            counters=counters,
-            timeout=self.timeout,
-            silent_errors=self.silent_errors,
-            warn=not self.silent_errors,
-        )
+        with gc_paused():  # the result is many small dicts and no cycles
+            data = run_sync(
+                aread_darshan,
+                self.log_file,
+                tuple(modes),
+                reader=self.reader,
+                modules=modules,
+                counters=counters,
+                timeout=self.timeout,
+                silent_errors=self.silent_errors,
+                warn=not self.silent_errors,
+            )
         self._merge_pass(data)
         return self
 
