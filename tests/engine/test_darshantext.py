@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -153,6 +154,36 @@ def test_the_spool_reports_growth_status_and_stderr_and_is_removed(tmp_path: Pat
     assert data == b"abcdefg" and sizes[-1] == 7 and 3 in sizes
     assert status == 5 and stderr == "oops\n"
     assert not Path(path).exists()
+
+
+def test_a_large_scratch_file_is_removed_and_closed_in_the_background() -> None:
+    import threading
+
+    from atokio.collectors import spool
+
+    size = spool._CLOSE_IN_BACKGROUND + 1000
+    before = set(os.listdir("/proc/self/fd"))
+
+    async def main() -> tuple[int, str]:
+        async with spool_command(["head", "-c", str(size), "/dev/zero"]) as run:
+            while not run.finished:
+                await run.grown()
+            return run.size, run.path
+
+    got, path = anyio.run(main)
+    assert got == size and not Path(path).exists()
+    for thread in threading.enumerate():
+        if thread.name == "atokio-spool-close":
+            thread.join(5)
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_the_last_pieces_shrink_once_the_whole_output_is_known() -> None:
+    text = records_text(3000)
+    piece = 32 << 10
+    lengths = [stop - start for start, stop, _ in cut_growing(text, [], piece)]
+    assert lengths[0] >= piece and max(lengths[-4:]) < piece // 2
+    assert min(lengths[:-1]) >= piece // 8
 
 
 def test_the_spool_kills_a_command_past_its_deadline_and_finds_missing_ones() -> None:
