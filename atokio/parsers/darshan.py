@@ -101,6 +101,30 @@ _JSON_WORD_CHARS = 'tfnNI[{"'
 _INT_HEADERS = frozenset({"uid", "start_time", "end_time", "nprocs"})
 
 
+def _json_values(raw_values: list[str], count: int) -> list[Value] | None:
+    """The ``count`` values of a column converted by one ``json.loads``, or ``None``.
+
+    JSON numbers are exactly int()/float() numbers; JSON's words (true,
+    false, null, NaN, Infinity) and separators inside a value are not, so
+    such columns take the value-by-value path (``None``).  ``N/A``, which
+    darshan-util 3.4+ prints for Lustre layouts it does not know, is read as
+    the JSON string ``"N/A"`` (a value that merely contains it then fails to
+    parse and the column goes value by value).
+    """
+    joined = ",".join(raw_values)
+    probe = joined
+    if "N/A" in joined:
+        probe = joined.replace("N/A", "")
+        joined = joined.replace("N/A", '"N/A"')
+    if any(ch in probe for ch in _JSON_WORD_CHARS):
+        return None
+    try:
+        values = json.loads("[" + joined + "]")
+    except ValueError:
+        return None
+    return values if len(values) == count else None
+
+
 def convert_value(text: str) -> Value:
     """A counter value as the most precise type it spells: int, then float, then str."""
     try:
@@ -411,18 +435,7 @@ class DarshanParser(LineParser[DarshanRecord]):
         ids = fields[2::8]
         names = fields[3::8]
         raw_values = fields[4::8]
-        joined = ",".join(raw_values)
-        values: list[Value] | None = None
-        # JSON numbers are exactly int()/float() numbers; JSON's words (true,
-        # false, null, NaN, Infinity) and separators inside a value are not, so
-        # such columns take the value-by-value path.
-        if not any(ch in joined for ch in _JSON_WORD_CHARS):
-            try:
-                values = json.loads("[" + joined + "]")
-            except ValueError:
-                values = None
-            if values is not None and len(values) != nlines:
-                values = None
+        values = _json_values(raw_values, nlines)
         if values is None:
             values = [convert_value(v) for v in raw_values]
         starts = self._record_starts(ranks, ids, nlines) if nlines > 1 else [0, 1]

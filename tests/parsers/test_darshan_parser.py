@@ -491,7 +491,10 @@ def test_header_records_of_noposix() -> None:
     assert Header("walltime", 39213) in records
 
 
-@pytest.mark.parametrize("value", ["[1]", "{}", '"x"', "true", "Infinity", "1_000"])
+@pytest.mark.parametrize(
+    "value",
+    ["[1]", "{}", '"x"', "true", "Infinity", "1_000", "N/A", "N/AN/A", "-N/A", "N/A7", '"N/A"'],
+)
 def test_values_json_would_read_otherwise_keep_their_own_conversion(value: str) -> None:
     lines = b"".join(
         b"LUSTRE\t-1\t9\tLUSTRE_%s\t%s\t/f\t/\tlustre\n" % (name, text)
