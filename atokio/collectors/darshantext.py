@@ -34,6 +34,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from atokio.collectors.darshanrange import FEED, parse_text_range
 from atokio.collectors.files import parse_file, read_range, shifted
@@ -73,6 +74,9 @@ WINDOW = 1 << 20
 
 #: A piece: ``(start, stop, module)``, the module of its first record (``None`` at the start).
 Piece = tuple[int, int, "str | None"]
+
+#: Where a parsing task takes its pieces from: ``(number, piece)``.
+Pieces = MemoryObjectReceiveStream[tuple[int, Piece]]
 
 
 def lines_before(path: str, offset: int) -> int:
@@ -162,7 +166,7 @@ class _Merger:
         self.parsed_here = 0
         self._starts: dict[int, int] = {}
         self._done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
-        self._send, self._receive = anyio.create_memory_object_stream[tuple[int, Piece]](math.inf)
+        self._send: MemoryObjectSendStream[tuple[int, Piece]] | None = None
         self._ready = anyio.Event()  # set once the workers have started
         self._wanted = anyio.Event()  # set by the first piece or by close()
         self._queued = False
@@ -171,24 +175,28 @@ class _Merger:
 
     def start(self, group: TaskGroup) -> None:
         """Start the tasks that parse the submitted pieces (until :meth:`close`)."""
-        if not self.parallel:
-            group.start_soon(self._take, self._in_thread)
-            return
-        for _ in range(2 * self.workers):  # one piece parsed, one queued per worker
-            group.start_soon(self._take, self._in_worker)
-        if not self._ready.is_set():
-            group.start_soon(self._start_workers)
-            group.start_soon(self._here_until_ready)
+        self._send, receive = anyio.create_memory_object_stream[tuple[int, Piece]](math.inf)
+        with receive:  # each task takes pieces through a clone of its own
+            if not self.parallel:
+                group.start_soon(self._take, receive.clone(), self._in_thread)
+                return
+            for _ in range(2 * self.workers):  # one piece parsed, one queued per worker
+                group.start_soon(self._take, receive.clone(), self._in_worker)
+            if not self._ready.is_set():
+                group.start_soon(self._start_workers)
+                group.start_soon(self._here_until_ready, receive.clone())
 
     def submit(self, piece: Piece) -> None:
-        """Queue a piece; it is merged after those sent before it."""
+        """Queue a piece (after :meth:`start`); it is merged after those sent before it."""
+        assert self._send is not None, "start() first"
         self._send.send_nowait((self._number(piece), piece))
         self._queued = True
         self._wanted.set()
 
     def close(self) -> None:
         """No more pieces: the tasks of :meth:`start` end once the queue is empty."""
-        self._send.close()
+        if self._send is not None:
+            self._send.close()
         self._wanted.set()
 
     async def parse_here(self, piece: Piece) -> None:
@@ -222,19 +230,21 @@ class _Merger:
             await start_pool()
         self._ready.set()
 
-    async def _take(self, parse: Callable[[Piece], Any]) -> None:
-        await self._ready.wait()  # until then, _here_until_ready takes the pieces
-        async for number, piece in self._receive:
-            await self._parse(number, piece, parse)
+    async def _take(self, receive: Pieces, parse: Callable[[Piece], Any]) -> None:
+        async with receive:
+            await self._ready.wait()  # until then, _here_until_ready takes the pieces
+            async for number, piece in receive:
+                await self._parse(number, piece, parse)
 
-    async def _here_until_ready(self) -> None:
-        while not self._ready.is_set():
-            try:
-                number, piece = await self._receive.receive()
-            except anyio.EndOfStream:
-                return
-            await self._parse(number, piece, self._in_thread)
-            self.parsed_here += 1
+    async def _here_until_ready(self, receive: Pieces) -> None:
+        async with receive:
+            while not self._ready.is_set():
+                try:
+                    number, piece = await receive.receive()
+                except anyio.EndOfStream:
+                    return
+                await self._parse(number, piece, self._in_thread)
+                self.parsed_here += 1
 
     async def _parse(self, number: int, piece: Piece, parse: Callable[[Piece], Any]) -> None:
         if self.error is None:  # after a bad line, the pieces still queued are dropped
@@ -283,19 +293,21 @@ async def aparse_command_text(
         cutter = _Cutter(run.read, piece or PIECE)
         async with anyio.create_task_group() as group:
             merger.start(group)
-            while not run.finished:
-                size = await run.grown()
-                if merger.error is not None:
-                    continue  # the command runs to its end; nothing more is parsed
-                for part in cutter.cuts(size, run.finished):
-                    if run.finished and part == (0, size, None):
-                        await merger.parse_here(part)  # the whole output in one piece
-                        continue
-                    await merger.room()
+            try:
+                while not run.finished:
+                    size = await run.grown()
                     if merger.error is not None:
-                        break
-                    merger.submit(part)
-            merger.close()
+                        continue  # the command runs to its end; nothing more is parsed
+                    for part in cutter.cuts(size, run.finished):
+                        if run.finished and part == (0, size, None):
+                            await merger.parse_here(part)  # the whole output in one piece
+                            continue
+                        await merger.room()
+                        if merger.error is not None:
+                            break
+                        merger.submit(part)
+            finally:
+                merger.close()
         assert run.returncode is not None
         return CommandText(merger.result, run.returncode, run.stderr, merger.error)
 

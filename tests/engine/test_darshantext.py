@@ -279,3 +279,22 @@ def test_an_output_parsed_in_one_piece_does_not_start_the_workers(tmp_path: Path
     got = anyio.run(lambda: aparse_command_text(_replay(tmp_path, text), source="replay"))
     assert got.data == whole_dict(text) and got.error is None
     assert not pool_started()
+
+
+def test_no_stream_is_left_unclosed(tmp_path: Path) -> None:
+    import gc
+    import warnings
+
+    text = records_text(3000)
+    path = tmp_path / "base.txt"
+    path.write_bytes(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert parse_text_file(str(path), workers=2) == whole_dict(text)
+        assert parse_text_file(str(path), workers=1) == whole_dict(text)
+        got = anyio.run(
+            lambda: aparse_command_text(_replay(tmp_path, text), source="replay", piece=16384)
+        )
+        assert got.data == whole_dict(text)
+        gc.collect()
+    assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
