@@ -89,15 +89,16 @@ def default_workers() -> int:
 
 #: Modules the worker processes start with: what nearly every use needs and
 #: is slow to import.  The fork server imports them before it can start any
-#: worker, so a module that only some uses need (``atokio.parsers.darshan``:
-#: measured, the 500-log index finished 40-50 ms sooner without it, and the
-#: darshan-parser path was no slower) is imported by the workers that need it.
-#: Not ``darshan.backend.cffi_backend``: it imports pandas, which costs more
-#: start-up than a 500-log index run spends reading, and the direct reader
-#: loads libdarshan-util without it (it imports it only as a fallback).
+#: worker, so a module that only some uses need is imported by the workers
+#: that need it.  Measured: without ``atokio.collectors.darshanlog`` (the
+#: direct Darshan reader, which only the index uses; it warms its workers up
+#: with it anyway) two workers were ready 25-30 ms sooner, and the 500-log
+#: index took as long; without ``atokio.parsers.darshan`` the index finished
+#: 40-50 ms sooner.  Not ``darshan.backend.cffi_backend``: it imports pandas,
+#: which costs more start-up than a 500-log index run spends reading, and the
+#: direct reader loads libdarshan-util without it (only as a fallback).
 PRELOAD = [
     "atokio.collectors.files",
-    "atokio.collectors.darshanlog",
     "numpy",
 ]
 
