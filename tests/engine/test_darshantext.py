@@ -298,3 +298,18 @@ def test_no_stream_is_left_unclosed(tmp_path: Path) -> None:
         assert got.data == whole_dict(text)
         gc.collect()
     assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
+
+
+def test_a_bad_line_parsed_while_the_workers_start_is_located(tmp_path: Path) -> None:
+    lines = records_text(3000).split(b"\n")
+    bad = 200  # in the first pieces, which this process parses while the pool starts
+    text = b"\n".join([*lines[:bad], b"POSIX\tbroken", *lines[bad:]])
+    _cold_pool()
+    got = anyio.run(
+        lambda: aparse_command_text(_replay(tmp_path, text), source="replay", piece=4096)
+    )
+    assert isinstance(got.error, ParseError) and got.error.line_number == bad + 1
+    before = whole_dict(b"\n".join(lines[:bad]) + b"\n")["counters"]["posix"]
+    kept = got.data["counters"]["posix"]
+    assert 0 < len(kept) <= len(before)
+    assert all(kept[name] == before[name] for name in list(kept)[:-1])
