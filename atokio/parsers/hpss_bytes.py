@@ -161,11 +161,16 @@ def hsi_block(text: np.ndarray) -> Block | None:
     a line that :meth:`parse_batch` would decline, or a value in another
     form than the plain ones read here.
     """
-    low = text[text < 32]
-    if ((low != 9) & (low != 10)).any():
+    # Every TAB, line break and space in one pass over the bytes; any other
+    # control character declines the block.
+    at = np.flatnonzero(text <= 32)
+    kind = text[at]
+    if ((kind != 9) & (kind != 10) & (kind != 32)).any():
         return None
-    seps = np.flatnonzero((text == 9) | (text == 10))
-    breaks = np.flatnonzero(text == 10)
+    is_space = kind == 32
+    seps = at[~is_space]
+    breaks = at[kind == 10]
+    spaces = at[is_space]
     last = np.searchsorted(seps, breaks)  # each line's line break, as a separator
     first = np.empty_like(last)  # each line's first separator
     first[0] = 0
@@ -177,7 +182,6 @@ def hsi_block(text: np.ndarray) -> Block | None:
     if fields.min() < 2:
         return None
     head_end = seps[first]
-    spaces = np.flatnonzero(text == 32)
     at = np.searchsorted(spaces, head_end)
     if at.min() < 4:
         return None
