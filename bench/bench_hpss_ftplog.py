@@ -3,10 +3,11 @@
 
 The documented dict ``{"ftp": [record, ...], "pftp": [record, ...]}``; its
 records, plus the lines that are not transfers (counted apart, untimed), are
-checked against the manifest's log lines.  Second line: the sans-IO parser
-alone (``FtpLogParser`` through ``collectors.files.parse_file``), to show what
-the documented return shape adds; third line: the stage the worker processes
-run (the file into ``Columns``, ``collectors.files.parse_range``), in one
+checked against the manifest's log lines.  Further lines: the async form
+(``FtpLog.afrom_file`` in an event loop), the sans-IO parser alone
+(``FtpLogParser`` through ``collectors.files.parse_file``), to show what the
+documented return shape adds, and the stage the worker processes run (the
+file into ``Columns``, ``collectors.files.parse_range``), in one
 process.  Target: 5x the reference's 11.6 MB/s,
 scaled by ``shared/bench/calibrate.py``.  Time stamps are local time: run
 with the ``TZ`` the workload was made in (the default is fine).
@@ -35,6 +36,18 @@ def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     path = entry["files"][0]
     others = not_transfers(path)
     return (lambda: FtpLog.from_file(path)), (lambda log: others + sum(map(len, log.values())))
+
+
+def asynchronous(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    import anyio
+
+    from atokio.connectors.hpss import FtpLog
+
+    path = entry["files"][0]
+    others = not_transfers(path)
+    return (lambda: anyio.run(FtpLog.afrom_file, path)), (
+        lambda log: others + sum(map(len, log.values()))
+    )
 
 
 def parser_only(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
@@ -68,6 +81,7 @@ BENCH = Bench(
     5,
     documented,
     extra=[
+        ("async: await FtpLog.afrom_file(path)", asynchronous),
         ("FtpLogParser alone (parse_file)", parser_only),
         ("workers' column stage in one process (parse_range)", columns_stage),
     ],

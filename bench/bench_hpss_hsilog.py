@@ -2,10 +2,11 @@
 """Benchmark ``hpss_hsilog``: ``HsiLog.from_file(path)`` on the ~50 MB HSI/HTAR log.
 
 The documented dict ``{"hsi": [record, ...], "htar": [record, ...]}``; its
-records are counted against the manifest.  Second line: the sans-IO parser
-alone (``HsiLogParser`` through ``collectors.files.parse_file``), to show what
-the documented return shape adds; third line: the stage the worker processes
-run (the file into ``Columns``, ``collectors.files.parse_range``), in one
+records are counted against the manifest.  Further lines: the async form
+(``HsiLog.afrom_file`` in an event loop), the sans-IO parser alone
+(``HsiLogParser`` through ``collectors.files.parse_file``), to show what the
+documented return shape adds, and the stage the worker processes run (the
+file into ``Columns``, ``collectors.files.parse_range``), in one
 process.  Target: 5x the reference's 14.0 MB/s,
 scaled by ``shared/bench/calibrate.py``.  Time stamps are local time: run
 with the ``TZ`` the workload was made in (the default is fine).
@@ -26,6 +27,15 @@ def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
 
     path = entry["files"][0]
     return (lambda: HsiLog.from_file(path)), (lambda log: sum(map(len, log.values())))
+
+
+def asynchronous(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    import anyio
+
+    from atokio.connectors.hpss import HsiLog
+
+    path = entry["files"][0]
+    return (lambda: anyio.run(HsiLog.afrom_file, path)), (lambda log: sum(map(len, log.values())))
 
 
 def parser_only(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
@@ -57,6 +67,7 @@ BENCH = Bench(
     5,
     documented,
     extra=[
+        ("async: await HsiLog.afrom_file(path)", asynchronous),
         ("HsiLogParser alone (parse_file)", parser_only),
         ("workers' column stage in one process (parse_range)", columns_stage),
     ],

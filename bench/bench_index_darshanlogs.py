@@ -6,6 +6,7 @@ The documented command, called in this process, indexes the workload's 500
 (``darshan-parser`` when one is on ``PATH``, else libdarshan-util directly:
 the latter here, as no real darshan-parser can be installed).  The rows of
 the ``headers`` table (one per log) are counted against the manifest.
+Second line: the async form (``aindex_darshanlogs`` in an event loop).
 Target: 10x the reference's 67 logs/s, scaled by ``shared/bench/calibrate.py``.
 
     python bench/bench_index_darshanlogs.py [--inputs DIR] [--repeats 3] [--profile]
@@ -18,6 +19,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,23 @@ def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
     return (lambda: index_darshanlogs.main([logs, "-o", database, "-q"])), count
 
 
+def asynchronous(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    import anyio
+
+    from atokio.pipelines.darshan_index import aindex_darshanlogs
+
+    folder = tempfile.mkdtemp(prefix="bench-index-")
+    atexit.register(shutil.rmtree, folder, True)
+    database = str(Path(folder) / "index.db")
+    logs = entry["files"][0]
+
+    def count(_counts: Any) -> int:
+        with sqlite3.connect(database) as db:
+            return int(db.execute("SELECT COUNT(*) FROM headers").fetchone()[0])
+
+    return (lambda: anyio.run(partial(aindex_darshanlogs, [logs], database, quiet=True))), count
+
+
 BENCH = Bench(
     "index_darshanlogs",
     'index_darshanlogs.main([dir, "-o", db, "-q"])',
@@ -46,6 +65,7 @@ BENCH = Bench(
     67.0,
     10,
     documented,
+    extra=[("async: await aindex_darshanlogs([dir], db, quiet=True)", asynchronous)],
 )
 
 if __name__ == "__main__":
