@@ -168,13 +168,33 @@ class _Merger:
         self._done: dict[int, tuple[dict[str, Any], ParseError | None]] = {}
         self._send: MemoryObjectSendStream[tuple[int, Piece]] | None = None
         self._ready = anyio.Event()  # set once the workers have started
-        self._wanted = anyio.Event()  # set by the first piece or by close()
-        self._queued = False
+        self._group: TaskGroup | None = None
         if not parallel or pool_started():
             self._ready.set()
 
     def start(self, group: TaskGroup) -> None:
-        """Start the tasks that parse the submitted pieces (until :meth:`close`)."""
+        """Parse the pieces :meth:`submit` queues in tasks of ``group`` (until :meth:`close`).
+
+        The tasks start with the first piece: an output parsed by
+        :meth:`parse_here` alone (most logs) starts none, nor the workers.
+        """
+        self._group = group
+
+    def submit(self, piece: Piece) -> None:
+        """Queue a piece (after :meth:`start`); it is merged after those sent before it."""
+        if self._send is None:
+            self._open()
+        assert self._send is not None
+        self._send.send_nowait((self._number(piece), piece))
+
+    def close(self) -> None:
+        """No more pieces: the tasks of :meth:`start` end once the queue is empty."""
+        if self._send is not None:
+            self._send.close()
+
+    def _open(self) -> None:
+        group = self._group
+        assert group is not None, "start() first"
         self._send, receive = anyio.create_memory_object_stream[tuple[int, Piece]](math.inf)
         with receive:  # each task takes pieces through a clone of its own
             if not self.parallel:
@@ -185,19 +205,6 @@ class _Merger:
             if not self._ready.is_set():
                 group.start_soon(self._start_workers)
                 group.start_soon(self._here_until_ready, receive.clone())
-
-    def submit(self, piece: Piece) -> None:
-        """Queue a piece (after :meth:`start`); it is merged after those sent before it."""
-        assert self._send is not None, "start() first"
-        self._send.send_nowait((self._number(piece), piece))
-        self._queued = True
-        self._wanted.set()
-
-    def close(self) -> None:
-        """No more pieces: the tasks of :meth:`start` end once the queue is empty."""
-        if self._send is not None:
-            self._send.close()
-        self._wanted.set()
 
     async def parse_here(self, piece: Piece) -> None:
         """Parse a piece in this process (a small output: no worker needed); in a thread
@@ -225,9 +232,7 @@ class _Merger:
         return await run_in_worker(parse_text_range, *self._args(piece))
 
     async def _start_workers(self) -> None:
-        await self._wanted.wait()
-        if self._queued:  # not for an output parsed by parse_here alone
-            await start_pool()
+        await start_pool()
         self._ready.set()
 
     async def _take(self, receive: Pieces, parse: Callable[[Piece], Any]) -> None:
