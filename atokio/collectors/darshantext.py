@@ -2,9 +2,12 @@
 
 Both readers cut the text into pieces of a few MB at record boundaries
 (:func:`atokio.parsers.darshan.record_boundary_after`), parse each piece in a
-worker process with :class:`~atokio.parsers.darshan.DarshanParser` and merge the
-pieces' dicts in order (:func:`~atokio.parsers.darshan.merge_darshan_dicts`), so
-the result equals a one-core parse of the whole:
+worker process with :class:`~atokio.parsers.darshan.DarshanParser`
+(:func:`atokio.collectors.darshanrange.parse_text_range`) and merge the pieces'
+dicts in order (:func:`~atokio.parsers.darshan.merge_darshan_dicts`), so the
+result equals a one-core parse of the whole.  While the worker pool starts,
+this process parses the first pieces itself; once the whole output is known,
+the last pieces are cut smaller, so that the workers finish together.
 
 * :func:`aparse_command_text` runs ``darshan-parser`` with its stdout in a
   scratch file (:func:`atokio.collectors.spool.spool_command`) and hands each
