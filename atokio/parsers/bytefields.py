@@ -75,8 +75,26 @@ def tokens(text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 def _window(text: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """``(n, width)`` bytes from each start (past the end of ``text``: line breaks)."""
+    if len(starts) and int(starts.max()) + width <= len(text):
+        return _rows(text, width)[starts]  # rows of a view: n indexes, not n*width
     index = starts[:, None] + np.arange(width)
     np.minimum(index, len(text) - 1, out=index)
+    return text[index]
+
+
+def _rows(text: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width`` consecutive bytes of ``text``, as rows of a view (nothing copied)."""
+    if not text.flags.c_contiguous or text.dtype != np.uint8:
+        text = np.ascontiguousarray(text, dtype=np.uint8)
+    return np.ndarray((len(text) - width + 1, width), np.uint8, text, 0, (1, 1))
+
+
+def _window_before(text: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """``(n, width)`` bytes before each end (before the start of ``text``: its first byte)."""
+    if len(ends) and int(ends.min()) >= width:
+        return _rows(text, width)[ends - width]
+    index = ends[:, None] + np.arange(-width, 0)
+    np.maximum(index, 0, out=index)
     return text[index]
 
 
@@ -113,9 +131,7 @@ def _digits(
     if lengths.min() < 1 or width > limit + 2:
         return None
     columns = np.arange(-width, 0)
-    index = ends[:, None] + columns
-    np.maximum(index, 0, out=index)
-    window = text[index]
+    window = _window_before(text, ends, width)
     inside = columns >= -lengths[:, None]
     code = window - np.uint8(48)
     digit = inside & (code <= 9)
