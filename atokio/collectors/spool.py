@@ -148,8 +148,10 @@ async def spool_command(
             assert seconds is not None
             raise CommandTimeout(argv, seconds, where)
     finally:
-        os.unlink(path)
-        _close_soon(fd)
+        try:
+            os.unlink(path)
+        finally:
+            _close_soon(fd)
 
 
 #: Scratch files at least this large are closed in the background.
