@@ -224,7 +224,12 @@ async def aconsume_file_ranges(
     ranges only once they can start on them at once.  ``boundary`` says where
     ranges may end (see :func:`line_ranges`).
     """
-    from atokio.collectors.workers import default_workers, processes_can_start, run_in_worker
+    from atokio.collectors.workers import (
+        default_workers,
+        processes_can_start,
+        run_in_worker,
+        start_pool,
+    )
 
     name = os.fspath(path)
     workers = workers or default_workers()
@@ -271,7 +276,7 @@ async def aconsume_file_ranges(
     async def in_workers() -> None:  # one range at a time: one running, one queued per worker
         nonlocal ready
         if not ready:
-            await run_in_worker(os.getpid)  # returns once the pool has started
+            await start_pool()
             ready = True
         while (number := await take()) is not None:
             await compute(number, False)
