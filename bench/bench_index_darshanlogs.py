@@ -26,18 +26,24 @@ from typing import Any
 from _targets import Bench
 
 
-def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
-    from atokio.cli import index_darshanlogs
-
+def fresh_database() -> tuple[str, Any]:
+    """A new database path (removed at exit) and a count of the logs indexed into it."""
     folder = tempfile.mkdtemp(prefix="bench-index-")
     atexit.register(shutil.rmtree, folder, True)
     database = str(Path(folder) / "index.db")
-    logs = entry["files"][0]
 
-    def count(_status: int) -> int:
+    def count(_result: Any) -> int:
         with sqlite3.connect(database) as db:
             return int(db.execute("SELECT COUNT(*) FROM headers").fetchone()[0])
 
+    return database, count
+
+
+def documented(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
+    from atokio.cli import index_darshanlogs
+
+    database, count = fresh_database()
+    logs = entry["files"][0]
     return (lambda: index_darshanlogs.main([logs, "-o", database, "-q"])), count
 
 
@@ -46,15 +52,8 @@ def asynchronous(entry: dict[str, Any], _args: Any) -> tuple[Any, Any]:
 
     from atokio.pipelines.darshan_index import aindex_darshanlogs
 
-    folder = tempfile.mkdtemp(prefix="bench-index-")
-    atexit.register(shutil.rmtree, folder, True)
-    database = str(Path(folder) / "index.db")
+    database, count = fresh_database()
     logs = entry["files"][0]
-
-    def count(_counts: Any) -> int:
-        with sqlite3.connect(database) as db:
-            return int(db.execute("SELECT COUNT(*) FROM headers").fetchone()[0])
-
     return (lambda: anyio.run(partial(aindex_darshanlogs, [logs], database, quiet=True))), count
 
 
