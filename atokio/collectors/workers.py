@@ -97,7 +97,10 @@ def default_workers() -> int:
 #: 40-50 ms sooner.  Not ``darshan.backend.cffi_backend``: it imports pandas,
 #: which costs more start-up than a 500-log index run spends reading, and the
 #: direct reader loads libdarshan-util without it (only as a fallback).
+#: :mod:`atokio.collectors._workerenv` comes first: it limits the numeric
+#: libraries to one thread per worker before numpy is imported.
 PRELOAD = [
+    "atokio.collectors._workerenv",
     "atokio.collectors.files",
     "numpy",
 ]

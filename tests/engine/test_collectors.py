@@ -177,6 +177,19 @@ async def test_two_workers_use_other_processes(anyio_backend: str) -> None:
     assert os.getpid() not in pids
 
 
+def thread_limits(_: object) -> dict[str, str | None]:
+    from atokio.collectors._workerenv import THREAD_LIMITS
+
+    return {name: os.environ.get(name) for name in THREAD_LIMITS}
+
+
+async def test_workers_run_the_numeric_libraries_on_one_thread(anyio_backend: str) -> None:
+    got = await run_in_worker(thread_limits, None)
+    assert set(got) == {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+    assert got == {name: os.environ.get(name, "1") for name in got}  # a caller's value is kept
+    assert "atokio.collectors._workerenv" not in sys.modules  # this process's is untouched
+
+
 def mark_worker(folder: str) -> None:
     import uuid
 
