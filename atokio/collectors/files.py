@@ -304,6 +304,7 @@ async def aconsume_file_ranges(
                 failure = value
                 group.cancel_scope.cancel()
                 break
+            value = None  # consumed: not kept while the next range is awaited
             consumed = number + 1
             notify()
     if failure is not None:

@@ -45,8 +45,10 @@ import logging
 import multiprocessing
 import os
 import re
+import select
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -168,7 +170,10 @@ def process_pool() -> ProcessPoolExecutor:
             # imported once in the fork server, inherited by every worker
             context.set_forkserver_preload(PRELOAD)
             _POOL = ProcessPoolExecutor(
-                max_workers=default_workers(), mp_context=context, initializer=_mark_worker
+                max_workers=default_workers(),
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         return _POOL
 
@@ -176,9 +181,40 @@ def process_pool() -> ProcessPoolExecutor:
 _IN_WORKER = False
 
 
-def _mark_worker() -> None:
+def _start_worker(owner: int) -> None:
+    """Set up a worker process of the pool that process ``owner`` made."""
     global _IN_WORKER
     _IN_WORKER = True
+    threading.Thread(target=_exit_with, args=(owner,), name="atokio-owner", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker process when process ``owner`` has ended, however it ended.
+
+    A pool's workers hold both ends of their task pipe, and the fork server
+    waits for its last worker: when the owner is killed (SIGKILL, the OOM
+    killer) or leaves through ``os._exit``, nothing else would ever end them.
+    """
+    try:
+        handle = os.pidfd_open(owner)
+    except (AttributeError, OSError):  # not Linux 5.3+; or the owner is gone already
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])  # readable once the owner has ended
+    else:
+        while _alive(owner):
+            time.sleep(1.0)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def in_worker_process() -> bool:
@@ -400,9 +436,7 @@ class _Child:
     ) -> T:
         """``fn(*args, **kwargs)`` in the child; raises IsolatedCallError if the child ends."""
         import pickle
-        import select
         import struct
-        import time
 
         assert self.process.stdin is not None and self.process.stdout is not None
         try:

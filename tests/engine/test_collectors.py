@@ -190,6 +190,57 @@ async def test_workers_run_the_numeric_libraries_on_one_thread(anyio_backend: st
     assert "atokio.collectors._workerenv" not in sys.modules  # this process's is untouched
 
 
+_OWNER = """
+import json, multiprocessing.forkserver, os, signal, sys
+from atokio.collectors.sync import run_sync
+from atokio.collectors.workers import default_workers, map_in_workers
+
+def pid(_item):
+    return os.getpid()
+
+async def pids():
+    async with map_in_workers(pid, range(8), workers=default_workers()) as results:
+        return sorted({pid async for _item, pid in results})
+
+if __name__ == "__main__":
+    workers = run_sync(pids)
+    print(json.dumps(workers + [multiprocessing.forkserver._forkserver._forkserver_pid]))
+    sys.stdout.flush()
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(0)
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("ending", ["kill", "os._exit"])
+def test_worker_processes_end_when_their_owner_dies(tmp_path: Path, ending: str) -> None:
+    import json
+    import subprocess
+    import time
+
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    done = subprocess.run(
+        [sys.executable, str(script), ending], capture_output=True, text=True, timeout=120
+    )
+    pids = json.loads(done.stdout.splitlines()[0])
+    assert len(pids) >= 2  # the workers and the fork server
+    deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in pids if running(pid)] == []
+
+
 def mark_worker(folder: str) -> None:
     import uuid
 
