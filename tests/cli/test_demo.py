@@ -54,3 +54,25 @@ def test_demo_teaches_without_the_corpus(tmp_path: Path) -> None:
     pixels = matplotlib.image.imread(str(picture))
     assert pixels.shape[0] > 300 and pixels.shape[1] > 500
     assert pixels[..., :3].std() > 0.05
+
+
+@pytest.mark.slow
+def test_demo_goes_on_past_an_unreadable_log(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "darshan").mkdir(parents=True)
+    (corpus / "darshan" / "truncated_id1_1-1-1-1_1.darshan").write_bytes(b"")
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo"), "--here", "-o", str(out)]
+        + ["--corpus", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert re.search(r"staged in \S+: (\d+) readable, 1 unreadable", text), text
+    assert "1 of " in done.stderr and "could not be read" in done.stderr
+    assert "(exit status 1, as expected: a batch job sees that an input failed)" in text
+    assert (out / "logs" / "unreadable" / "truncated_id1_1-1-1-1_1.darshan").is_file()
+    assert (out / "jobs.png").is_file()  # the steps after the index ran
