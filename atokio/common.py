@@ -185,6 +185,18 @@ def new_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def process_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: it cannot be signalled,
+    but it is there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output(path: str, mode: str = "w", *, replace: bool = True) -> Iterator[Any]:
     """A file object whose contents appear at ``path`` only when the block completes.

@@ -37,7 +37,7 @@ from typing import Any
 
 import h5py
 
-from atokio.common import new_file_mode
+from atokio.common import new_file_mode, process_running
 
 __all__ = ["ArchiveFileError", "check_output", "safe_update", "scratch_file"]
 
@@ -78,15 +78,8 @@ def _remove_stale_scratch(directory: str, base: str) -> None:
             pid = int(parts[0])
         except (ValueError, IndexError):
             continue
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
+        if pid == os.getpid() or process_running(pid):
             continue  # still running: its scratch file is its own business
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
         try:
             os.unlink(stale)  # never follows a symlink: removes the link itself
             logger.info("removed %s, left by a process that stopped", stale)

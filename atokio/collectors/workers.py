@@ -58,6 +58,8 @@ from typing import Any, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from atokio.common import process_running
+
 __all__ = [
     "IsolatedCallError",
     "call_isolated",
@@ -202,19 +204,9 @@ def _exit_with(owner: int) -> None:
     if handle is not None:
         select.select([handle], [], [])  # readable once the owner has ended
     else:
-        while _alive(owner):
+        while process_running(owner):
             time.sleep(1.0)
     os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def in_worker_process() -> bool:
