@@ -163,14 +163,14 @@ def hsi_block(text: np.ndarray) -> Block | None:
     """
     # Every TAB, line break and space in one pass over the bytes; any other
     # control character declines the block.
-    at = np.flatnonzero(text <= 32)
-    kind = text[at]
+    blanks = np.flatnonzero(text <= 32)
+    kind = text[blanks]
     if ((kind != 9) & (kind != 10) & (kind != 32)).any():
         return None
     is_space = kind == 32
-    seps = at[~is_space]
-    breaks = at[kind == 10]
-    spaces = at[is_space]
+    seps = blanks[~is_space]
+    breaks = blanks[kind == 10]
+    spaces = blanks[is_space]
     last = np.searchsorted(seps, breaks)  # each line's line break, as a separator
     first = np.empty_like(last)  # each line's first separator
     first[0] = 0
