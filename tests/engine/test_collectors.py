@@ -193,13 +193,13 @@ async def test_workers_run_the_numeric_libraries_on_one_thread(anyio_backend: st
 _OWNER = """
 import json, multiprocessing.forkserver, os, signal, sys
 from atokio.collectors.sync import run_sync
-from atokio.collectors.workers import default_workers, map_in_workers
+from atokio.collectors.workers import map_in_workers
 
 def pid(_item):
     return os.getpid()
 
 async def pids():
-    async with map_in_workers(pid, range(8), workers=default_workers()) as results:
+    async with map_in_workers(pid, range(8), workers=2) as results:  # processes, on any machine
         return sorted({pid async for _item, pid in results})
 
 if __name__ == "__main__":
